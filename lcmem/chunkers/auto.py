@@ -1,0 +1,97 @@
+"""Pick a chunker per document from its kind, and build chunkers by name.
+
+Example:
+    >>> from lcmem.tokens import WhitespaceTokenizer
+    >>> from lcmem.types import Document
+    >>> chunker = get_chunker("auto", chunk_size=50, tokenizer=WhitespaceTokenizer())
+    >>> doc = Document(text="# Usage\\n\\nRun it.\\n", metadata={"kind": "markdown"})
+    >>> [c.context for c in chunker.chunk(doc)]
+    ['Usage']
+"""
+
+from __future__ import annotations
+
+from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
+from lcmem.chunkers.markdown import MarkdownChunker
+from lcmem.chunkers.text import RecursiveChunker, SentenceChunker, TokenChunker
+from lcmem.errors import ConfigError
+from lcmem.tokens import Tokenizer
+from lcmem.types import Chunk, Document
+
+__all__ = ["CHUNKERS", "AutoChunker", "get_chunker"]
+
+
+class AutoChunker(Chunker):
+    """Chooses by ``doc.metadata["kind"]``: ``"markdown"`` -> :class:`MarkdownChunker`,
+    ``"code"`` -> :meth:`RecursiveChunker.for_code`, anything else (``"rst"``, ``"text"``,
+    ``"html"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All share one budget and
+    tokenizer.
+
+    Example:
+        >>> AutoChunker(chunk_size=100).for_kind("code").config()["separators"][0]
+        'code-definitions'
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        super().__init__(chunk_size, chunk_overlap, tokenizer)
+        self._by_kind: dict[str, Chunker] = {}
+
+    def for_kind(self, kind: str | None) -> Chunker:
+        """The chunker used for documents of ``kind``."""
+        key = kind if kind in ("markdown", "code") else "text"
+        chunker = self._by_kind.get(key)
+        if chunker is None:
+            args = (self.chunk_size, self.chunk_overlap, self.tokenizer)
+            if key == "markdown":
+                chunker = MarkdownChunker(*args)
+            elif key == "code":
+                chunker = RecursiveChunker.for_code(*args)
+            else:
+                chunker = RecursiveChunker(*args)
+            self._by_kind[key] = chunker
+        return chunker
+
+    def _chunk(self, doc: Document) -> list[Chunk]:
+        return self.for_kind(doc.metadata.get("kind")).chunk(doc)
+
+    def config(self) -> dict:
+        return {
+            **super().config(),
+            "tokenizer": self.tokenizer.name,
+            "by_kind": {k: self.for_kind(k).config() for k in ("markdown", "code", "text")},
+        }
+
+
+CHUNKERS: dict[str, type[Chunker]] = {
+    "auto": AutoChunker,
+    "token": TokenChunker,
+    "sentence": SentenceChunker,
+    "recursive": RecursiveChunker,
+    "markdown": MarkdownChunker,
+}
+"""Chunker classes by the name :func:`get_chunker` accepts."""
+
+
+def get_chunker(name: str, **kwargs) -> Chunker:
+    """A chunker by name (``auto``, ``token``, ``sentence``, ``recursive``, ``markdown``).
+
+    Keyword arguments go to its constructor (``chunk_size``, ``chunk_overlap``, ``tokenizer``...).
+
+    Example:
+        >>> get_chunker("token", chunk_size=64, chunk_overlap=8)
+        TokenChunker(chunk_size=64, overlap=8)
+    """
+    cls = CHUNKERS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown chunker {name!r}: choose one of {', '.join(CHUNKERS)}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad option for chunker {name!r}: {exc}") from exc

@@ -1,0 +1,77 @@
+"""The interface every chunker implements.
+
+A chunker turns a :class:`~lcmem.types.Document` into chunks that are exact spans of its text,
+measured in tokens of a :class:`~lcmem.tokens.Tokenizer` (the default embedder's by default).
+
+Example:
+    >>> from lcmem.chunkers import RecursiveChunker
+    >>> from lcmem.tokens import WhitespaceTokenizer
+    >>> chunker = RecursiveChunker(chunk_size=4, chunk_overlap=0, tokenizer=WhitespaceTokenizer())
+    >>> [c.text for c in chunker.chunk("one two three. four five six.")]
+    ['one two three.', 'four five six.']
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from lcmem.errors import ConfigError
+from lcmem.tokens import HFTokenizer, Tokenizer
+from lcmem.types import Chunk, Document
+
+DEFAULT_CHUNK_SIZE = 200
+"""Default budget in tokens: the default embedder reads 256, minus room for the context trail."""
+DEFAULT_CHUNK_OVERLAP = 20
+
+
+class Chunker(ABC):
+    """Base class: holds the budget and tokenizer, checks them, and accepts str or Document."""
+
+    name: ClassVar[str] = "base"
+
+    def __init__(
+        self,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be at least 1 token, got {chunk_size}")
+        if not 0 <= chunk_overlap < chunk_size:
+            raise ConfigError(
+                f"chunk_overlap must be in [0, chunk_size), got {chunk_overlap} "
+                f"with chunk_size={chunk_size}"
+            )
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self._tokenizer = tokenizer
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer budgets are counted in (loaded on first use)."""
+        if self._tokenizer is None:
+            self._tokenizer = HFTokenizer.default()
+        return self._tokenizer
+
+    def chunk(self, doc: Document | str) -> list[Chunk]:
+        """Split ``doc`` into chunks; each is an exact span of ``doc.text``."""
+        if isinstance(doc, str):
+            doc = Document(text=doc)
+        chunks = self._chunk(doc)
+        for c in chunks:
+            c.doc_path = doc.path
+        return chunks
+
+    __call__ = chunk
+
+    @abstractmethod
+    def _chunk(self, doc: Document) -> list[Chunk]:
+        """Subclasses split here."""
+
+    def config(self) -> dict:
+        """Settings that change the output, recorded in the library manifest."""
+        return {"name": self.name, "chunk_size": self.chunk_size, "overlap": self.chunk_overlap}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(chunk_size={self.chunk_size}, overlap={self.chunk_overlap})"

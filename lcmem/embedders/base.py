@@ -1,0 +1,41 @@
+"""The interface of embedders: texts in, L2-normalised float32 vectors out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+
+Kind = Literal["document", "query"]
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors of a fixed dimension.
+
+    Attributes:
+        name: identifies the model and settings; recorded in a library's manifest.
+        dim: vector dimension.
+        max_tokens: longest input (in the model's tokens) the embedder reads whole.
+    """
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    @abstractmethod
+    def embed(
+        self,
+        texts: Sequence[str],
+        kind: Kind = "document",
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed ``texts``; returns float32 ``(len(texts), dim)``, rows of unit norm.
+
+        ``progress(n)``, if given, is called as each batch of ``n`` texts is done.
+        """
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query vector of shape ``(dim,)``."""
+        return self.embed([text], kind="query")[0]

@@ -1,0 +1,51 @@
+"""Errors a user can cause. Each message says what happened and what to do.
+
+The CLI prints ``str(error)`` on one line, without a traceback, and exits non-zero.
+
+Example:
+    >>> try:
+    ...     raise EmptyQueryError("the query is empty: pass some words to search for")
+    ... except LcmemError as e:
+    ...     print(e)
+    the query is empty: pass some words to search for
+"""
+
+from __future__ import annotations
+
+
+class LcmemError(Exception):
+    """Base class of every error lcmem raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(LcmemError, ValueError):
+    """A setting has a wrong value; the message names the setting and the accepted values."""
+
+
+class PathNotFoundError(LcmemError, FileNotFoundError):
+    """A path given to index or open does not exist."""
+
+
+class LoadError(LcmemError):
+    """One file could not be read or parsed (the index run reports it and goes on)."""
+
+
+class EmptyQueryError(LcmemError, ValueError):
+    """A search or question was empty."""
+
+
+class ModelNotFoundError(LcmemError):
+    """A model is not installed; the message names the package or path to install."""
+
+
+class EmbedderMismatchError(LcmemError):
+    """A library was built with another embedder (name or dimension) than the one asked for."""
+
+
+class StoreError(LcmemError):
+    """The library's database cannot be opened or is not an lcmem library."""
+
+
+class IndexCorruptError(LcmemError):
+    """An index file on disk is damaged or of another format version."""

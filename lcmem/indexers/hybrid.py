@@ -1,0 +1,244 @@
+"""Hybrid search: fuse the rankings of a dense and a sparse index.
+
+Two fusions are offered:
+
+- :func:`rrf_fuse`, reciprocal-rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): an item's
+  score is ``sum_i w_i / (rrf_k + rank_i)`` over the lists it appears in, ranks from 1. It only
+  looks at ranks, so cosine and BM25 scales never need to agree. The default.
+- :func:`weighted_fuse`: per-list min-max normalised scores, combined with weights.
+
+They are a few lines each, written here rather than taken from a library because the
+libraries that offer them (ranx, LangChain's EnsembleRetriever) bring large dependencies for it.
+Ties are broken by ascending id, so results are deterministic.
+
+Example:
+    >>> [(i, round(s, 5)) for i, s in rrf_fuse([[(1, 0.9), (2, 0.8)], [(2, 7.0), (3, 5.0)]], k=3)]
+    [(2, 0.03252), (1, 0.01639), (3, 0.01613)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lcmem.errors import ConfigError, EmptyQueryError
+from lcmem.indexers.base import Index
+
+FUSIONS = ("rrf", "weighted")
+NORMALIZATIONS = ("minmax", "none")
+
+Results = list[tuple[int, float]]
+
+
+def rrf_fuse(
+    result_lists: Sequence[Sequence[tuple[int, float]]],
+    k: int,
+    rrf_k: int = 60,
+    weights: Sequence[float] | None = None,
+) -> Results:
+    """Reciprocal-rank fusion of ranked ``(id, score)`` lists (each best first).
+
+    Args:
+        result_lists: one ranking per retriever; only the order is used.
+        k: how many fused results to return.
+        rrf_k: the constant of the formula (60 in the paper); larger flattens the curve.
+        weights: one weight per list (default 1 each).
+
+    Example:
+        >>> rrf_fuse([[(1, 0.9), (2, 0.5)], [(2, 3.0)]], k=2, rrf_k=0)
+        [(2, 1.5), (1, 1.0)]
+    """
+    weights = _check_weights(weights, len(result_lists))
+    if rrf_k < 0:
+        raise ConfigError(f"rrf_k must be >= 0, got {rrf_k}")
+    fused: dict[int, float] = {}
+    for results, weight in zip(result_lists, weights, strict=True):
+        for rank, doc_id in enumerate(_dedup_ids(results), start=1):
+            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (rrf_k + rank)
+    return _top(fused, k)
+
+
+def weighted_fuse(
+    result_lists: Sequence[Sequence[tuple[int, float]]],
+    k: int,
+    weights: Sequence[float],
+    normalize: str = "minmax",
+) -> Results:
+    """Weighted sum of per-list normalised scores; an item missing from a list gets 0 there.
+
+    ``normalize="minmax"`` maps each list's scores to [0, 1] (all equal -> 1); ``"none"``
+    uses the raw scores.
+
+    Example:
+        >>> weighted_fuse([[(1, 0.9), (2, 0.5)], [(2, 8.0), (3, 4.0)]], k=3, weights=(0.5, 0.5))
+        [(1, 0.5), (2, 0.5), (3, 0.0)]
+    """
+    weights = _check_weights(weights, len(result_lists))
+    if normalize not in NORMALIZATIONS:
+        raise ConfigError(
+            f"unknown score normalisation {normalize!r}: use one of {', '.join(NORMALIZATIONS)}"
+        )
+    fused: dict[int, float] = {}
+    for results, weight in zip(result_lists, weights, strict=True):
+        firsts = _dedup(results)
+        if not firsts:
+            continue
+        scores = np.array([s for _, s in firsts], dtype=np.float64)
+        if normalize == "minmax":
+            lo, hi = scores.min(), scores.max()
+            scores = (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
+        for (doc_id, _), score in zip(firsts, scores, strict=True):
+            fused[doc_id] = fused.get(doc_id, 0.0) + weight * float(score)
+    return _top(fused, k)
+
+
+class HybridIndex:
+    """A dense and a sparse index searched together, rankings fused.
+
+    It does not own persistence: the two indices are saved and loaded by their owner (each
+    to its own file or folder). :meth:`add` and :meth:`remove` forward to both.
+
+    Args:
+        dense: e.g. a :class:`~lcmem.indexers.faiss.FaissIndex`.
+        sparse: e.g. a :class:`~lcmem.indexers.bm25.BM25Index`.
+        fusion: ``"rrf"`` (default) or ``"weighted"``.
+        rrf_k: the RRF constant.
+        weights: (dense, sparse) weights, used by both fusions.
+        candidates: results taken from each index before fusing (default ``max(4 k, 50)``).
+        names: keys of the per-index details in results.
+
+    Example:
+        >>> import numpy as np
+        >>> from lcmem.indexers.faiss import FaissIndex
+        >>> class Words(Index):  # a tiny sparse index: counts query words in each item
+        ...     def __init__(self): self.docs = {}
+        ...     def add(self, ids, data): self.docs.update(zip(ids, data))
+        ...     def remove(self, ids): return sum(self.docs.pop(i, None) is not None for i in ids)
+        ...     def ids(self): return np.array(sorted(self.docs), dtype=np.int64)
+        ...     def save(self, path): pass
+        ...     @classmethod
+        ...     def load(cls, path, mmap=True): return cls()
+        ...     def search(self, query, k=10, allowed=None):
+        ...         hits = [(i, float(sum(w in d for w in query))) for i, d in self.docs.items()]
+        ...         return sorted([h for h in hits if h[1] > 0], key=lambda h: -h[1])[:k]
+        >>> hybrid = HybridIndex(FaissIndex(dim=2), Words())
+        >>> hybrid.add([1, 2], np.eye(2, dtype=np.float32), [["cat"], ["dog"]])
+        >>> [(i, d["dense_rank"], d.get("bm25_rank")) for i, _, d in
+        ...  hybrid.search(np.array([1.0, 0.2]), ["cat"], k=2)]
+        [(1, 1, 1), (2, 2, None)]
+    """
+
+    def __init__(
+        self,
+        dense: Index,
+        sparse: Index,
+        fusion: str = "rrf",
+        rrf_k: int = 60,
+        weights: Sequence[float] = (0.5, 0.5),
+        candidates: int | None = None,
+        names: tuple[str, str] = ("dense", "bm25"),
+    ) -> None:
+        if fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+        if candidates is not None and candidates < 1:
+            raise ConfigError(f"candidates must be >= 1 or None (automatic), got {candidates}")
+        if rrf_k < 0:
+            raise ConfigError(f"rrf_k must be >= 0, got {rrf_k}")
+        self.dense = dense
+        self.sparse = sparse
+        self.fusion = fusion
+        self.rrf_k = rrf_k
+        self.weights = tuple(_check_weights(weights, 2))
+        self.candidates = candidates
+        self.names = names
+
+    def add(self, ids: Sequence[int] | np.ndarray, vectors: Any, tokens: Any) -> None:
+        """Add the same ids to both indices: vectors to the dense one, tokens to the sparse one."""
+        self.dense.add(ids, vectors)
+        self.sparse.add(ids, tokens)
+
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Remove ids from both indices; returns the larger of the two counts."""
+        return max(self.dense.remove(ids), self.sparse.remove(ids))
+
+    def ids(self) -> np.ndarray:
+        """Ids present in either index, sorted."""
+        return np.union1d(self.dense.ids(), self.sparse.ids()).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids())
+
+    def search(
+        self,
+        dense_query: Any,
+        sparse_query: Any,
+        k: int = 10,
+        allowed: np.ndarray | Sequence[int] | None = None,
+    ) -> list[tuple[int, float, dict[str, float]]]:
+        """Fused top ``k`` as ``(id, fused score, details)``.
+
+        ``details`` holds, for each index that returned the id, its score and 1-based rank
+        (``{"dense": 0.83, "dense_rank": 1, "bm25": 7.2, "bm25_rank": 3}``). Pass ``None`` as
+        either query to search with the other index alone.
+        """
+        if dense_query is None and sparse_query is None:
+            raise EmptyQueryError("the hybrid search got no query: pass a dense or sparse query")
+        if k <= 0:
+            return []
+        n = self.candidates or max(k * 4, 50)
+        lists: list[Results] = []
+        names: list[str] = []
+        for name, index, query in [
+            (self.names[0], self.dense, dense_query),
+            (self.names[1], self.sparse, sparse_query),
+        ]:
+            if query is not None:
+                lists.append(list(index.search(query, n, allowed)))
+                names.append(name)
+        weights = [self.weights[self.names.index(name)] for name in names]
+        if self.fusion == "rrf":
+            fused = rrf_fuse(lists, k, rrf_k=self.rrf_k, weights=weights)
+        else:
+            fused = weighted_fuse(lists, k, weights=weights)
+        details: dict[int, dict[str, float]] = {doc_id: {} for doc_id, _ in fused}
+        for name, results in zip(names, lists, strict=True):
+            for rank, (doc_id, score) in enumerate(_dedup(results), start=1):
+                if doc_id in details:
+                    details[doc_id][name] = float(score)
+                    details[doc_id][f"{name}_rank"] = rank
+        return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+
+def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0] * n
+    weights = [float(w) for w in weights]
+    if len(weights) != n:
+        raise ConfigError(f"got {len(weights)} fusion weights for {n} result lists: pass one each")
+    if any(not np.isfinite(w) or w < 0 for w in weights):
+        raise ConfigError(f"fusion weights must be finite and >= 0, got {weights}")
+    return weights
+
+
+def _dedup(results: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Keep the first (best) occurrence of each id."""
+    seen: set[int] = set()
+    out = []
+    for doc_id, score in results:
+        doc_id = int(doc_id)
+        if doc_id not in seen:
+            seen.add(doc_id)
+            out.append((doc_id, float(score)))
+    return out
+
+
+def _dedup_ids(results: Sequence[tuple[int, float]]) -> list[int]:
+    return [doc_id for doc_id, _ in _dedup(results)]
+
+
+def _top(fused: dict[int, float], k: int) -> Results:
+    if k <= 0:
+        return []
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]

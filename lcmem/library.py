@@ -1,0 +1,734 @@
+"""The Library: one folder (or database) of indexed documents, searchable three ways.
+
+``Library`` wires the loaders, a chunker, the embedder, the SQL store and the FAISS + BM25
+indices together. The SQL store is the source of truth; the indices are derived from it, saved
+atomically, and brought back in line with it when opened (after a crash, say), without
+re-embedding anything: vectors are cached in the store by content hash.
+
+Example:
+    >>> import lcmem                                          # doctest: +SKIP
+    >>> lib = lcmem.open("./.lcmem")                          # doctest: +SKIP
+    >>> report = lib.index(["./docs"])                        # doctest: +SKIP
+    >>> for hit in lib.search("how do I install it?", k=3):  # doctest: +SKIP
+    ...     print(hit.path, hit.chunk.line_start, hit.chunk.context)
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from lcmem._atomic import atomic_path
+from lcmem.chunkers.base import Chunker
+from lcmem.embedders.base import Embedder
+from lcmem.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    EmptyQueryError,
+    IndexCorruptError,
+    LoadError,
+    PathNotFoundError,
+    StoreError,
+)
+from lcmem.progress import NullProgress, make_progress
+from lcmem.report import IndexReport
+from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
+from lcmem.types import Chunk, Document, Hit, content_hash
+
+FORMAT_VERSION = 1
+DEFAULT_STORE = ".lcmem"
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES = ("hybrid", "dense", "bm25")
+
+_DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
+_FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
+_SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
+
+
+def open(  # noqa: A001 - the natural name, as in io.open / dbm.open
+    path_or_url: str | os.PathLike[str] = DEFAULT_STORE,
+    *,
+    url: str | None = None,
+    embedder: Embedder | str | None = None,
+    chunker: Chunker | str | None = None,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    faiss_kind: str | None = None,
+    index_dir: str | os.PathLike[str] | None = None,
+) -> Library:
+    """Open (or create) a library.
+
+    Args:
+        path_or_url: a folder (created if missing; ``./.lcmem`` by default) or a SQLAlchemy
+            database URL such as ``postgresql+psycopg://user@host/db``.
+        url: same as a URL ``path_or_url`` (keyword form).
+        embedder: an :class:`~lcmem.embedders.base.Embedder` or a sentence-transformers model
+            name/path; default: the library's recorded embedder, else all-MiniLM-L6-v2.
+        chunker: a :class:`~lcmem.chunkers.base.Chunker` or a name (``auto``, ``token``,
+            ``sentence``, ``recursive``, ``markdown``); default ``auto``.
+        chunk_size, chunk_overlap: budget in the embedder's tokens for named chunkers.
+        faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
+        index_dir: where index files live for a database URL (default: the user cache dir).
+
+    Example:
+        >>> lib = open("/tmp/lcmem-doc-example")                 # doctest: +SKIP
+    """
+    target = url or os.fspath(path_or_url)
+    return Library(
+        target,
+        embedder=embedder,
+        chunker=chunker,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        faiss_kind=faiss_kind,
+        index_dir=index_dir,
+    )
+
+
+@dataclass
+class _Pending:
+    """A document read and chunked, waiting for its chunks to be embedded and committed."""
+
+    doc: Document
+    raw_hash: str
+    size: int
+    mtime_ns: int
+    existing: StoredDocument | None
+    chunks: list[NewChunk] = field(default_factory=list)
+
+
+class Library:
+    """A searchable library of documents. Use :func:`lcmem.open` to get one."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        embedder: Embedder | str | None = None,
+        chunker: Chunker | str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        faiss_kind: str | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.location = target
+        db_url, folder = _resolve_target(target, index_dir)
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.store = SQLStore(db_url)
+        self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
+        self._embedder = self._choose_embedder(embedder)
+        self._chunker_arg = (chunker, chunk_size, chunk_overlap)
+        self._chunker: Chunker | None = None
+        self._analyzer: Any = None
+        if faiss_kind is not None and faiss_kind not in ("flat", "ivf", "hnsw"):
+            raise ConfigError(f"faiss kind must be flat, ivf or hnsw, got {faiss_kind!r}")
+        recorded_kind = self.manifest.get("faiss", {}).get("kind")
+        if faiss_kind and recorded_kind and faiss_kind != recorded_kind:
+            raise ConfigError(
+                f"this library uses a {recorded_kind} FAISS index; index into a new --store "
+                f"to use {faiss_kind}"
+            )
+        self.faiss_kind = faiss_kind or recorded_kind or "flat"
+        self._dense: Any = None
+        self._sparse: Any = None
+
+    # -- components (loaded lazily) -------------------------------------------------------
+    def _choose_embedder(self, embedder: Embedder | str | None) -> Embedder:
+        from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder
+
+        recorded = self.manifest.get("embedder")
+        if embedder is None:
+            model = recorded.get("model", DEFAULT_MODEL) if recorded else DEFAULT_MODEL
+            return SentenceEmbedder(model)
+        emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
+        if recorded and emb.name != recorded.get("name"):
+            raise EmbedderMismatchError(
+                f"the library at {self.location} was built with embedder "
+                f"{recorded.get('name')!r} (dim {recorded.get('dim')}), not {emb.name!r}: "
+                "open it without an embedder setting, or index into a new --store"
+            )
+        return emb
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder; its dimension is checked against the library's on first use."""
+        recorded = self.manifest.get("embedder")
+        if recorded and not getattr(self, "_dim_checked", False):
+            if self._embedder.dim != recorded.get("dim"):
+                raise EmbedderMismatchError(
+                    f"embedder {self._embedder.name!r} gives {self._embedder.dim}-dim vectors "
+                    f"but the library at {self.location} holds {recorded.get('dim')}-dim ones: "
+                    "use the library's embedder or index into a new --store"
+                )
+            self._dim_checked = True
+        return self._embedder
+
+    @property
+    def chunker(self) -> Chunker:
+        """The chunker (``auto`` by default), with budgets in the embedder's tokens."""
+        if self._chunker is None:
+            self._chunker = self._make_chunker()
+        return self._chunker
+
+    def _make_chunker(self) -> Chunker:
+        from lcmem.chunkers import get_chunker
+        from lcmem.tokens import HFTokenizer
+
+        arg, size, overlap = self._chunker_arg
+        recorded = self.manifest.get("chunker")
+        if isinstance(arg, Chunker):
+            chunker = arg
+        else:
+            name = arg or (recorded or {}).get("name", "auto")
+            kwargs: dict[str, Any] = {}
+            if size is not None:
+                kwargs["chunk_size"] = size
+            elif recorded and arg is None:
+                kwargs["chunk_size"] = recorded.get("chunk_size")
+            if overlap is not None:
+                kwargs["chunk_overlap"] = overlap
+            elif recorded and arg is None:
+                kwargs["chunk_overlap"] = recorded.get("overlap")
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            tokenizer = _embedder_tokenizer(self._embedder) or HFTokenizer.default()
+            chunker = get_chunker(name, tokenizer=tokenizer, **kwargs)
+        if recorded and chunker.config() != recorded:
+            raise ConfigError(
+                f"this library was chunked with {recorded}, not {chunker.config()}: keep its "
+                "chunker settings or index into a new --store"
+            )
+        return chunker
+
+    @property
+    def analyzer(self) -> Any:
+        """The BM25 analyzer (lowercase, stopwords, stemming)."""
+        if self._analyzer is None:
+            from lcmem.indexers.analyzer import Analyzer
+
+            recorded = self.manifest.get("analyzer")
+            self._analyzer = Analyzer(**_analyzer_kwargs(recorded)) if recorded else Analyzer()
+        return self._analyzer
+
+    # -- index files ----------------------------------------------------------------------
+    @property
+    def _faiss_path(self) -> Path:
+        return self.folder / "faiss.index"
+
+    @property
+    def _bm25_path(self) -> Path:
+        return self.folder / "bm25"
+
+    @property
+    def _state_path(self) -> Path:
+        return self.folder / "index_state.json"
+
+    def _indices(self, need_dense: bool = True) -> tuple[Any, Any]:
+        """Load (or create) both indices and bring them in line with the store."""
+        from lcmem.indexers.bm25 import BM25Index
+
+        if self._sparse is None:
+            self._sparse = self._load_or_new(BM25Index, self._bm25_path, lambda: BM25Index())
+            self._reconcile_sparse()
+        if need_dense and self._dense is None:
+            from lcmem.indexers.faiss import FaissIndex
+
+            dim = self.embedder.dim
+            self._dense = self._load_or_new(
+                FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=self.faiss_kind)
+            )
+            if self._dense.dim != dim:
+                raise EmbedderMismatchError(
+                    f"faiss.index in {self.folder} holds {self._dense.dim}-dim vectors but the "
+                    f"embedder gives {dim}: delete {self._faiss_path} to rebuild it"
+                )
+            self._reconcile_dense()
+        return self._dense, self._sparse
+
+    def _load_or_new(self, cls: Any, path: Path, new: Any) -> Any:
+        if not path.exists():
+            return new()
+        try:
+            return cls.load(path, mmap=True)
+        except IndexCorruptError:
+            # Derived data: rebuild it from the store rather than fail.
+            return new()
+
+    def _state_generation(self) -> int | None:
+        try:
+            return int(json.loads(self._state_path.read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _index_is_current(self, index: Any) -> bool:
+        return self._state_generation() == self.store.generation and len(index) == (
+            self.store.chunk_count()
+        )
+
+    def _reconcile_sparse(self) -> None:
+        if self._index_is_current(self._sparse):
+            return
+        missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
+        if len(extra):
+            self._sparse.remove(extra)
+        for batch in self.store.iter_chunk_texts(missing.tolist()):
+            ids = [r[0] for r in batch]
+            tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
+            self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+
+    def _reconcile_dense(self) -> None:
+        if self._index_is_current(self._dense):
+            return
+        missing, extra = _id_diff(self._dense.ids(), self.store.chunk_ids())
+        if len(extra):
+            self._dense.remove(extra)
+        dim = self.embedder.dim
+        for batch in self.store.iter_chunk_texts(missing.tolist()):
+            cached = self.store.get_embeddings([r[3] for r in batch], dim)
+            absent = [r for r in batch if r[3] not in cached]
+            if absent:  # only if the cache lost rows; embed them again
+                vecs = self.embedder.embed([_embedding_text(r[1], r[2]) for r in absent])
+                fresh = {r[3]: v for r, v in zip(absent, vecs, strict=True)}
+                with self.store.engine.begin() as conn:
+                    self.store.put_embeddings(conn, fresh)
+                cached.update(fresh)
+            ids = np.asarray([r[0] for r in batch], dtype=np.int64)
+            self._dense.add(ids, np.stack([cached[r[3]] for r in batch]))
+
+    def save(self) -> None:
+        """Write the indices (atomically) and the manifest."""
+        generation = self.store.generation
+        if self._sparse is not None:
+            self._sparse.save(self._bm25_path)
+        if self._dense is not None:
+            self._dense.save(self._faiss_path)
+        with atomic_path(self._state_path) as tmp:
+            tmp.write_text(json.dumps({"generation": generation}))
+        self._write_manifest_file()
+
+    def _write_manifest_file(self) -> None:
+        if not self.manifest:
+            return
+        with atomic_path(self.folder / "manifest.json") as tmp:
+            tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+
+    def _ensure_manifest(self) -> None:
+        """Record embedder, chunker and analyzer settings the first time a library is filled."""
+        if self.manifest:
+            return
+        from lcmem import __version__
+
+        emb = self.embedder
+        self.manifest = {
+            "format_version": FORMAT_VERSION,
+            "lcmem_version": __version__,
+            "embedder": {
+                "name": emb.name,
+                "model": getattr(emb, "model_name", emb.name),
+                "dim": emb.dim,
+                "max_tokens": emb.max_tokens,
+            },
+            "chunker": self.chunker.config(),
+            "analyzer": self.analyzer.config(),
+            "faiss": {"kind": self.faiss_kind},
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        self.store.set_meta("manifest", self.manifest)
+        self._write_manifest_file()
+
+    # -- indexing -------------------------------------------------------------------------
+    def index(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        max_file_size: int = 10 * 2**20,
+        progress: bool | None = False,
+        batch_chunks: int = _FLUSH_CHUNKS,
+    ) -> IndexReport:
+        """Index files and folders incrementally.
+
+        Unchanged files (same size and mtime, or same content hash) are not re-read, chunked
+        nor embedded; changed files are re-chunked; files under ``paths`` that disappeared
+        (or are now ignored) leave every index. A file that cannot be read is reported in
+        ``errors`` and its previously indexed version, if any, is kept.
+
+        Args:
+            paths: files and folders.
+            max_file_size: larger files are skipped (bytes).
+            progress: show progress bars on stderr (``None``: if it is a terminal).
+            batch_chunks: chunks embedded and committed per transaction; a crash loses at
+                most one batch of work.
+
+        Returns:
+            An :class:`~lcmem.report.IndexReport`.
+        """
+        from lcmem.loaders import SourceFile, walk
+
+        started = time.perf_counter()
+        report = IndexReport()
+        given = [Path(os.fspath(p)).expanduser() for p in paths]
+        if not given:
+            raise ConfigError("nothing to index: give at least one file or folder")
+        missing = [p for p in given if not p.exists() and not p.is_symlink()]
+        if len(missing) == len(given):
+            raise PathNotFoundError(
+                f"{', '.join(map(str, missing))} does not exist: check the path"
+                if len(missing) == 1
+                else f"none of the paths exist: {', '.join(map(str, missing))}"
+            )
+        roots = [p.resolve() for p in given if p not in missing]
+        with self._lock(), make_progress(progress) as bar:
+            self._ensure_manifest()
+            self._indices(need_dense=True)
+            stored = self.store.documents_under(roots)
+            files: list[SourceFile] = []
+            for item in walk(given, max_file_size=max_file_size):
+                if isinstance(item, SourceFile):
+                    files.append(item)
+                elif item.error:
+                    report.errors.append((str(item.path), item.reason))
+                    stored.pop(str(item.path), None)  # keep what was indexed before
+                else:
+                    report.skipped.append((str(item.path), item.reason))
+            bar.files_total(len(files))
+            self._index_files(files, stored, report, bar, max(1, batch_chunks))
+            seen = {str(f.path) for f in files}
+            gone = [d for p, d in stored.items() if p not in seen]
+            if gone:
+                with self.store.transaction() as conn:
+                    removed_ids = self.store.delete_documents(conn, [d.id for d in gone])
+                self._drop_from_indices(removed_ids)
+                report.removed += [d.path for d in gone]
+                report.chunks_removed += len(removed_ids)
+            self.save()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _index_files(
+        self,
+        files: Sequence[Any],
+        stored: dict[str, StoredDocument],
+        report: IndexReport,
+        bar: NullProgress,
+        batch_chunks: int,
+    ) -> None:
+        from lcmem.loaders import read_document
+
+        pending: list[_Pending] = []
+        queued = 0
+        last_save = time.monotonic()
+        touched: list[tuple[int, int, int]] = []
+        for f in files:
+            path = str(f.path)
+            existing = stored.get(path)
+            if existing and existing.size == f.size and existing.mtime_ns == f.mtime_ns:
+                report.unchanged.append(path)
+                bar.file_done()
+                continue
+            try:
+                data = f.path.read_bytes()
+            except OSError as exc:
+                report.errors.append((path, f"cannot read: {exc.strerror or exc}"))
+                stored.pop(path, None)  # keep what was indexed before
+                bar.file_done()
+                continue
+            raw_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
+            if existing and existing.content_hash == raw_hash:
+                touched.append((existing.id, f.size, f.mtime_ns))
+                report.unchanged.append(path)
+                bar.file_done()
+                continue
+            try:
+                doc = read_document(f.path, data, root=f.root)
+            except LoadError as exc:
+                report.errors.append((path, str(exc)))
+                stored.pop(path, None)
+                bar.file_done()
+                continue
+            report.warnings += [(path, w) for w in doc.warnings]
+            item = _Pending(doc, raw_hash, f.size, f.mtime_ns, existing)
+            item.chunks = self._chunk(doc)
+            pending.append(item)
+            queued += len(item.chunks)
+            bar.chunks_queued(len(item.chunks))
+            bar.file_done()
+            if queued >= batch_chunks:
+                self._flush(pending, report, bar)
+                pending, queued = [], 0
+                if time.monotonic() - last_save > _SAVE_EVERY_SECONDS:
+                    self.save()
+                    last_save = time.monotonic()
+        self._flush(pending, report, bar)
+        if touched:
+            with self.store.engine.begin() as conn:
+                for doc_id, size, mtime_ns in touched:
+                    self.store.touch(conn, doc_id, size, mtime_ns)
+
+    def _chunk(self, doc: Document) -> list[NewChunk]:
+        """Chunk a document; each chunk gets its line range and the document's metadata."""
+        chunks = self.chunker.chunk(doc)
+        lines = _line_starts(doc.text)
+        pages = doc.metadata.get("pages")
+        shared = {k: v for k, v in doc.metadata.items() if k not in _DOC_ONLY_METADATA}
+        out = []
+        for c in chunks:
+            first = bisect.bisect_right(lines, c.start)
+            last = bisect.bisect_right(lines, max(c.start, c.end - 1))
+            c.metadata = {**shared, **c.metadata}
+            if isinstance(pages, list) and pages:
+                c.metadata["page"] = bisect.bisect_right(pages, c.start)
+            out.append(NewChunk(c, first, last, content_hash(c.embedding_text())))
+        return out
+
+    def _flush(self, pending: list[_Pending], report: IndexReport, bar: NullProgress) -> None:
+        """Embed what the cache lacks, commit documents and chunks, then update the indices."""
+        if not pending:
+            return
+        all_chunks = [n for p in pending for n in p.chunks]
+        dim = self.embedder.dim
+        vectors = self.store.get_embeddings([n.embed_hash for n in all_chunks], dim)
+        todo: dict[str, str] = {}
+        for n in all_chunks:
+            if n.embed_hash not in vectors and n.embed_hash not in todo:
+                todo[n.embed_hash] = n.chunk.embedding_text()
+        hits = len(all_chunks) - len(todo)
+        if hits:
+            bar.chunks_embedded(hits)
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            t0 = time.perf_counter()
+            vecs = _embed(self.embedder, list(todo.values()), bar)
+            report.embed_seconds += time.perf_counter() - t0
+            fresh = dict(zip(todo, vecs, strict=True))
+            vectors.update(fresh)
+        report.embedded += len(todo)
+        report.embed_cache_hits += hits
+        tokens = self.analyzer.many([n.chunk.embedding_text() for n in all_chunks])
+
+        new_ids: list[int] = []
+        old_ids: list[int] = []
+        with self.store.transaction() as conn:
+            self.store.put_embeddings(conn, fresh)
+            for p in pending:
+                doc_id, replaced = self.store.upsert_document(
+                    conn,
+                    path=p.doc.path,
+                    content_hash=p.raw_hash,
+                    size=p.size,
+                    mtime_ns=p.mtime_ns,
+                    text=p.doc.text,
+                    meta=p.doc.metadata,
+                    existing_id=p.existing.id if p.existing else None,
+                )
+                old_ids += replaced
+                new_ids += self.store.insert_chunks(conn, doc_id, p.chunks)
+        self._drop_from_indices(old_ids)
+        ids = np.asarray(new_ids, dtype=np.int64)
+        if len(ids):
+            self._dense.add(ids, np.stack([vectors[n.embed_hash] for n in all_chunks]))
+            self._sparse.add(ids, tokens)
+        for p in pending:
+            (report.updated if p.existing else report.added).append(p.doc.path)
+        report.chunks_added += len(new_ids)
+        report.chunks_removed += len(old_ids)
+
+    def _drop_from_indices(self, ids: Sequence[int]) -> None:
+        if ids:
+            arr = np.asarray(ids, dtype=np.int64)
+            self._dense.remove(arr)
+            self._sparse.remove(arr)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Any:
+        """One writer at a time per library (an advisory lock on ``folder/lock``)."""
+        import fcntl
+
+        fh = (self.folder / "lock").open("a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise StoreError(
+                    f"another process is indexing the library at {self.location}: wait for it "
+                    "to finish"
+                ) from exc
+            yield
+        finally:
+            fh.close()
+
+    # -- search ---------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        where: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        """Best ``k`` chunks for ``query``.
+
+        Args:
+            query: free text.
+            k: number of hits.
+            mode: ``hybrid`` (dense + BM25 by reciprocal-rank fusion), ``dense`` or ``bm25``.
+            where: metadata filter, e.g. ``{"lang": "python"}``, ``{"kind": ["markdown",
+                "rst"]}``, ``{"path": "*/docs/*"}``; applied in every mode.
+
+        Example:
+            >>> hits = lib.search("rotate log files", k=5, where={"kind": "text"})  # doctest: +SKIP
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError("the query is empty: give some words to search for")
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if self.store.chunk_count() == 0:
+            return []
+        allowed = None
+        if where:
+            allowed = self.store.filter_chunk_ids(where)
+            if len(allowed) == 0:
+                return []
+        dense, sparse = self._indices(need_dense=mode != "bm25")
+        scored: list[tuple[int, float, dict[str, float]]]
+        if mode == "bm25":
+            res = sparse.search(self.analyzer(query), k, allowed=allowed)
+            scored = [(i, s, {"bm25": s}) for i, s in res]
+        elif mode == "dense":
+            res = dense.search(self.embedder.embed_query(query), k, allowed=allowed)
+            scored = [(i, s, {"dense": s}) for i, s in res]
+        else:
+            from lcmem.indexers.hybrid import HybridIndex
+
+            hybrid = HybridIndex(dense, sparse)
+            scored = hybrid.search(
+                self.embedder.embed_query(query), self.analyzer(query), k, allowed=allowed
+            )
+        chunks = self.store.get_chunks([i for i, _, _ in scored])
+        hits = []
+        for i, score, detail in scored:
+            if i in chunks:
+                hits.append(Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1,
+                                scores=detail))
+        return hits
+
+    # -- inspection -----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Counts and settings of the library (``lcmem status``)."""
+        state = self._state_generation()
+        return {
+            "location": self.location,
+            "folder": str(self.folder),
+            "database": self.store.dialect,
+            "documents": self.store.document_count(),
+            "chunks": self.store.chunk_count(),
+            "generation": self.store.generation,
+            "indices_current": state == self.store.generation,
+            "manifest": self.manifest,
+        }
+
+    def documents(self) -> list[str]:
+        """Paths of every indexed document."""
+        return [d.path for d in self.store.all_documents()]
+
+    def document_text(self, path: str) -> str:
+        """The stored text of an indexed document (offsets of chunks point into it)."""
+        text = self.store.document_text(str(path))
+        if text is None:
+            raise PathNotFoundError(f"{path} is not in the library: index it first")
+        return text
+
+    def get_chunks(self, ids: Sequence[int]) -> list[Chunk]:
+        """Chunks by id, in the order given (unknown ids are left out)."""
+        found = self.store.get_chunks(ids)
+        return [found[i] for i in ids if i in found]
+
+    def close(self) -> None:
+        """Release the database connection."""
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Library({self.location!r})"
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _resolve_target(target: str, index_dir: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """Database URL and folder of index files for a folder path or a database URL."""
+    if "://" in target:
+        if target.startswith("sqlite:///") and index_dir is None:
+            folder = Path(target[len("sqlite:///") :]).expanduser().resolve().parent
+            return target, folder
+        if index_dir is None:
+            import platformdirs
+
+            key = hashlib.sha1(target.encode()).hexdigest()[:16]
+            index_dir = Path(platformdirs.user_cache_dir("lcmem")) / "libraries" / key
+        return target, Path(index_dir)
+    folder = Path(target).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"{folder} is a file: --store takes a folder or a database URL")
+    return f"sqlite:///{folder / 'lcmem.db'}", Path(index_dir) if index_dir else folder
+
+
+def _embedder_tokenizer(embedder: Embedder) -> Any:
+    """An HFTokenizer for a sentence-transformers embedder's model folder, if it has one."""
+    from lcmem.tokens import HFTokenizer
+
+    model = getattr(embedder, "model_name", None)
+    if model is None:
+        return None
+    from lcmem.embedders.sentence import DEFAULT_MODEL, resolve_model_path
+
+    if model == DEFAULT_MODEL:
+        return HFTokenizer.default()
+    path = Path(resolve_model_path(model))
+    if (path / "tokenizer.json").exists():
+        return HFTokenizer(path)
+    return None
+
+
+def _analyzer_kwargs(recorded: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in recorded.items() if k != "name"}
+
+
+def _embedding_text(context: str, text: str) -> str:
+    return Chunk(text=text, start=0, end=len(text), context=context).embedding_text()
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets where each line starts; ``bisect_right(starts, offset)`` is a 1-based line."""
+    starts = [0]
+    find = text.find
+    i = find("\n")
+    while i != -1:
+        starts.append(i + 1)
+        i = find("\n", i + 1)
+    return starts
+
+
+def _id_diff(index_ids: np.ndarray, store_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids the index lacks, ids the index has but the store does not)."""
+    index_ids = np.asarray(index_ids, dtype=np.int64)
+    missing = np.setdiff1d(store_ids, index_ids, assume_unique=True)
+    extra = np.setdiff1d(index_ids, store_ids, assume_unique=True)
+    return missing, extra
+
+
+def _embed(embedder: Embedder, texts: list[str], bar: NullProgress) -> np.ndarray:
+    return embedder.embed(texts, kind="document", progress=bar.chunks_embedded)

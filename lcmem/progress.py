@@ -1,0 +1,100 @@
+"""Progress display for long work: a rich progress bar on a terminal, nothing otherwise.
+
+Example:
+    >>> with make_progress(False) as p:      # disabled: every call is a no-op
+    ...     p.files_total(3); p.file_done(); p.chunks_queued(10); p.chunks_embedded(10)
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any
+
+
+class NullProgress:
+    """Progress that shows nothing (piped output, ``--quiet``, library use)."""
+
+    def __enter__(self) -> NullProgress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def files_total(self, n: int) -> None: ...
+
+    def file_done(self, n: int = 1) -> None: ...
+
+    def chunks_queued(self, n: int) -> None: ...
+
+    def chunks_embedded(self, n: int) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class RichProgress(NullProgress):
+    """Two bars on stderr: files read, and chunks embedded with chunks/s."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._files: Any = None
+        self._chunks: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.__enter__()
+        self._files = self._progress.add_task("files", total=None, rate="")
+        self._chunks = self._progress.add_task("chunks", total=0, rate="")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def files_total(self, n: int) -> None:
+        self._progress.update(self._files, total=n)
+
+    def file_done(self, n: int = 1) -> None:
+        self._progress.advance(self._files, n)
+
+    def chunks_queued(self, n: int) -> None:
+        task = self._progress.tasks[self._chunks]
+        self._progress.update(self._chunks, total=(task.total or 0) + n)
+
+    def chunks_embedded(self, n: int) -> None:
+        self._progress.advance(self._chunks, n)
+        speed = self._progress.tasks[self._chunks].speed
+        if speed:
+            self._progress.update(self._chunks, rate=f"{speed:.1f} chunks/s")
+
+    def message(self, text: str) -> None:
+        self._progress.console.print(text)
+
+
+def make_progress(enabled: bool | None) -> NullProgress:
+    """A rich progress display if ``enabled`` (``None``: only when stderr is a terminal)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return RichProgress() if enabled else NullProgress()

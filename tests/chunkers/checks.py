@@ -1,0 +1,54 @@
+"""Invariants every chunker keeps, shared by the chunker tests."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from itertools import pairwise
+
+from lcmem.chunkers import Chunker
+from lcmem.types import Chunk, Document
+
+
+def check_chunks(chunker: Chunker, doc: Document | str, chunks: list[Chunk] | None = None):
+    """Assert the invariants of ``chunker`` on ``doc``; return the chunks.
+
+    - every chunk is the exact span ``doc.text[start:end]``, non-empty, with no surrounding
+      whitespace, and ``token_count`` is its count in the chunker's tokenizer;
+    - chunks are in document order (starts and ends strictly increasing);
+    - every non-whitespace character of the document lies in some chunk;
+    - no chunk is over budget unless it holds at most one token start of the document (a token,
+      or the several tokens one character may give, cannot be cut);
+    - chunking again gives the same chunks.
+    """
+    if isinstance(doc, str):
+        doc = Document(text=doc)
+    text = doc.text
+    if chunks is None:
+        chunks = chunker.chunk(doc)
+    tok = chunker.tokenizer
+    token_starts: list[int] | None = None
+    covered = bytearray(len(text) + 1)
+    for c in chunks:
+        assert 0 <= c.start < c.end <= len(text), c
+        assert text[c.start : c.end] == c.text
+        assert c.text.strip() == c.text, f"untrimmed chunk {c.text!r}"
+        assert c.token_count == tok.count(c.text), (c.token_count, tok.count(c.text), c.text)
+        assert c.doc_path == doc.path
+        if c.token_count > chunker.chunk_size:
+            if token_starts is None:
+                token_starts = sorted({a for a, _ in tok.offsets(text)})
+            inside = bisect_left(token_starts, c.end) - bisect_left(token_starts, c.start)
+            assert inside <= 1, (
+                f"chunk of {c.token_count} tokens > {chunker.chunk_size} holds {inside} "
+                f"tokens of the document: {c.text!r}"
+            )
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
+    for a, b in pairwise(chunks):
+        assert a.start < b.start and a.end < b.end, ("out of order", a, b)
+    missing = [i for i, ch in enumerate(text) if not covered[i] and not ch.isspace()]
+    assert not missing, f"characters in no chunk at {missing[:10]}: {text[missing[0]]!r}"
+    again = chunker.chunk(doc)
+    assert [(c.start, c.end, c.token_count, c.context, c.metadata) for c in again] == [
+        (c.start, c.end, c.token_count, c.context, c.metadata) for c in chunks
+    ]
+    return chunks

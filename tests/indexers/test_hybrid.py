@@ -1,0 +1,210 @@
+"""Tests of rank fusion and HybridIndex (real FaissIndex and BM25Index, plus a scripted double)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lcmem.errors import ConfigError, EmptyQueryError
+from lcmem.indexers.base import Index
+from lcmem.indexers.bm25 import BM25Index
+from lcmem.indexers.faiss import FaissIndex
+from lcmem.indexers.hybrid import HybridIndex, rrf_fuse, weighted_fuse
+
+
+class Scripted(Index):
+    """Returns a fixed ranking (filtered by ``allowed``) and records every call."""
+
+    def __init__(self, results: list[tuple[int, float]]) -> None:
+        self.results = results
+        self.calls: list[tuple[Any, int, Any]] = []
+
+    def add(self, ids: Sequence[int] | np.ndarray, data: Any) -> None:
+        raise NotImplementedError
+
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        raise NotImplementedError
+
+    def ids(self) -> np.ndarray:
+        return np.array(sorted(i for i, _ in self.results), dtype=np.int64)
+
+    def save(self, path: str | Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | Path, mmap: bool = True) -> Scripted:
+        raise NotImplementedError
+
+    def search(self, query: Any, k: int = 10, allowed: Any = None) -> list[tuple[int, float]]:
+        self.calls.append((query, k, allowed))
+        rows = [r for r in self.results if allowed is None or r[0] in set(np.asarray(allowed))]
+        return rows[:k]
+
+
+A = [(10, 0.9), (20, 0.8), (30, 0.7)]
+B = [(30, 5.0), (40, 4.0), (10, 3.0)]
+
+
+# ---------------------------------------------------------------- rrf_fuse
+
+
+def test_rrf_hand_computed():
+    # 10: ranks 1 and 3; 30: ranks 3 and 1; 20 and 40: rank 2 once each
+    expected = [
+        (10, 1 / 61 + 1 / 63),
+        (30, 1 / 61 + 1 / 63),  # same score as 10: the smaller id comes first
+        (20, 1 / 62),
+        (40, 1 / 62),
+    ]
+    got = rrf_fuse([A, B], k=10)
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-12)
+    assert rrf_fuse([A, B], k=2) == got[:2]
+    assert rrf_fuse([B, A], k=10) == got  # the order of the lists does not matter
+
+
+def test_rrf_weights_and_constant():
+    got = dict(rrf_fuse([A, B], k=10, rrf_k=0, weights=(2.0, 1.0)))
+    assert got == pytest.approx({10: 2 / 1 + 1 / 3, 20: 2 / 2, 30: 2 / 3 + 1 / 1, 40: 1 / 2})
+    assert [i for i, _ in rrf_fuse([A, B], k=4, rrf_k=0, weights=(2.0, 1.0))] == [10, 30, 20, 40]
+
+
+def test_rrf_uses_ranks_not_scores_and_first_occurrence():
+    assert rrf_fuse([[(1, 1000.0), (2, -5.0)]], k=2, rrf_k=0) == [(1, 1.0), (2, 0.5)]
+    assert rrf_fuse([[(7, 0.9), (7, 0.8), (8, 0.7)]], k=3, rrf_k=0) == [(7, 1.0), (8, 0.5)]
+    assert rrf_fuse([[], []], k=5) == []
+    assert rrf_fuse([A], k=0) == []
+
+
+@pytest.mark.parametrize("kw", [{"weights": (1.0,)}, {"weights": (1.0, -1.0)}, {"rrf_k": -1}])
+def test_rrf_bad_arguments(kw):
+    with pytest.raises(ConfigError):
+        rrf_fuse([A, B], k=3, **kw)
+
+
+# ---------------------------------------------------------------- weighted_fuse
+
+
+def test_weighted_minmax_hand_computed():
+    # A normalised: 10 -> 1, 20 -> 0.5, 30 -> 0; B: 30 -> 1, 40 -> 0.5, 10 -> 0
+    got = weighted_fuse([A, B], k=10, weights=(0.7, 0.3))
+    expected = {10: 0.7, 20: 0.35, 30: 0.3, 40: 0.15}
+    assert [i for i, _ in got] == [10, 20, 30, 40]
+    assert dict(got) == pytest.approx(expected)
+
+
+def test_weighted_raw_scores_and_constant_lists():
+    got = weighted_fuse([A, B], k=2, weights=(1.0, 1.0), normalize="none")
+    assert [i for i, _ in got] == [30, 40]
+    assert dict(got) == pytest.approx({30: 5.7, 40: 4.0})
+    # a list whose scores are all equal normalises to 1 for each item
+    assert weighted_fuse([[(3, 2.0), (1, 2.0)]], k=5, weights=(1.0,)) == [(1, 1.0), (3, 1.0)]
+
+
+def test_weighted_bad_arguments():
+    with pytest.raises(ConfigError, match="normalisation"):
+        weighted_fuse([A], k=3, weights=(1.0,), normalize="softmax")
+    with pytest.raises(ConfigError, match="2 fusion weights for 1"):
+        weighted_fuse([A], k=3, weights=(1.0, 1.0))
+
+
+# ---------------------------------------------------------------- HybridIndex, scripted sparse
+
+
+@pytest.fixture()
+def dense() -> FaissIndex:
+    # ids 10, 20, 30, 40 along directions making the ranking for query e0 be 10, 20, 30, 40
+    vecs = np.array(
+        [[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], np.float32
+    )
+    index = FaissIndex(dim=3)
+    index.add([10, 20, 30, 40], vecs)
+    return index
+
+
+E0 = np.array([1.0, 0.0, 0.0], np.float32)
+
+
+def test_hybrid_rrf_and_details(dense):
+    sparse = Scripted([(30, 5.0), (50, 4.0), (10, 3.0)])
+    hybrid = HybridIndex(dense, sparse)
+    got = hybrid.search(E0, ["q"], k=3)
+    dense_rank = {10: 1, 20: 2, 30: 3, 40: 4}
+    fused = dict(rrf_fuse([dense.search(E0, 50), sparse.results], k=10))
+    assert [i for i, _, _ in got] == [10, 30, 20]  # 10 and 30 tie on RRF: smaller id first
+    for doc_id, score, details in got:
+        assert score == pytest.approx(0.5 * fused[doc_id])  # default weights (0.5, 0.5)
+        assert details["dense_rank"] == dense_rank[doc_id]
+    assert got[0][2] == pytest.approx({"dense": 1.0, "dense_rank": 1, "bm25": 3.0, "bm25_rank": 3})
+    assert got[2][2] == pytest.approx({"dense": 0.8, "dense_rank": 2})  # not in sparse results
+    assert sparse.calls == [(["q"], 50, None)]
+
+
+def test_hybrid_candidates_default_and_override(dense):
+    sparse = Scripted([])
+    HybridIndex(dense, sparse).search(E0, ["q"], k=20)
+    HybridIndex(dense, sparse, candidates=7).search(E0, ["q"], k=3)
+    assert [k for _, k, _ in sparse.calls] == [80, 7]
+
+
+def test_hybrid_allowed_reaches_both_indices(dense):
+    sparse = Scripted([(30, 5.0), (50, 4.0), (10, 3.0)])
+    got = HybridIndex(dense, sparse).search(E0, ["q"], k=10, allowed=np.array([20, 30]))
+    assert sorted(i for i, _, _ in got) == [20, 30]
+    assert list(sparse.calls[0][2]) == [20, 30]
+
+
+def test_hybrid_weighted_fusion(dense):
+    sparse = Scripted([(40, 9.0), (30, 1.0)])
+    hybrid = HybridIndex(dense, sparse, fusion="weighted", weights=(0.2, 0.8))
+    got = hybrid.search(E0, ["q"], k=2)
+    # dense minmax over cosines 1, .8, .6, 0 -> 40 gets 0; sparse: 40 -> 1, 30 -> 0
+    assert [(i, round(s, 6)) for i, s, _ in got] == [(40, 0.8), (10, 0.2)]
+
+
+def test_hybrid_one_sided_queries_and_errors(dense):
+    sparse = Scripted([(30, 5.0)])
+    hybrid = HybridIndex(dense, sparse)
+    only_dense = hybrid.search(E0, None, k=2)
+    assert [i for i, _, _ in only_dense] == [10, 20] and sparse.calls == []
+    assert "bm25" not in only_dense[0][2]
+    assert [i for i, _, _ in hybrid.search(None, ["q"], k=2)] == [30]
+    assert hybrid.search(E0, ["q"], k=0) == []
+    with pytest.raises(EmptyQueryError):
+        hybrid.search(None, None)
+    with pytest.raises(ConfigError, match="unknown fusion"):
+        HybridIndex(dense, sparse, fusion="max")
+    with pytest.raises(ConfigError):
+        HybridIndex(dense, sparse, weights=(1.0,))
+
+
+# ---------------------------------------------------------------- HybridIndex, real BM25
+
+
+def test_hybrid_with_real_faiss_and_bm25():
+    rng = np.random.default_rng(0)
+    words = ["alpha", "beta", "gamma", "delta", "omega"]
+    ids = np.arange(100, 140, dtype=np.int64)
+    tokens = [[words[i % 5], words[(i * 3) % 5], f"w{i}"] for i in range(len(ids))]
+    vecs = rng.standard_normal((len(ids), 8)).astype(np.float32)
+    hybrid = HybridIndex(FaissIndex(dim=8, kind="hnsw"), BM25Index())
+    hybrid.add(ids, vecs, tokens)
+    assert len(hybrid) == 40
+
+    # item 117 is both the nearest vector and the only one with the rare word "w17"
+    got = hybrid.search(vecs[17], ["w17", "alpha"], k=5)
+    assert got[0][0] == 117
+    assert got[0][2]["dense_rank"] == 1 and got[0][2]["bm25_rank"] == 1
+    assert [s for _, s, _ in got] == sorted((s for _, s, _ in got), reverse=True)
+
+    allowed = ids[ids % 2 == 0]
+    for doc_id, _, details in hybrid.search(vecs[17], ["w17", "alpha"], k=10, allowed=allowed):
+        assert doc_id in set(allowed.tolist())
+        assert "dense" in details or "bm25" in details
+
+    assert hybrid.remove([117]) == 1
+    assert 117 not in [i for i, _, _ in hybrid.search(vecs[17], ["w17"], k=40)]

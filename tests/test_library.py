@@ -1,0 +1,232 @@
+"""End-to-end Library tests with the real packaged embedder on real text."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lcmem
+from lcmem.embedders.base import Embedder
+from lcmem.embedders.sentence import SentenceEmbedder
+from lcmem.errors import ConfigError, EmbedderMismatchError, EmptyQueryError, PathNotFoundError
+from tests.conftest import man_text
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A small folder of real documents: man pages, Markdown, Python source, HTML."""
+    root = tmp_path_factory.mktemp("corpus")
+    for name in ("ls", "grep", "tar"):
+        text = man_text(name)
+        assert len(text) > 1000, f"man page {name} missing"
+        (root / f"{name}.txt").write_text(text)
+    (root / "guide.md").write_text(textwrap.dedent("""\
+        # Backup guide
+
+        ## Schedule
+
+        Run the nightly backup job at two in the morning with cron.
+
+        ## Restore
+
+        To restore a snapshot, stop the service and copy the archive back.
+
+        ```sh
+        tar -xzf snapshot.tar.gz -C /srv
+        ```
+        """))
+    src = Path(inspect.getfile(shutil))
+    (root / "code").mkdir()
+    (root / "code" / "shutil_copy.py").write_text(src.read_text()[:6000])
+    (root / "page.html").write_text(
+        "<html><head><title>Weather</title><script>var x=1;</script></head>"
+        "<body><h1>Forecast</h1><p>Heavy rain and strong wind are expected on the coast "
+        "tomorrow afternoon.</p></body></html>"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+@pytest.fixture
+def lib_and_corpus(tmp_path, corpus, embedder):
+    work = tmp_path / "docs"
+    shutil.copytree(corpus, work)
+    lib = lcmem.open(tmp_path / "store", embedder=embedder)
+    report = lib.index([work])
+    yield lib, work, report
+    lib.close()
+
+
+def _top_paths(hits) -> list[str]:
+    return [Path(h.path).name for h in hits]
+
+
+def test_index_then_search_every_mode(lib_and_corpus):
+    lib, work, report = lib_and_corpus
+    assert sorted(Path(p).name for p in report.added) == [
+        "grep.txt", "guide.md", "ls.txt", "page.html", "shutil_copy.py", "tar.txt"
+    ]
+    assert report.ok and report.chunks_added > 10 and report.embedded > 0
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = lib.search("list directory contents", k=3, mode=mode)
+        assert _top_paths(hits)[0] == "ls.txt", (mode, _top_paths(hits))
+        assert [h.rank for h in hits] == [1, 2, 3]
+    hits = lib.search("print lines that match patterns", k=3)
+    assert _top_paths(hits)[0] == "grep.txt"
+    hits = lib.search("when is it going to rain", k=2, mode="dense")
+    assert _top_paths(hits)[0] == "page.html"
+
+
+def test_hits_cite_exact_spans_and_context(lib_and_corpus):
+    lib, work, _ = lib_and_corpus
+    hits = lib.search("restore a snapshot archive", k=5, where={"kind": "markdown"})
+    assert hits and all(Path(h.path).name == "guide.md" for h in hits)
+    top = hits[0].chunk
+    assert "Restore" in top.context or "Backup guide" in top.context
+    for h in lib.search("tar archive", k=10):
+        text = lib.document_text(h.path)
+        assert text[h.chunk.start : h.chunk.end] == h.chunk.text
+        lines = text.split("\n")
+        first = text[: h.chunk.start].count("\n") + 1
+        assert h.chunk.line_start == first
+        assert h.chunk.line_end >= h.chunk.line_start and h.chunk.line_end <= len(lines)
+
+
+def test_where_filter_applies_in_every_mode(lib_and_corpus):
+    lib, _, _ = lib_and_corpus
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = lib.search("copy file", k=5, mode=mode, where={"lang": "python"})
+        assert hits, mode
+        assert {Path(h.path).name for h in hits} == {"shutil_copy.py"}, mode
+        hits = lib.search("list directory", k=5, mode=mode, where={"path": "*/ls.txt"})
+        assert {Path(h.path).name for h in hits} == {"ls.txt"}
+    assert lib.search("anything", where={"lang": "cobol"}) == []
+
+
+def test_reindex_unchanged_does_no_chunking_or_embedding(lib_and_corpus, monkeypatch):
+    lib, work, first = lib_and_corpus
+    calls = {"chunk": 0, "embed": 0}
+    real_chunk, real_embed = lib.chunker.chunk, lib.embedder.embed
+
+    def count_chunk(*a, **kw):
+        calls["chunk"] += 1
+        return real_chunk(*a, **kw)
+
+    def count_embed(*a, **kw):
+        calls["embed"] += 1
+        return real_embed(*a, **kw)
+
+    monkeypatch.setattr(lib.chunker, "chunk", count_chunk)
+    monkeypatch.setattr(lib.embedder, "embed", count_embed)
+    again = lib.index([work])
+    assert len(again.unchanged) == len(first.added)
+    assert (again.added, again.updated, again.removed) == ([], [], [])
+    assert calls == {"chunk": 0, "embed": 0}
+
+    # touched but identical content: still no work
+    for p in work.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    touched = lib.index([work])
+    assert len(touched.unchanged) == len(first.added) and calls == {"chunk": 0, "embed": 0}
+
+
+def test_changed_and_deleted_files(lib_and_corpus):
+    lib, work, _ = lib_and_corpus
+    before = set(lib._indices()[0].ids().tolist())
+    guide = work / "guide.md"
+    guide.write_text(guide.read_text() + "\n## Verify\n\nCompare checksums of the zebra files.\n")
+    (work / "tar.txt").unlink()
+    report = lib.index([work])
+    assert [Path(p).name for p in report.updated] == ["guide.md"]
+    assert [Path(p).name for p in report.removed] == ["tar.txt"]
+    # unchanged sections of guide.md reuse cached embeddings
+    assert report.embed_cache_hits >= 1 and report.embedded >= 1
+    dense, sparse = lib._indices()
+    store_ids = lib.store.chunk_ids()
+    assert np.array_equal(np.sort(dense.ids()), store_ids)
+    assert np.array_equal(np.sort(sparse.ids()), store_ids)
+    assert before - set(store_ids.tolist())  # old ids are gone
+    assert all(Path(h.path).name != "tar.txt" for h in lib.search("tar archive", k=10))
+    hits = lib.search("zebra checksums", k=1, mode="bm25")
+    assert Path(hits[0].path).name == "guide.md" and "Verify" in hits[0].chunk.context
+
+
+def test_reopen_and_rebuild_indices_without_embedding(lib_and_corpus, embedder, monkeypatch):
+    lib, work, _ = lib_and_corpus
+    expected = [h.chunk.id for h in lib.search("regular expression", k=5)]
+    folder = lib.folder
+    lib.close()
+    # lose both index files: they are rebuilt from the store, with no embedding at all
+    shutil.rmtree(folder / "bm25")
+    p = folder / "faiss.index"
+    shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+    def no_embed(*a, **kw):
+        raise AssertionError("documents must not be embedded again")
+
+    monkeypatch.setattr(embedder, "embed", no_embed)
+    reopened = lcmem.open(folder)
+    monkeypatch.setattr(reopened.embedder, "embed", no_embed)
+    got = [h.chunk.id for h in reopened.search("regular expression", k=5, mode="bm25")]
+    assert got
+    monkeypatch.undo()
+    assert [h.chunk.id for h in reopened.search("regular expression", k=5)] == expected
+    reopened.close()
+
+
+class _OtherEmbedder(Embedder):
+    """A unit-test double with another name and dimension."""
+
+    name = "other-model"
+    dim = 8
+    max_tokens = 64
+
+    def embed(self, texts, kind="document", progress=None):
+        return np.ones((len(texts), 8), dtype=np.float32) / np.sqrt(8)
+
+
+def test_other_embedder_is_a_clear_error(lib_and_corpus):
+    lib, _, _ = lib_and_corpus
+    lib.close()
+    with pytest.raises(EmbedderMismatchError, match="built with embedder"):
+        lcmem.open(lib.folder, embedder=_OtherEmbedder())
+
+
+def test_bad_input(tmp_path, embedder):
+    lib = lcmem.open(tmp_path / "store", embedder=embedder)
+    with pytest.raises(PathNotFoundError, match="does not exist"):
+        lib.index([tmp_path / "nope"])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Title\n\nThe lighthouse keeper lit the lamp at dusk.\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
+    report = lib.index([docs, tmp_path / "missing-too"])
+    assert [Path(p).name for p in report.added] == ["good.md"]
+    names = {Path(p).name for p, _ in report.errors}
+    assert names == {"broken.pdf", "missing-too"}
+    assert not report.ok
+    with pytest.raises(EmptyQueryError):
+        lib.search("   ")
+    with pytest.raises(ConfigError, match="mode"):
+        lib.search("lamp", mode="fuzzy")  # type: ignore[arg-type]
+    assert Path(lib.search("lamp")[0].path).name == "good.md"
+    lib.close()
+
+
+def test_empty_library_search_returns_nothing(tmp_path, embedder):
+    lib = lcmem.open(tmp_path / "empty", embedder=embedder)
+    assert lib.search("anything") == []
+    assert lib.status()["documents"] == 0
