@@ -26,8 +26,13 @@ STORE_HELP = "library folder or database URL (default ./.lcmem, or $LCMEM_STORE)
 
 def _store_option(f: Any) -> Any:
     return click.option(
-        "--store", "store", default=".lcmem", envvar="LCMEM_STORE", show_default=False,
-        metavar="DIR_OR_URL", help=STORE_HELP,
+        "--store",
+        "store",
+        default=".lcmem",
+        envvar="LCMEM_STORE",
+        show_default=False,
+        metavar="DIR_OR_URL",
+        help=STORE_HELP,
     )(f)
 
 
@@ -54,31 +59,68 @@ def cli() -> None:
 @_store_option
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bars, only errors")
-@click.option("--max-file-size", default="10MB", show_default=True,
-              help="skip larger files (e.g. 512k, 10MB)")
-@click.option("--chunker", default=None,
-              type=click.Choice(["auto", "token", "sentence", "recursive", "markdown"]),
-              help="how to split documents (default: auto, by file type)")
+@click.option(
+    "--max-file-size", default="10MB", show_default=True, help="skip larger files (e.g. 512k, 10MB)"
+)
+@click.option(
+    "--chunker",
+    default=None,
+    type=click.Choice(["auto", "token", "sentence", "recursive", "markdown"]),
+    help="how to split documents (default: auto, by file type)",
+)
 @click.option("--chunk-size", type=int, default=None, help="chunk budget in embedder tokens")
 @click.option("--chunk-overlap", type=int, default=None, help="overlap in embedder tokens")
-@click.option("--embedder", default=None,
-              help="sentence-transformers model name or folder (default all-MiniLM-L6-v2)")
-@click.option("--batch-chunks", type=int, default=256, show_default=True,
-              help="chunks embedded and committed per transaction")
-@click.option("--faiss", "faiss_kind", type=click.Choice(["flat", "ivf", "hnsw"]), default=None,
-              help="dense index kind for a new library (default flat, exact)")
-def index(paths: tuple[Path, ...], store: str, as_json: bool, quiet: bool, max_file_size: str,
-          chunker: str | None, chunk_size: int | None, chunk_overlap: int | None,
-          embedder: str | None, batch_chunks: int, faiss_kind: str | None) -> None:
+@click.option(
+    "--embedder",
+    default=None,
+    help="sentence-transformers model name or folder (default all-MiniLM-L6-v2)",
+)
+@click.option(
+    "--batch-chunks",
+    type=int,
+    default=256,
+    show_default=True,
+    help="chunks embedded and committed per transaction",
+)
+@click.option(
+    "--faiss",
+    "faiss_kind",
+    type=click.Choice(["flat", "ivf", "hnsw"]),
+    default=None,
+    help="dense index kind for a new library (default flat, exact)",
+)
+def index(
+    paths: tuple[Path, ...],
+    store: str,
+    as_json: bool,
+    quiet: bool,
+    max_file_size: str,
+    chunker: str | None,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    embedder: str | None,
+    batch_chunks: int,
+    faiss_kind: str | None,
+) -> None:
     """Index files and folders (incremental: unchanged files are skipped)."""
     import lcmem
 
-    lib = lcmem.open(store, embedder=embedder, chunker=chunker, chunk_size=chunk_size,
-                     chunk_overlap=chunk_overlap, faiss_kind=faiss_kind)
+    lib = lcmem.open(
+        store,
+        embedder=embedder,
+        chunker=chunker,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        faiss_kind=faiss_kind,
+    )
     with lib:
         show = None if not (quiet or as_json) else False
-        report = lib.index(list(paths), max_file_size=_parse_size(max_file_size), progress=show,
-                           batch_chunks=batch_chunks)
+        report = lib.index(
+            list(paths),
+            max_file_size=_parse_size(max_file_size),
+            progress=show,
+            batch_chunks=batch_chunks,
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -100,13 +142,20 @@ def index(paths: tuple[Path, ...], store: str, as_json: bool, quiet: bool, max_f
 @click.argument("query")
 @_store_option
 @click.option("-k", "k", default=10, show_default=True, help="number of hits")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid",
-              show_default=True)
-@click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
-              help="metadata filter, repeatable: lang=python, kind=markdown, path='*/docs/*'")
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True
+)
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="metadata filter, repeatable: lang=python, kind=markdown, path='*/docs/*'",
+)
 @click.option("--json", "as_json", is_flag=True, help="print hits as JSON")
-def search(query: str, store: str, k: int, mode: str, where: tuple[str, ...],
-           as_json: bool) -> None:
+def search(
+    query: str, store: str, k: int, mode: str, where: tuple[str, ...], as_json: bool
+) -> None:
     """Search the library."""
     import lcmem
 
@@ -145,8 +194,10 @@ def status(store: str, as_json: bool) -> None:
     if emb:
         click.echo(f"embedder   {emb.get('name')} (dim {emb.get('dim')})")
     if chunker:
-        click.echo(f"chunker    {chunker.get('name')} (size {chunker.get('chunk_size')}, "
-                   f"overlap {chunker.get('overlap')})")
+        click.echo(
+            f"chunker    {chunker.get('name')} (size {chunker.get('chunk_size')}, "
+            f"overlap {chunker.get('overlap')})"
+        )
     click.echo(f"dense      faiss {manifest.get('faiss', {}).get('kind', 'flat')}")
     click.echo(f"indices    {'current' if info['indices_current'] else 'will sync on next use'}")
 
@@ -163,8 +214,10 @@ def _print_hits(lib: Any, query: str, hits: list[Any]) -> None:
         c = h.chunk
         where = f"{_rel(h.path)}:{c.line_start}-{c.line_end}"
         context = f"  [dim]{_escape(c.context)}[/dim]" if c.context else ""
-        console.print(f"[bold]{h.rank}.[/bold] [cyan]{_escape(where)}[/cyan]{context}  "
-                      f"[dim]score {h.score:.4f}[/dim]")
+        console.print(
+            f"[bold]{h.rank}.[/bold] [cyan]{_escape(where)}[/cyan]{context}  "
+            f"[dim]score {h.score:.4f}[/dim]"
+        )
         snip = snippet(c.text, terms, lib.analyzer)
         console.print("   " + snip.markup())
 
@@ -172,9 +225,18 @@ def _print_hits(lib: Any, query: str, hits: list[Any]) -> None:
 def _hit_json(h: Any) -> dict[str, Any]:
     c = h.chunk
     return {
-        "rank": h.rank, "score": h.score, "scores": h.scores, "path": h.path,
-        "start": c.start, "end": c.end, "line_start": c.line_start, "line_end": c.line_end,
-        "context": c.context, "chunk_id": c.id, "text": c.text, "metadata": c.metadata,
+        "rank": h.rank,
+        "score": h.score,
+        "scores": h.scores,
+        "path": h.path,
+        "start": c.start,
+        "end": c.end,
+        "line_start": c.line_start,
+        "line_end": c.line_end,
+        "context": c.context,
+        "chunk_id": c.id,
+        "text": c.text,
+        "metadata": c.metadata,
     }
 
 

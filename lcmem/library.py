@@ -55,7 +55,7 @@ _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
 
 
-def open(  # noqa: A001 - the natural name, as in io.open / dbm.open
+def open(
     path_or_url: str | os.PathLike[str] = DEFAULT_STORE,
     *,
     url: str | None = None,
@@ -203,7 +203,7 @@ class Library:
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
             tokenizer = _embedder_tokenizer(self._embedder) or HFTokenizer.default()
             chunker = get_chunker(name, tokenizer=tokenizer, **kwargs)
-        if recorded and chunker.config() != recorded:
+        if recorded and _jsonable(chunker.config()) != recorded:
             raise ConfigError(
                 f"this library was chunked with {recorded}, not {chunker.config()}: keep its "
                 "chunker settings or index into a new --store"
@@ -618,8 +618,9 @@ class Library:
         hits = []
         for i, score, detail in scored:
             if i in chunks:
-                hits.append(Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1,
-                                scores=detail))
+                hits.append(
+                    Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1, scores=detail)
+                )
         return hits
 
     # -- inspection -----------------------------------------------------------------------
@@ -701,6 +702,11 @@ def _embedder_tokenizer(embedder: Embedder) -> Any:
     if (path / "tokenizer.json").exists():
         return HFTokenizer(path)
     return None
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
 
 
 def _analyzer_kwargs(recorded: dict[str, Any]) -> dict[str, Any]:

@@ -62,8 +62,9 @@ def snippet(
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
     shown = " ".join(excerpt.split())  # one line
-    marks = _remap_marks(excerpt, [(s - start, e - start) for s, e in matches
-                                   if s >= start and e <= end])
+    marks = _remap_marks(
+        excerpt, [(s - start, e - start) for s, e in matches if s >= start and e <= end]
+    )
     offset = len(prefix)
     return Snippet(prefix + shown + suffix, [(s + offset, e + offset) for s, e in marks])
 

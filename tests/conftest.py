@@ -51,12 +51,40 @@ def postgres_url() -> Iterator[str]:
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C"}
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "lcmem",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "lcmem",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts,
-                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True,
-                   env=env)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     try:
         deadline = time.time() + 30
         url = f"postgresql+psycopg://lcmem@127.0.0.1:{port}/postgres"
@@ -72,8 +100,11 @@ def postgres_url() -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True, env=env)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            env=env,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -97,8 +128,13 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
 
 def man_text(name: str) -> str:
     """A man page rendered as plain text (real text, present on every machine here)."""
-    out = subprocess.run(["man", "-P", "cat", name], capture_output=True, text=True,
-                         env={**os.environ, "MANWIDTH": "80"}, check=False).stdout
+    out = subprocess.run(
+        ["man", "-P", "cat", name],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MANWIDTH": "80"},
+        check=False,
+    ).stdout
     # drop overstrike (bold/underline) sequences
     import re
 

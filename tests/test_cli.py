@@ -21,19 +21,26 @@ LCMEM = [sys.executable, "-m", "lcmem.cli"]
 
 def run(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "120"}
-    proc = subprocess.run([*LCMEM, *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [*LCMEM, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"lcmem {args} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
 def test_help_is_fast_to_import():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import lcmem.cli"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import lcmem.cli"],
+        capture_output=True,
+        text=True,
+    )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
-    heavy = [m for m in ("torch", "faiss", "sentence_transformers", "numpy", "sqlalchemy")
-             if m in imported]
+    heavy = [
+        m
+        for m in ("torch", "faiss", "sentence_transformers", "numpy", "sqlalchemy")
+        if m in imported
+    ]
     assert heavy == [], f"`lcmem --help` imports {heavy}"
     assert "Usage" in run("--help").stdout
 
@@ -49,14 +56,27 @@ def test_index_search_status(tmp_path):
     report = json.loads(out.stdout)
     assert len(report["added"]) == 2 and report["errors"] == []
 
-    hits = json.loads(run("search", "water the plants", "--store", store, "--json", "-k", "2",
-                          check=True).stdout)
+    hits = json.loads(
+        run("search", "water the plants", "--store", store, "--json", "-k", "2", check=True).stdout
+    )
     assert Path(hits[0]["path"]).name == "notes.md"
     assert hits[0]["context"] == "Garden > Tomatoes"
     assert hits[0]["line_start"] >= 1
 
-    hits = json.loads(run("search", "sort by modification time", "--store", store, "--json",
-                          "--mode", "bm25", "--where", "kind=text", check=True).stdout)
+    hits = json.loads(
+        run(
+            "search",
+            "sort by modification time",
+            "--store",
+            store,
+            "--json",
+            "--mode",
+            "bm25",
+            "--where",
+            "kind=text",
+            check=True,
+        ).stdout
+    )
     assert hits and all(Path(h["path"]).name == "ls.txt" for h in hits)
 
     text = run("search", "tomatoes", "--store", store, "-k", "1", check=True).stdout
@@ -108,10 +128,12 @@ def _consistency(store: Path, docs: Path) -> dict:
         with sqlite3.connect(store / "lcmem.db") as db:
             dup = db.execute(
                 "SELECT document_id, ordinal, COUNT(*) FROM lcmem_chunks "
-                "GROUP BY document_id, ordinal HAVING COUNT(*) > 1").fetchall()
+                "GROUP BY document_id, ordinal HAVING COUNT(*) > 1"
+            ).fetchall()
             orphans = db.execute(
                 "SELECT COUNT(*) FROM lcmem_chunks c LEFT JOIN lcmem_documents d "
-                "ON d.id = c.document_id WHERE d.id IS NULL").fetchone()[0]
+                "ON d.id = c.document_id WHERE d.id IS NULL"
+            ).fetchone()[0]
         assert dup == [] and orphans == 0
         for p in paths:  # every document is fully chunked: its text is covered
             text = lib.document_text(p)
@@ -133,9 +155,11 @@ def test_sigkill_mid_index_then_rerun_is_consistent(tmp_path):
     for name in names:
         (docs / f"{name}.txt").write_text(man_text(name))
     store = tmp_path / "lib"
-    proc = subprocess.Popen([*LCMEM, "index", str(docs), "--store", str(store), "--quiet",
-                             "--batch-chunks", "8"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*LCMEM, "index", str(docs), "--store", str(store), "--quiet", "--batch-chunks", "8"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     db_path = store / "lcmem.db"
     committed = 0
     deadline = time.time() + 300
@@ -162,8 +186,7 @@ def test_sigkill_mid_index_then_rerun_is_consistent(tmp_path):
     state = _consistency(store, docs)
 
     # a third run does nothing, and the result equals a clean index of the same folder
-    third = json.loads(run("index", str(docs), "--store", str(store), "--json",
-                           check=True).stdout)
+    third = json.loads(run("index", str(docs), "--store", str(store), "--json", check=True).stdout)
     assert third["embedded"] == 0 and len(third["unchanged"]) == len(names)
     clean = tmp_path / "clean"
     run("index", str(docs), "--store", str(clean), "--quiet", check=True)

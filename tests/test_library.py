@@ -28,7 +28,8 @@ def corpus(tmp_path_factory) -> Path:
         text = man_text(name)
         assert len(text) > 1000, f"man page {name} missing"
         (root / f"{name}.txt").write_text(text)
-    (root / "guide.md").write_text(textwrap.dedent("""\
+    (root / "guide.md").write_text(
+        textwrap.dedent("""\
         # Backup guide
 
         ## Schedule
@@ -42,7 +43,8 @@ def corpus(tmp_path_factory) -> Path:
         ```sh
         tar -xzf snapshot.tar.gz -C /srv
         ```
-        """))
+        """)
+    )
     src = Path(inspect.getfile(shutil))
     (root / "code").mkdir()
     (root / "code" / "shutil_copy.py").write_text(src.read_text()[:6000])
@@ -59,11 +61,25 @@ def embedder() -> SentenceEmbedder:
     return SentenceEmbedder()
 
 
+@pytest.fixture(scope="module")
+def seed_vectors(tmp_path_factory, corpus, embedder) -> dict[str, np.ndarray]:
+    """The corpus embedded once, to pre-fill each test library's embedding cache."""
+    lib = lcmem.open(tmp_path_factory.mktemp("seed") / "store", embedder=embedder)
+    report = lib.index([corpus])
+    assert report.embedded > 0 and report.embed_cache_hits == 0
+    hashes = [row[3] for batch in lib.store.iter_chunk_texts() for row in batch]
+    vectors = lib.store.get_embeddings(hashes, embedder.dim)
+    lib.close()
+    return vectors
+
+
 @pytest.fixture
-def lib_and_corpus(tmp_path, corpus, embedder):
+def lib_and_corpus(tmp_path, corpus, embedder, seed_vectors):
     work = tmp_path / "docs"
     shutil.copytree(corpus, work)
     lib = lcmem.open(tmp_path / "store", embedder=embedder)
+    with lib.store.engine.begin() as conn:
+        lib.store.put_embeddings(conn, seed_vectors)
     report = lib.index([work])
     yield lib, work, report
     lib.close()
@@ -74,11 +90,18 @@ def _top_paths(hits) -> list[str]:
 
 
 def test_index_then_search_every_mode(lib_and_corpus):
-    lib, work, report = lib_and_corpus
+    lib, _work, report = lib_and_corpus
     assert sorted(Path(p).name for p in report.added) == [
-        "grep.txt", "guide.md", "ls.txt", "page.html", "shutil_copy.py", "tar.txt"
+        "grep.txt",
+        "guide.md",
+        "ls.txt",
+        "page.html",
+        "shutil_copy.py",
+        "tar.txt",
     ]
-    assert report.ok and report.chunks_added > 10 and report.embedded > 0
+    assert report.ok and report.chunks_added > 10
+    # the cache was pre-filled with this corpus: every chunk's vector came from it
+    assert report.embedded == 0 and report.embed_cache_hits == report.chunks_added
     for mode in ("hybrid", "dense", "bm25"):
         hits = lib.search("list directory contents", k=3, mode=mode)
         assert _top_paths(hits)[0] == "ls.txt", (mode, _top_paths(hits))
@@ -90,7 +113,7 @@ def test_index_then_search_every_mode(lib_and_corpus):
 
 
 def test_hits_cite_exact_spans_and_context(lib_and_corpus):
-    lib, work, _ = lib_and_corpus
+    lib, _work, _ = lib_and_corpus
     hits = lib.search("restore a snapshot archive", k=5, where={"kind": "markdown"})
     assert hits and all(Path(h.path).name == "guide.md" for h in hits)
     top = hits[0].chunk
@@ -165,7 +188,7 @@ def test_changed_and_deleted_files(lib_and_corpus):
 
 
 def test_reopen_and_rebuild_indices_without_embedding(lib_and_corpus, embedder, monkeypatch):
-    lib, work, _ = lib_and_corpus
+    lib, _work, _ = lib_and_corpus
     expected = [h.chunk.id for h in lib.search("regular expression", k=5)]
     folder = lib.folder
     lib.close()
@@ -230,3 +253,27 @@ def test_empty_library_search_returns_nothing(tmp_path, embedder):
     lib = lcmem.open(tmp_path / "empty", embedder=embedder)
     assert lib.search("anything") == []
     assert lib.status()["documents"] == 0
+
+
+@pytest.mark.postgres
+def test_library_on_postgresql(tmp_path, corpus, embedder, fresh_postgres_url):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("ls.txt", "guide.md"):
+        shutil.copy(corpus / name, docs / name)
+    lib = lcmem.open(url=fresh_postgres_url, embedder=embedder, index_dir=tmp_path / "idx")
+    report = lib.index([docs])
+    assert len(report.added) == 2 and report.ok
+    assert lib.status()["database"] == "postgresql"
+    hits = lib.search("restore a snapshot", k=3, where={"kind": "markdown"})
+    assert hits and Path(hits[0].path).name == "guide.md"
+    for mode in ("bm25", "dense", "hybrid"):
+        assert Path(lib.search("list directory contents", mode=mode)[0].path).name == "ls.txt"
+    (docs / "ls.txt").unlink()
+    assert [Path(p).name for p in lib.index([docs]).removed] == ["ls.txt"]
+    lib.close()
+    # a second process sees the same library; its index files are rebuilt from the database
+    again = lcmem.open(url=fresh_postgres_url, index_dir=tmp_path / "other-idx")
+    assert again.documents() == [str((docs / "guide.md").resolve())]
+    assert Path(again.search("nightly backup", mode="bm25")[0].path).name == "guide.md"
+    again.close()

@@ -73,7 +73,9 @@ class SentenceEmbedder(Embedder):
     def dim(self) -> int:  # type: ignore[override]
         if self._dim is None:
             m = self.model
-            get_dim = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+            get_dim = (
+                getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+            )
             self._dim = int(get_dim())
         return self._dim
 
@@ -114,8 +116,12 @@ class SentenceEmbedder(Embedder):
 
     def config(self) -> dict[str, Any]:
         """What the library manifest records about this embedder."""
-        return {"name": self.name, "model": self.model_name, "dim": self.dim,
-                "max_tokens": self.max_tokens}
+        return {
+            "name": self.name,
+            "model": self.model_name,
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+        }
 
     def __repr__(self) -> str:
         return f"SentenceEmbedder({self.model_name!r})"

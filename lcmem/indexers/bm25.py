@@ -2,8 +2,9 @@
 
 Postings are kept term-major (CSC-like: ``indptr`` per term, then document rows and term
 frequencies), with the BM25 weight of every posting precomputed, as bm25s does. A query adds
-the weight slices of its terms, so its cost is the length of those posting lists, not the corpus
-(no O(documents) pass, unlike bm25s). Top-k selection is numpy, or an optional numba kernel.
+the weight slices of its terms and selects the top k among the documents met, so its cost
+follows the length of those posting lists rather than the corpus size. The query runs in numpy,
+or in one optional numba kernel (see ``backend``).
 
 ``add`` and ``remove`` are cheap: new documents wait in a pending list and removed ones are
 tombstoned. The next read (search, scores, ids, save) folds them in with one vectorized
@@ -60,6 +61,7 @@ _DENSE_RATIO = 4  # queries with more than docs/4 postings sum them with one den
 _NUMBA_MIN_POSTINGS = 1024  # "auto" backend: numba for queries with this many postings...
 _NUMBA_MIN_DOCS = 20_000  # ...on indexes this large (numba's import costs ~0.5 s per process)
 BACKENDS = ("auto", "numpy", "numba")
+_NO_MASK = np.empty(0, bool)
 
 
 @dataclass
@@ -531,29 +533,25 @@ class BM25Index(Index):
         k: int,
         keep: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`_search_kernel` compiled: sums and top-k in one pass over the postings."""
+        """:func:`_search_kernel` compiled: the whole query in one pass over the postings."""
         spans = sorted(spans, key=lambda x: x[0] - x[1])  # longest first: its rows are all new
-        starts, ends, mults = (np.array(x, np.int64) for x in zip(*spans, strict=True))
         acc, cand, vals = self._scratch.get_unset(st.n_docs)
-        top_rows, top_scores = np.empty(k, np.int64), np.empty(k, np.float64)
-        mask = keep if keep is not None else np.empty(0, bool)
+        top_ids, top_scores = np.empty(k, np.int64), np.empty(k, np.float64)
+        mask = keep if keep is not None else _NO_MASK
         n = kernel(
             st.rows,
             st.weights,
-            starts,
-            ends,
-            mults,
+            np.array(spans, np.int64),
             st.ids,
             mask,
             acc,
             cand,
             vals,
-            top_rows,
+            top_ids,
             top_scores,
+            k,
         )
-        ids, scores = st.ids[top_rows[:n]], top_scores[:n]
-        order = np.lexsort((ids, -scores))
-        return ids[order], scores[order]
+        return top_ids[:n], top_scores[:n]
 
     def _candidates(
         self, st: _State, spans: list[tuple[int, int, int]]
@@ -766,34 +764,34 @@ def _as_ids(ids: Sequence[int] | np.ndarray | Iterable[int]) -> np.ndarray:
 def _search_kernel(
     rows: np.ndarray,
     weights: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    mults: np.ndarray,
+    spans: np.ndarray,
     row_ids: np.ndarray,
     mask: np.ndarray,
     acc: np.ndarray,
     cand: np.ndarray,
     vals: np.ndarray,
-    top_rows: np.ndarray,
+    top_ids: np.ndarray,
     top_scores: np.ndarray,
+    k: int,
 ) -> int:  # pragma: no cover - runs compiled by numba (see _numba_kernel)
-    """Sum the posting slices ``starts[j]:ends[j]`` (each weight times ``mults[j]``) per row,
-    then keep the best ``len(top_rows)`` rows (ties: smaller id) allowed by ``mask`` (all if
-    empty) in ``top_rows``/``top_scores``, unsorted; returns how many were kept.
+    """The whole query: sum the posting slices ``spans[j, 0]:spans[j, 1]`` (each weight times
+    ``spans[j, 2]``) per row, then write the ids and scores of the best ``k`` rows allowed by
+    ``mask`` (all if empty) to ``top_ids``/``top_scores``, best first (ties: smaller id);
+    returns how many were written.
 
     ``acc`` is a scratch buffer over the rows, all ``-inf`` (no weight is infinite), and is
     left so; ``vals`` has room for every row and ``cand`` for one more. The rows of the first
     slice are all new (rows are unique within a term), so pass the longest one first."""
     n = 0
-    c = mults[0]
-    for p in range(starts[0], ends[0]):
+    c = spans[0, 2]
+    for p in range(spans[0, 0], spans[0, 1]):
         r = rows[p]
         acc[r] = weights[p] * c if c != 1 else weights[p]
         cand[n] = r
         n += 1
-    for j in range(1, starts.shape[0]):
-        c = mults[j]
-        for p in range(starts[j], ends[j]):
+    for j in range(1, spans.shape[0]):
+        c = spans[j, 2]
+        for p in range(spans[j, 0], spans[j, 1]):
             r = rows[p]
             w = weights[p] * c if c != 1 else weights[p]
             a = acc[r]
@@ -806,8 +804,8 @@ def _search_kernel(
         r = cand[i]
         vals[i] = acc[r]
         acc[r] = -np.inf
-    # Min-heap of the best rows so far; its root is the worst: lowest score, then larger id.
-    k = top_rows.shape[0]
+    # A min-heap of (score, id) of the best rows so far, in top_*; its root is the worst
+    # (lowest score, then larger id). "a is worse than b": as < bs or (as == bs and ai > bi).
     size = 0
     worst = -np.inf
     use_mask = mask.shape[0] > 0
@@ -818,35 +816,56 @@ def _search_kernel(
         r = cand[i]
         if use_mask and not mask[r]:
             continue
+        d = row_ids[r]
         if size < k:
             j = size
             size += 1
             while j > 0:  # sift up
                 parent = (j - 1) // 2
-                ps, pr = top_scores[parent], top_rows[parent]
-                if ps < s or (ps == s and row_ids[pr] > row_ids[r]):
+                ps, pd = top_scores[parent], top_ids[parent]
+                if ps < s or (ps == s and pd > d):
                     break
-                top_scores[j], top_rows[j] = ps, pr
+                top_scores[j], top_ids[j] = ps, pd
                 j = parent
-            top_scores[j], top_rows[j] = s, r
-        elif s > top_scores[0] or (s == top_scores[0] and row_ids[r] < row_ids[top_rows[0]]):
-            j = 0
-            while True:  # sift down
+            top_scores[j], top_ids[j] = s, d
+        elif s > top_scores[0] or (s == top_scores[0] and d < top_ids[0]):
+            j = 0  # replace the root, sift down (the same loop as in the sort below)
+            while True:
                 child = 2 * j + 1
-                if child >= k:
+                if child >= size:
                     break
-                if child + 1 < k:
-                    cs, cr = top_scores[child], top_rows[child]
-                    ds, dr = top_scores[child + 1], top_rows[child + 1]
-                    if ds < cs or (ds == cs and row_ids[dr] > row_ids[cr]):
+                if child + 1 < size:
+                    cs, cd = top_scores[child], top_ids[child]
+                    es, ed = top_scores[child + 1], top_ids[child + 1]
+                    if es < cs or (es == cs and ed > cd):
                         child += 1
-                cs, cr = top_scores[child], top_rows[child]
-                if s < cs or (s == cs and row_ids[r] > row_ids[cr]):
+                cs, cd = top_scores[child], top_ids[child]
+                if s < cs or (s == cs and d > cd):
                     break
-                top_scores[j], top_rows[j] = cs, cr
+                top_scores[j], top_ids[j] = cs, cd
                 j = child
-            top_scores[j], top_rows[j] = s, r
+            top_scores[j], top_ids[j] = s, d
         worst = top_scores[0]
+    # Heap sort: move the worst to the end, repeatedly, so the best ends up first.
+    for end in range(size - 1, 0, -1):
+        s, d = top_scores[end], top_ids[end]
+        top_scores[end], top_ids[end] = top_scores[0], top_ids[0]
+        j = 0
+        while True:
+            child = 2 * j + 1
+            if child >= end:
+                break
+            if child + 1 < end:
+                cs, cd = top_scores[child], top_ids[child]
+                es, ed = top_scores[child + 1], top_ids[child + 1]
+                if es < cs or (es == cs and ed > cd):
+                    child += 1
+            cs, cd = top_scores[child], top_ids[child]
+            if s < cs or (s == cs and d > cd):
+                break
+            top_scores[j], top_ids[j] = cs, cd
+            j = child
+        top_scores[j], top_ids[j] = s, d
     return size
 
 

@@ -85,9 +85,7 @@ class ChunkRow(Base):
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("lcmem_documents.id", ondelete="CASCADE")
-    )
+    document_id: Mapped[int] = mapped_column(ForeignKey("lcmem_documents.id", ondelete="CASCADE"))
     ordinal: Mapped[int] = mapped_column(Integer)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
@@ -197,8 +195,11 @@ class SQLStore:
                 r = str(root)
                 prefix = r.rstrip("/") + "/"
                 stmt = select(
-                    DocumentRow.id, DocumentRow.path, DocumentRow.content_hash,
-                    DocumentRow.size, DocumentRow.mtime_ns,
+                    DocumentRow.id,
+                    DocumentRow.path,
+                    DocumentRow.content_hash,
+                    DocumentRow.size,
+                    DocumentRow.mtime_ns,
                 ).where(
                     (DocumentRow.path == r)
                     | (func.substr(DocumentRow.path, 1, len(prefix)) == prefix)
@@ -210,8 +211,13 @@ class SQLStore:
     def all_documents(self) -> list[StoredDocument]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(DocumentRow.id, DocumentRow.path, DocumentRow.content_hash,
-                       DocumentRow.size, DocumentRow.mtime_ns).order_by(DocumentRow.path)
+                select(
+                    DocumentRow.id,
+                    DocumentRow.path,
+                    DocumentRow.content_hash,
+                    DocumentRow.size,
+                    DocumentRow.mtime_ns,
+                ).order_by(DocumentRow.path)
             )
             return [StoredDocument(*r) for r in rows]
 
@@ -240,8 +246,15 @@ class SQLStore:
         existing_id: int | None,
     ) -> tuple[int, list[int]]:
         """Insert or replace a document; returns its id and the ids of chunks it replaced."""
-        values = dict(path=path, content_hash=content_hash, size=size, mtime_ns=mtime_ns,
-                      text=text, meta=meta, indexed_at=time.time())
+        values = dict(
+            path=path,
+            content_hash=content_hash,
+            size=size,
+            mtime_ns=mtime_ns,
+            text=text,
+            meta=meta,
+            indexed_at=time.time(),
+        )
         if existing_id is None:
             doc_id = conn.execute(
                 DocumentRow.__table__.insert().values(**values).returning(DocumentRow.id)
@@ -260,9 +273,9 @@ class SQLStore:
         return removed
 
     def _delete_chunks_of(self, conn: Connection, doc_ids: Sequence[int]) -> list[int]:
-        ids = list(conn.execute(
-            select(ChunkRow.id).where(ChunkRow.document_id.in_(doc_ids))
-        ).scalars())
+        ids = list(
+            conn.execute(select(ChunkRow.id).where(ChunkRow.document_id.in_(doc_ids))).scalars()
+        )
         if ids:
             conn.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(doc_ids)))
         return ids
@@ -273,10 +286,19 @@ class SQLStore:
         if not chunks:
             return []
         rows = [
-            dict(document_id=doc_id, ordinal=i, char_start=n.chunk.start, char_end=n.chunk.end,
-                 line_start=n.line_start, line_end=n.line_end, text=n.chunk.text,
-                 context=n.chunk.context, token_count=n.chunk.token_count,
-                 embed_hash=n.embed_hash, meta=n.chunk.metadata)
+            dict(
+                document_id=doc_id,
+                ordinal=i,
+                char_start=n.chunk.start,
+                char_end=n.chunk.end,
+                line_start=n.line_start,
+                line_end=n.line_end,
+                text=n.chunk.text,
+                context=n.chunk.context,
+                token_count=n.chunk.token_count,
+                embed_hash=n.embed_hash,
+                meta=n.chunk.metadata,
+            )
             for i, n in enumerate(chunks)
         ]
         result = conn.execute(
@@ -325,9 +347,11 @@ class SQLStore:
                     yield [tuple(r) for r in part]  # type: ignore[misc]
             else:
                 for part_ids in _batches(list(ids), batch):
-                    stmt = select(
-                        ChunkRow.id, ChunkRow.context, ChunkRow.text, ChunkRow.embed_hash
-                    ).where(ChunkRow.id.in_(part_ids)).order_by(ChunkRow.id)
+                    stmt = (
+                        select(ChunkRow.id, ChunkRow.context, ChunkRow.text, ChunkRow.embed_hash)
+                        .where(ChunkRow.id.in_(part_ids))
+                        .order_by(ChunkRow.id)
+                    )
                     yield [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
 
     # -- metadata filters ----------------------------------------------------------------
@@ -385,9 +409,11 @@ class SQLStore:
         """Cache vectors by text hash (existing hashes are left as they are)."""
         if not vectors:
             return
-        existing = set(conn.execute(
-            select(EmbeddingRow.hash).where(EmbeddingRow.hash.in_(list(vectors)))
-        ).scalars())
+        existing = set(
+            conn.execute(
+                select(EmbeddingRow.hash).where(EmbeddingRow.hash.in_(list(vectors)))
+            ).scalars()
+        )
         rows = [
             {"hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()}
             for h, v in vectors.items()
@@ -450,16 +476,30 @@ def _generation_plus_one(conn: Connection) -> int:
 
 
 _CHUNK_COLUMNS = (
-    ChunkRow.id, ChunkRow.text, ChunkRow.char_start, ChunkRow.char_end, ChunkRow.context,
-    ChunkRow.token_count, ChunkRow.meta, ChunkRow.line_start, ChunkRow.line_end,
+    ChunkRow.id,
+    ChunkRow.text,
+    ChunkRow.char_start,
+    ChunkRow.char_end,
+    ChunkRow.context,
+    ChunkRow.token_count,
+    ChunkRow.meta,
+    ChunkRow.line_start,
+    ChunkRow.line_end,
 )
 
 
 def _to_chunk(row: Any) -> Chunk:
     return Chunk(
-        text=row.text, start=row.char_start, end=row.char_end, context=row.context,
-        token_count=row.token_count, metadata=dict(row.meta or {}), id=row.id,
-        doc_path=row.path, line_start=row.line_start, line_end=row.line_end,
+        text=row.text,
+        start=row.char_start,
+        end=row.char_end,
+        context=row.context,
+        token_count=row.token_count,
+        metadata=dict(row.meta or {}),
+        id=row.id,
+        doc_path=row.path,
+        line_start=row.line_start,
+        line_end=row.line_end,
     )
 
 
@@ -510,5 +550,3 @@ def _safe_url(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
-
-

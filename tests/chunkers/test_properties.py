@@ -140,3 +140,36 @@ def test_adversarial_documents(kind, tok_name, name):
     doc = Document(text=ADVERSARIAL_DOCS[name], metadata={"kind": "markdown"})
     chunks = check_chunks(chunker, doc)
     assert bool(chunks) == bool(doc.text.strip())
+
+
+class _Broken(TokenChunker):
+    """A test double that breaks one invariant on purpose."""
+
+    def __init__(self, flaw: str) -> None:
+        super().__init__(3, 0, WhitespaceTokenizer())
+        self.flaw = flaw
+
+    def _chunk(self, doc):
+        chunks = super()._chunk(doc)
+        c = chunks[0]
+        if self.flaw == "drop":
+            return chunks[1:]
+        if self.flaw == "untrimmed":
+            c.end += 1
+            c.text = doc.text[c.start : c.end]
+        if self.flaw == "count":
+            c.token_count += 1
+        if self.flaw == "budget":
+            c.end = chunks[1].end
+            c.text = doc.text[c.start : c.end]
+            c.token_count = self.tokenizer.count(c.text)
+            return [c, *chunks[2:]]
+        if self.flaw == "order":
+            return chunks[::-1]
+        return chunks
+
+
+@pytest.mark.parametrize("flaw", ["drop", "untrimmed", "count", "budget", "order"])
+def test_the_checks_catch_a_broken_chunker(flaw):
+    with pytest.raises(AssertionError):
+        check_chunks(_Broken(flaw), "a b c d e f g h i j")

@@ -16,8 +16,14 @@ def emb() -> SentenceEmbedder:
 
 @pytest.mark.slow
 def test_shapes_norms_and_batching(emb):
-    texts = ["The cat sat on the mat.", "A feline rested on a rug.",
-             "Quarterly revenue grew by four percent.", "x", "word " * 300, ""]
+    texts = [
+        "The cat sat on the mat.",
+        "A feline rested on a rug.",
+        "Quarterly revenue grew by four percent.",
+        "x",
+        "word " * 300,
+        "",
+    ]
     vecs = emb.embed(texts)
     assert vecs.shape == (6, 384) and vecs.dtype == np.float32
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -546,3 +548,16 @@ def test_non_string_tokens_index_but_cannot_be_saved(tmp_path: Path) -> None:
     assert [i for i, _ in index.search([1])] == [1]
     with pytest.raises(ConfigError, match="string tokens"):
         index.save(tmp_path / "bm25")
+
+
+def test_numba_is_imported_only_when_used() -> None:
+    code = (
+        "import sys\n"
+        "from lcmem.indexers.bm25 import BM25Index\n"
+        "from lcmem.indexers.analyzer import Analyzer\n"
+        "index = BM25Index()\n"
+        "index.add(range(3), Analyzer().many(['a cat', 'a dog', 'cats and dogs']))\n"
+        "assert index.search(['cat', 'dog'])\n"
+        "assert 'numba' not in sys.modules, 'numba imported for a small index'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -13,8 +13,14 @@ from lcmem.types import Chunk
 def _chunks(texts: list[str], meta: dict | None = None) -> list[NewChunk]:
     out, pos = [], 0
     for i, t in enumerate(texts):
-        c = Chunk(text=t, start=pos, end=pos + len(t), context=f"Section {i}", token_count=3,
-                  metadata=dict(meta or {}))
+        c = Chunk(
+            text=t,
+            start=pos,
+            end=pos + len(t),
+            context=f"Section {i}",
+            token_count=3,
+            metadata=dict(meta or {}),
+        )
         out.append(NewChunk(c, i + 1, i + 1, c.hash))
         pos += len(t) + 1
     return out
@@ -22,14 +28,29 @@ def _chunks(texts: list[str], meta: dict | None = None) -> list[NewChunk]:
 
 def _fill(store: SQLStore) -> tuple[int, int, list[int], list[int]]:
     with store.transaction() as conn:
-        a, _ = store.upsert_document(conn, path="/d/a.py", content_hash="h1", size=10,
-                                     mtime_ns=1, text="alpha\nbeta", meta={"lang": "python"},
-                                     existing_id=None)
-        ids_a = store.insert_chunks(conn, a, _chunks(["alpha", "beta"], {"lang": "python",
-                                                                       "level": 2}))
-        b, _ = store.upsert_document(conn, path="/d/sub/b.md", content_hash="h2", size=5,
-                                     mtime_ns=2, text="gamma", meta={"kind": "markdown"},
-                                     existing_id=None)
+        a, _ = store.upsert_document(
+            conn,
+            path="/d/a.py",
+            content_hash="h1",
+            size=10,
+            mtime_ns=1,
+            text="alpha\nbeta",
+            meta={"lang": "python"},
+            existing_id=None,
+        )
+        ids_a = store.insert_chunks(
+            conn, a, _chunks(["alpha", "beta"], {"lang": "python", "level": 2})
+        )
+        b, _ = store.upsert_document(
+            conn,
+            path="/d/sub/b.md",
+            content_hash="h2",
+            size=5,
+            mtime_ns=2,
+            text="gamma",
+            meta={"kind": "markdown"},
+            existing_id=None,
+        )
         ids_b = store.insert_chunks(conn, b, _chunks(["gamma"], {"kind": "markdown"}))
     return a, b, ids_a, ids_b
 
@@ -59,9 +80,16 @@ def _exercise(store: SQLStore) -> None:
 
     # replacing a document deletes its old chunks, ids are never reused
     with store.transaction() as conn:
-        same, replaced = store.upsert_document(conn, path="/d/a.py", content_hash="h3", size=11,
-                                               mtime_ns=3, text="alpha2", meta={},
-                                               existing_id=a)
+        same, replaced = store.upsert_document(
+            conn,
+            path="/d/a.py",
+            content_hash="h3",
+            size=11,
+            mtime_ns=3,
+            text="alpha2",
+            meta={},
+            existing_id=a,
+        )
         new_ids = store.insert_chunks(conn, same, _chunks(["alpha2"]))
     assert same == a and sorted(replaced) == sorted(ids_a)
     assert min(new_ids) > max(ids_a + ids_b)
@@ -107,8 +135,16 @@ def test_rollback_leaves_nothing(tmp_path):
     store = SQLStore(f"sqlite:///{tmp_path / 'x.db'}")
     g = store.generation
     with pytest.raises(RuntimeError), store.transaction() as conn:
-        store.upsert_document(conn, path="/x", content_hash="h", size=1, mtime_ns=1, text="x",
-                              meta={}, existing_id=None)
+        store.upsert_document(
+            conn,
+            path="/x",
+            content_hash="h",
+            size=1,
+            mtime_ns=1,
+            text="x",
+            meta={},
+            existing_id=None,
+        )
         raise RuntimeError("crash in the middle")
     assert store.document_count() == 0 and store.generation == g
 
