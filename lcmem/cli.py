@@ -124,12 +124,11 @@ def index(
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        err = click.get_text_stream("stderr")
         for path, message in report.errors:
-            click.echo(f"error: {_rel(path)}: {message}", file=err)
+            click.echo(f"error: {_rel(path)}: {message}", err=True)
         if not quiet:
             for path, message in report.warnings:
-                click.echo(f"warning: {_rel(path)}: {message}", file=err)
+                click.echo(f"warning: {_rel(path)}: {message}", err=True)
             click.echo(
                 f"{report.summary()}; {report.chunks_added} chunks added, "
                 f"{report.embedded} embedded, in {report.seconds:.1f}s"

@@ -46,28 +46,41 @@ class RichProgress(NullProgress):
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            """Items per second, e.g. ``18.2 chunks/s``."""
+
+            def render(self, task: Any) -> Text:
+                # Our own rate (done / elapsed): rich's sampled speed resets whenever a growing
+                # total makes the task look finished.
+                elapsed = task.elapsed or 0.0
+                unit = task.fields.get("unit", "")
+                if elapsed < 0.5 or not task.completed:
+                    return Text("")
+                return Text(f"{task.completed / elapsed:.1f} {unit}/s", style="progress.data.speed")
 
         self._progress = Progress(
-            TextColumn("{task.description:<9}"),
+            TextColumn("{task.description:<7}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
+            RateColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
-            transient=False,
         )
         self._files: Any = None
         self._chunks: Any = None
 
     def __enter__(self) -> RichProgress:
         self._progress.__enter__()
-        self._files = self._progress.add_task("files", total=None, rate="")
-        self._chunks = self._progress.add_task("chunks", total=0, rate="")
+        self._files = self._progress.add_task("files", total=None, unit="files")
+        self._chunks = self._progress.add_task("chunks", total=0, unit="chunks")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
@@ -85,9 +98,6 @@ class RichProgress(NullProgress):
 
     def chunks_embedded(self, n: int) -> None:
         self._progress.advance(self._chunks, n)
-        speed = self._progress.tasks[self._chunks].speed
-        if speed:
-            self._progress.update(self._chunks, rate=f"{speed:.1f} chunks/s")
 
     def message(self, text: str) -> None:
         self._progress.console.print(text)

@@ -191,3 +191,38 @@ def test_sigkill_mid_index_then_rerun_is_consistent(tmp_path):
     clean = tmp_path / "clean"
     run("index", str(docs), "--store", str(clean), "--quiet", check=True)
     assert _consistency(clean, docs) == state
+
+
+@pytest.mark.slow
+def test_progress_on_a_terminal_and_quiet_when_piped(tmp_path):
+    import pty
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Bees\n\nBees make honey from the nectar of flowers.\n")
+    (docs / "b.txt").write_text("Ants build nests underground and farm aphids.\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*LCMEM, "index", str(docs), "--store", str(tmp_path / "t")],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    proc.wait(timeout=300)
+    os.close(master)
+    screen = shown.decode(errors="replace")
+    assert proc.returncode == 0
+    assert "files" in screen and "chunks" in screen and "2/2" in screen
+
+    piped = run("index", str(docs), "--store", str(tmp_path / "p"), check=True)
+    assert piped.stderr == "" and "2 added" in piped.stdout
