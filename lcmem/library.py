@@ -205,8 +205,9 @@ class Library:
             chunker = get_chunker(name, tokenizer=tokenizer, **kwargs)
         if recorded and _jsonable(chunker.config()) != recorded:
             raise ConfigError(
-                f"this library was chunked with {recorded}, not {chunker.config()}: keep its "
-                "chunker settings or index into a new --store"
+                f"this library was chunked with {_describe_chunker(recorded)}, not "
+                f"{_describe_chunker(chunker.config())}: keep its chunker settings (omit "
+                "--chunker/--chunk-size/--chunk-overlap) or index into a new --store"
             )
         return chunker
 
@@ -389,6 +390,7 @@ class Library:
         roots = [p.resolve() for p in given if p not in missing]
         with self._lock(), make_progress(progress) as bar:
             self._ensure_manifest()
+            _ = self.chunker  # settings that differ from the library's fail before any work
             self._indices(need_dense=True)
             stored = self.store.documents_under(roots)
             files: list[SourceFile] = []
@@ -702,6 +704,13 @@ def _embedder_tokenizer(embedder: Embedder) -> Any:
     if (path / "tokenizer.json").exists():
         return HFTokenizer(path)
     return None
+
+
+def _describe_chunker(config: dict[str, Any]) -> str:
+    """``auto (size 200, overlap 20)``, plus any other setting that differs in name."""
+    return (
+        f"{config.get('name')} (size {config.get('chunk_size')}, overlap {config.get('overlap')})"
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -277,3 +277,15 @@ def test_library_on_postgresql(tmp_path, corpus, embedder, fresh_postgres_url):
     assert again.documents() == [str((docs / "guide.md").resolve())]
     assert Path(again.search("nightly backup", mode="bm25")[0].path).name == "guide.md"
     again.close()
+
+
+def test_other_chunker_settings_are_a_clear_error(lib_and_corpus):
+    lib, work, _ = lib_and_corpus
+    lib.close()
+    other = lcmem.open(lib.folder, chunk_size=64)
+    with pytest.raises(ConfigError, match=r"chunked with auto \(size 200, overlap 20\)"):
+        other.index([work])
+    other.close()
+    same = lcmem.open(lib.folder, chunker="auto")  # the same settings, spelled out, are fine
+    assert len(same.index([work]).unchanged) == 6
+    same.close()

@@ -32,7 +32,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from lcmem.indexers.faiss import FaissIndex
     from lcmem.indexers.hybrid import HybridIndex, rrf_fuse, weighted_fuse
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Analyzer",
+    "BM25Index",
+    "FaissIndex",
+    "HybridIndex",
+    "Index",
+    "rrf_fuse",
+    "weighted_fuse",
+]
 
 
 def __getattr__(name: str) -> Any:
