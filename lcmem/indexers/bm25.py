@@ -4,7 +4,7 @@ Postings are kept term-major (CSC-like: ``indptr`` per term, then document rows 
 frequencies), with the BM25 weight of every posting precomputed, as bm25s does. A query adds
 the weight slices of its terms and selects the top k among the documents met, so its cost
 follows the length of those posting lists rather than the corpus size. The query runs in numpy,
-or in one optional numba kernel (see ``backend``).
+or in one optional numba kernel (see ``backend`` and :mod:`lcmem.indexers.bm25_kernels`).
 
 ``add`` and ``remove`` are cheap: new documents wait in a pending list and removed ones are
 tombstoned. The next read (search, scores, ids, save) folds them in with one vectorized
@@ -40,6 +40,7 @@ import numpy as np
 from lcmem._atomic import atomic_dir, recover_dir
 from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.indexers.base import Index
+from lcmem.indexers.bm25_kernels import numba_kernel
 
 FORMAT = "lcmem-bm25"
 FORMAT_VERSION = 1
@@ -512,7 +513,7 @@ class BM25Index(Index):
             and st.n_docs >= _NUMBA_MIN_DOCS
             and sum(e - s for s, e, _ in spans) >= _NUMBA_MIN_POSTINGS
         ):
-            kernel = _numba_kernel(required=self.backend == "numba")
+            kernel = numba_kernel(required=self.backend == "numba")
         if kernel is not None:
             ids, scores = self._top_k_numba(kernel, st, spans, k, keep)
         else:
@@ -533,7 +534,8 @@ class BM25Index(Index):
         k: int,
         keep: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`_search_kernel` compiled: the whole query in one pass over the postings."""
+        """The compiled :func:`~lcmem.indexers.bm25_kernels.search_kernel`: the whole query in one
+        pass over the postings."""
         spans = sorted(spans, key=lambda x: x[0] - x[1])  # longest first: its rows are all new
         postings = sum(e - s for s, e, _ in spans)
         acc, cand, vals = self._scratch.get_unset(st.n_docs)
@@ -761,143 +763,6 @@ def _as_ids(ids: Sequence[int] | np.ndarray | Iterable[int]) -> np.ndarray:
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
         raise ConfigError(f"ids must be a 1-D sequence of integers, got {arr.dtype} {arr.shape}")
     return arr.astype(np.int64, copy=False)
-
-
-def _search_kernel(
-    rows: np.ndarray,
-    weights: np.ndarray,
-    spans: np.ndarray,
-    row_ids: np.ndarray,
-    mask: np.ndarray,
-    acc: np.ndarray,
-    cand: np.ndarray,
-    vals: np.ndarray,
-    top_ids: np.ndarray,
-    top_scores: np.ndarray,
-    k: int,
-    prefetch: bool,
-) -> int:  # pragma: no cover - runs compiled by numba (see _numba_kernel)
-    """The whole query: sum the posting slices ``spans[j, 0]:spans[j, 1]`` (each weight times
-    ``spans[j, 2]``) per row, then write the ids and scores of the best ``k`` rows allowed by
-    ``mask`` (all if empty) to ``top_ids``/``top_scores``, best first (ties: smaller id);
-    returns how many were written.
-
-    ``acc`` is a scratch buffer over the rows, all ``-inf`` (no weight is infinite), and is
-    left so; ``vals`` has room for every row and ``cand`` for one more. The rows of the first
-    slice are all new (rows are unique within a term), so pass the longest one first.
-    ``prefetch`` reads ``acc`` in order first (one load per cache line), which pays off when
-    the postings will touch much of it: ~10% faster then, on a cold cache."""
-    if prefetch:
-        t = 0.0
-        for i in range(0, acc.shape[0], 8):
-            t += acc[i]
-        vals[0] = t  # keeps the loop from being optimized away; overwritten below
-    n = 0
-    c = spans[0, 2]
-    for p in range(spans[0, 0], spans[0, 1]):
-        r = rows[p]
-        acc[r] = weights[p] * c if c != 1 else weights[p]
-        cand[n] = r
-        n += 1
-    for j in range(1, spans.shape[0]):
-        c = spans[j, 2]
-        for p in range(spans[j, 0], spans[j, 1]):
-            r = rows[p]
-            w = weights[p] * c if c != 1 else weights[p]
-            a = acc[r]
-            new = a == -np.inf
-            # branch-free (twice as fast as an if): cand[n] is overwritten unless r is new
-            acc[r] = w + (0.0 if new else a)
-            cand[n] = r
-            n += new
-    for i in range(n):  # gather the sums, leave acc all -inf again
-        r = cand[i]
-        vals[i] = acc[r]
-        acc[r] = -np.inf
-    # A min-heap of (score, id) of the best rows so far, in top_*; its root is the worst
-    # (lowest score, then larger id). "a is worse than b": as < bs or (as == bs and ai > bi).
-    size = 0
-    worst = -np.inf
-    use_mask = mask.shape[0] > 0
-    for i in range(n):
-        s = vals[i]
-        if size == k and s < worst:  # the common case, decided without touching the heap
-            continue
-        r = cand[i]
-        if use_mask and not mask[r]:
-            continue
-        d = row_ids[r]
-        if size < k:
-            j = size
-            size += 1
-            while j > 0:  # sift up
-                parent = (j - 1) // 2
-                ps, pd = top_scores[parent], top_ids[parent]
-                if ps < s or (ps == s and pd > d):
-                    break
-                top_scores[j], top_ids[j] = ps, pd
-                j = parent
-            top_scores[j], top_ids[j] = s, d
-        elif s > top_scores[0] or (s == top_scores[0] and d < top_ids[0]):
-            j = 0  # replace the root, sift down (the same loop as in the sort below)
-            while True:
-                child = 2 * j + 1
-                if child >= size:
-                    break
-                if child + 1 < size:
-                    cs, cd = top_scores[child], top_ids[child]
-                    es, ed = top_scores[child + 1], top_ids[child + 1]
-                    if es < cs or (es == cs and ed > cd):
-                        child += 1
-                cs, cd = top_scores[child], top_ids[child]
-                if s < cs or (s == cs and d > cd):
-                    break
-                top_scores[j], top_ids[j] = cs, cd
-                j = child
-            top_scores[j], top_ids[j] = s, d
-        worst = top_scores[0]
-    # Heap sort: move the worst to the end, repeatedly, so the best ends up first.
-    for end in range(size - 1, 0, -1):
-        s, d = top_scores[end], top_ids[end]
-        top_scores[end], top_ids[end] = top_scores[0], top_ids[0]
-        j = 0
-        while True:
-            child = 2 * j + 1
-            if child >= end:
-                break
-            if child + 1 < end:
-                cs, cd = top_scores[child], top_ids[child]
-                es, ed = top_scores[child + 1], top_ids[child + 1]
-                if es < cs or (es == cs and ed > cd):
-                    child += 1
-            cs, cd = top_scores[child], top_ids[child]
-            if s < cs or (s == cs and d > cd):
-                break
-            top_scores[j], top_ids[j] = cs, cd
-            j = child
-        top_scores[j], top_ids[j] = s, d
-    return size
-
-
-_NUMBA: list[Any] = []  # [compiled _search_kernel or None], filled on first use
-
-
-def _numba_kernel(required: bool = False) -> Any:
-    """:func:`_search_kernel` compiled by numba (imported lazily: it is optional), or None."""
-    if not _NUMBA:
-        try:
-            import numba
-        except Exception:  # not installed, or broken (e.g. built for another numpy)
-            _NUMBA.append(None)
-        else:
-            try:  # cache the machine code on disk, so later processes skip the ~1 s compile
-                kernel = numba.njit(cache=True, nogil=True)(_search_kernel)
-            except RuntimeError:  # no writable cache folder
-                kernel = numba.njit(nogil=True)(_search_kernel)
-            _NUMBA.append(kernel)
-    if _NUMBA[0] is None and required:
-        raise ConfigError("BM25 backend 'numba' needs numba: pip install numba, or use 'numpy'")
-    return _NUMBA[0]
 
 
 def _top_k(
