@@ -459,7 +459,13 @@ class Library:
                 continue
             report.warnings += [(path, w) for w in doc.warnings]
             item = _Pending(doc, raw_hash, f.size, f.mtime_ns, existing)
-            item.chunks = self._chunk(doc)
+            try:
+                item.chunks = self._chunk(doc)
+            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
+                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
+                stored.pop(path, None)
+                bar.file_done()
+                continue
             pending.append(item)
             queued += len(item.chunks)
             bar.chunks_queued(len(item.chunks))

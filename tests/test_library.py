@@ -289,3 +289,24 @@ def test_other_chunker_settings_are_a_clear_error(lib_and_corpus):
     same = lcmem.open(lib.folder, chunker="auto")  # the same settings, spelled out, are fine
     assert len(same.index([work]).unchanged) == 6
     same.close()
+
+
+def test_a_failing_chunker_loses_only_that_file(tmp_path, embedder):
+    from lcmem.chunkers import RecursiveChunker
+
+    class Fragile(RecursiveChunker):
+        def _chunk(self, doc):
+            if "BOOM" in doc.text:
+                raise RuntimeError("cannot split this")
+            return super()._chunk(doc)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("Otters hold hands while they sleep.\n")
+    (docs / "bad.txt").write_text("BOOM goes the dynamite.\n")
+    lib = lcmem.open(tmp_path / "s", embedder=embedder, chunker=Fragile())
+    report = lib.index([docs])
+    assert [Path(p).name for p in report.added] == ["ok.txt"]
+    assert [(Path(p).name, "RuntimeError" in m) for p, m in report.errors] == [("bad.txt", True)]
+    assert Path(lib.search("otters sleeping")[0].path).name == "ok.txt"
+    lib.close()
