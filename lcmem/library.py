@@ -182,28 +182,34 @@ class Library:
         return self._chunker
 
     def _make_chunker(self) -> Chunker:
+        """The chunker asked for, completed from the library's recorded settings.
+
+        Only the settings a user chooses (name, size, overlap) must match the library's; the
+        rest of ``config()`` may change between lcmem versions (documents indexed before keep
+        their chunks, changed files get the new ones).
+        """
         from lcmem.chunkers import get_chunker
         from lcmem.tokens import HFTokenizer
 
         arg, size, overlap = self._chunker_arg
-        recorded = self.manifest.get("chunker")
+        recorded = self.manifest.get("chunker") or {}
         if isinstance(arg, Chunker):
             chunker = arg
         else:
-            name = arg or (recorded or {}).get("name", "auto")
-            kwargs: dict[str, Any] = {}
-            if size is not None:
-                kwargs["chunk_size"] = size
-            elif recorded and arg is None:
-                kwargs["chunk_size"] = recorded.get("chunk_size")
-            if overlap is not None:
-                kwargs["chunk_overlap"] = overlap
-            elif recorded and arg is None:
-                kwargs["chunk_overlap"] = recorded.get("overlap")
+            name = arg or recorded.get("name", "auto")
+            same_name = name == recorded.get("name")
+            kwargs: dict[str, Any] = {
+                "chunk_size": size
+                if size is not None
+                else (recorded.get("chunk_size") if same_name else None),
+                "chunk_overlap": overlap
+                if overlap is not None
+                else (recorded.get("overlap") if same_name else None),
+            }
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
             tokenizer = _embedder_tokenizer(self._embedder) or HFTokenizer.default()
             chunker = get_chunker(name, tokenizer=tokenizer, **kwargs)
-        if recorded and _jsonable(chunker.config()) != recorded:
+        if recorded and _chunker_key(chunker.config()) != _chunker_key(recorded):
             raise ConfigError(
                 f"this library was chunked with {_describe_chunker(recorded)}, not "
                 f"{_describe_chunker(chunker.config())}: keep its chunker settings (omit "
@@ -457,15 +463,17 @@ class Library:
                 stored.pop(path, None)
                 bar.file_done()
                 continue
-            report.warnings += [(path, w) for w in doc.warnings]
             item = _Pending(doc, raw_hash, f.size, f.mtime_ns, existing)
             try:
                 item.chunks = self._chunk(doc)
             except Exception as exc:  # a chunker bug must not stop the run or lose the rest
+                report.warnings += [(path, w) for w in doc.warnings]
                 report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
                 stored.pop(path, None)
                 bar.file_done()
                 continue
+            # After chunking: chunkers add warnings too (code that did not parse...).
+            report.warnings += [(path, w) for w in doc.warnings]
             pending.append(item)
             queued += len(item.chunks)
             bar.chunks_queued(len(item.chunks))
@@ -719,9 +727,9 @@ def _describe_chunker(config: dict[str, Any]) -> str:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
-    return json.loads(json.dumps(value))
+def _chunker_key(config: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The chunker settings a user chooses: name, size and overlap."""
+    return (config.get("name"), config.get("chunk_size"), config.get("overlap"))
 
 
 def _analyzer_kwargs(recorded: dict[str, Any]) -> dict[str, Any]:
