@@ -86,10 +86,29 @@ def write_corpus(pages: list[Path], folder: Path) -> int:
     return total
 
 
-def child_env(threads: int | None) -> dict[str, str]:
-    """Environment of the timed subprocesses (thread count pinned when ``threads`` is set)."""
+def snapshot_code(dest: Path) -> tuple[Path, str]:
+    """Copy ``lcmem/`` to ``dest/lcmem`` so a long run measures one version of the code even if
+    the work tree changes meanwhile; returns ``dest`` and a description of the version."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(REPO / "lcmem", dest / "lcmem", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def git(*cmd: str) -> str:
+        proc = subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=False)
+        return proc.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "lcmem").splitlines()
+    version = git("rev-parse", "--short", "HEAD") or "unknown"
+    return dest, f"{version}" + (f" + {len(dirty)} uncommitted files in lcmem/" if dirty else "")
+
+
+def child_env(threads: int | None, code: Path | None = None) -> dict[str, str]:
+    """Environment of the timed subprocesses: lcmem imported from ``code`` (a snapshot) when
+    given, thread count pinned when ``threads`` is set. Run them outside the repo so that
+    ``python -m`` does not put the work tree first on ``sys.path``."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LCMEM_BENCH_TORCH_THREADS"):
             env[var] = str(threads)
@@ -119,7 +138,9 @@ def cli_index(
         "--quiet",
     ]
     cpu0, t0 = children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cmd, env=env, cwd=store.parent, capture_output=True, text=True, check=False
+    )
     seconds, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     if proc.returncode != 0:
         sys.exit(f"lcmem index failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -167,7 +188,10 @@ def embed_worker(db: Path, out: Path, launched: float) -> None:
     encode, encode_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     import sentence_transformers
 
+    import lcmem
+
     result = {
+        "lcmem": lcmem.__file__,
         "texts": len(texts),
         "chunks": n_chunks,
         "dim": int(vecs.shape[1]),
@@ -201,7 +225,7 @@ def embedder_baseline(db: Path, work: Path, env: dict[str, str]) -> dict[str, An
         repr(time.time()),
     ]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"embedder baseline failed:\n{proc.stderr[-4000:]}")
@@ -262,8 +286,14 @@ def main() -> None:
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     work = args.work.resolve() / "index"
     corpus, store = work / "corpus", work / "store"
-    env = child_env(args.threads)
+    code, version = snapshot_code(work / "code")
+    env = child_env(args.threads, code)
     load_start = load_average()
+    partial: dict[str, Any] = {"command": command, "lcmem": version}
+
+    def keep(**items: Any) -> None:  # results so far, in case a later step fails
+        partial.update(items)
+        (work / "results.json").write_text(json.dumps(partial, indent=1))
 
     pages = man_pages(args.pages, args.section, args.seed)
     n_bytes = write_corpus(pages, corpus)
@@ -277,10 +307,12 @@ def main() -> None:
 
     full_s, full_cpu, full = cli_index(corpus, store, env)
     load_full = load_average()
+    keep(full_s=full_s, full_cpu=full_cpu, full=full, load_full=load_full)
     chunks = full["chunks_added"]
     print(f"full index: {full_s:.1f}s, {chunks} chunks, {full['embedded']} embedded", flush=True)
 
     base = embedder_baseline(store / "lcmem.db", work, env)
+    keep(base=base)
     print(
         f"embedder: {base['encode']:.1f}s for {base['texts']} texts "
         f"(ready after {base['ready']:.1f}s)",
@@ -289,8 +321,10 @@ def main() -> None:
 
     touched = touch_files(corpus, args.touch, args.seed)
     touch_s, _, touch = cli_index(corpus, store, env)
+    keep(touch_s=touch_s, touch=touch)
     print(f"re-index after touching {len(touched)} files: {touch_s:.1f}s", flush=True)
     same_s, _, same = cli_index(corpus, store, env)
+    keep(same_s=same_s, same=same)
     print(f"re-index, no change: {same_s:.1f}s", flush=True)
 
     texts, ready, encode = base["texts"], base["ready"], base["encode"]
@@ -354,6 +388,7 @@ def main() -> None:
         f"load average (1/5/15 min): start {load_start}; after full index {load_full}; end "
         f"of embedder encode {base['load_during_encode']}; end {load_average()}"
     )
+    print(f"lcmem: {version} (copied to {code} for the run)")
     print(f"command: {command}")
 
 

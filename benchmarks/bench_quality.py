@@ -36,6 +36,7 @@ try:
         cpu_model,
         load_average,
         man_pages,
+        snapshot_code,
     )
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from bench_index import (  # type: ignore[no-redef]
@@ -44,6 +45,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
         cpu_model,
         load_average,
         man_pages,
+        snapshot_code,
     )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,11 +192,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="scratch folder")
     parser.add_argument("--fresh", action="store_true", help="rebuild the store from scratch")
     args = parser.parse_args()
-    if args.threads:  # before torch is imported by the searches below
-        os.environ.update(child_env(args.threads))
-
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     work = args.work.resolve() / "quality"
+    # One version of lcmem for the whole run (the CLI subprocess and the searches here), even
+    # if the work tree changes meanwhile.
+    code, version = snapshot_code(work / "code")
+    env = child_env(args.threads, code)
+    os.environ.update(env)  # thread count, before torch is imported by the searches below
+    sys.path.insert(0, str(code))
     folder, store = work / "corpus", work / "store"
     load_start = load_average()
     pages = man_pages(args.pages, args.section, args.seed)
@@ -207,7 +212,7 @@ def main() -> None:
     )
     if args.fresh and store.exists():
         shutil.rmtree(store)
-    index_s, _, report = cli_index(folder, store, child_env(args.threads))
+    index_s, _, report = cli_index(folder, store, env)
     print(f"index: {index_s:.1f}s ({report['summary']}, {report['chunks_added']} chunks added)")
 
     import lcmem
@@ -273,6 +278,7 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
     )
     print(f"load average (1/5/15 min): start {load_start}; end {load_average()}")
+    print(f"lcmem: {version} (copied to {code}; imported from {Path(lcmem.__file__).parent})")
     print(f"command: {command}")
 
 

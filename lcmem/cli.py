@@ -1,4 +1,4 @@
-"""The ``lcmem`` command line: ``index``, ``search``, ``status``.
+"""The ``lcmem`` command line: ``index``, ``search``, ``status``, ``serve``.
 
 Every command takes ``--store DIR_OR_URL`` (default ``./.lcmem``, or ``$LCMEM_STORE``).
 Errors print one line on stderr and exit non-zero, without a traceback.
@@ -199,6 +199,54 @@ def status(store: str, as_json: bool) -> None:
         )
     click.echo(f"dense      faiss {manifest.get('faiss', {}).get('kind', 'flat')}")
     click.echo(f"indices    {'current' if info['indices_current'] else 'will sync on next use'}")
+
+
+@cli.command()
+@click.option("--mcp", "mcp", is_flag=True, help="serve the Model Context Protocol (required)")
+@_store_option
+@click.option(
+    "--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to bind")
+@click.option("--port", type=int, default=8765, show_default=True, help="HTTP port")
+@click.option(
+    "--token",
+    envvar="LCMEM_MCP_TOKEN",
+    default=None,
+    help="HTTP bearer token clients must send (or $LCMEM_MCP_TOKEN)",
+)
+@click.option(
+    "--allow-index",
+    "allow_index",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="ROOT",
+    help="let clients index files under ROOT (repeatable); read-only without it",
+)
+def serve(
+    mcp: bool,
+    store: str,
+    transport: str,
+    host: str,
+    port: int,
+    token: str | None,
+    allow_index: tuple[Path, ...],
+) -> None:
+    """Serve the library to agents over MCP (stdio, or streamable HTTP at /mcp)."""
+    if not mcp:
+        raise click.UsageError("say which protocol to serve: lcmem serve --mcp")
+    if not allow_index:
+        _require_library(store)
+    from lcmem.integrations.mcp_server import serve as serve_mcp
+
+    serve_mcp(
+        store,
+        transport=transport,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        token=token,
+        allow_index=allow_index,
+    )
 
 
 # -- output helpers ------------------------------------------------------------------------

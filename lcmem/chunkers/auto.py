@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
+from lcmem.chunkers.code import CodeChunker
 from lcmem.chunkers.markdown import MarkdownChunker
 from lcmem.chunkers.text import RecursiveChunker, SentenceChunker, TokenChunker
 from lcmem.errors import ConfigError
@@ -23,13 +24,13 @@ __all__ = ["CHUNKERS", "AutoChunker", "get_chunker"]
 
 class AutoChunker(Chunker):
     """Chooses by ``doc.metadata["kind"]``: ``"markdown"`` -> :class:`MarkdownChunker`,
-    ``"code"`` -> :meth:`RecursiveChunker.for_code`, anything else (``"rst"``, ``"text"``,
-    ``"html"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All share one budget and
-    tokenizer.
+    ``"code"`` -> :class:`CodeChunker` (language from ``metadata["lang"]``), anything else
+    (``"rst"``, ``"text"``, ``"html"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All
+    share one budget and tokenizer.
 
     Example:
-        >>> AutoChunker(chunk_size=100).for_kind("code").config()["separators"][0]
-        'code-definitions'
+        >>> AutoChunker(chunk_size=100).for_kind("code").config()["name"]
+        'code'
     """
 
     name = "auto"
@@ -52,7 +53,7 @@ class AutoChunker(Chunker):
             if key == "markdown":
                 chunker = MarkdownChunker(*args)
             elif key == "code":
-                chunker = RecursiveChunker.for_code(*args)
+                chunker = CodeChunker(*args)
             else:
                 chunker = RecursiveChunker(*args)
             self._by_kind[key] = chunker
@@ -75,12 +76,14 @@ CHUNKERS: dict[str, type[Chunker]] = {
     "sentence": SentenceChunker,
     "recursive": RecursiveChunker,
     "markdown": MarkdownChunker,
+    "code": CodeChunker,
 }
 """Chunker classes by the name :func:`get_chunker` accepts."""
 
 
 def get_chunker(name: str, **kwargs) -> Chunker:
-    """A chunker by name (``auto``, ``token``, ``sentence``, ``recursive``, ``markdown``).
+    """A chunker by name (``auto``, ``token``, ``sentence``, ``recursive``, ``markdown``,
+    ``code``).
 
     Keyword arguments go to its constructor (``chunk_size``, ``chunk_overlap``, ``tokenizer``...).
 

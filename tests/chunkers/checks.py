@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import zlib
 from bisect import bisect_left
 from itertools import pairwise
 
+import numpy as np
+
 from lcmem.chunkers import Chunker
+from lcmem.embedders.base import Embedder
 from lcmem.types import Chunk, Document
 
 
@@ -52,3 +57,27 @@ def check_chunks(chunker: Chunker, doc: Document | str, chunks: list[Chunk] | No
         (c.start, c.end, c.token_count, c.context, c.metadata) for c in chunks
     ]
     return chunks
+
+
+class HashEmbedder(Embedder):
+    """A cheap deterministic test double for sentence embedders: hashed bag of lowercase words,
+    L2-normalised (texts sharing words get similar vectors; no words gives a fixed vector)."""
+
+    name = "test-hash-bow"
+    dim = 256
+    max_tokens = 512
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embed(self, texts, kind="document", progress=None):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = re.findall(r"\w+", t.lower())
+            if not words:
+                out[i, 0] = 1.0
+            for w in words:
+                out[i, zlib.crc32(w.encode("utf-8", "surrogatepass")) % self.dim] += 1.0
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out

@@ -12,6 +12,7 @@ import lcmem.chunkers as chunkers
 from lcmem.chunkers import (
     AutoChunker,
     Chunker,
+    CodeChunker,
     MarkdownChunker,
     RecursiveChunker,
     SentenceChunker,
@@ -31,9 +32,7 @@ CODE = "import os\n\n\ndef a():\n    return 1\n\n\ndef b():\n    return 2\n"
 def test_dispatch_by_kind():
     auto = AutoChunker(200, 0, tokenizer=WS)
     assert type(auto.for_kind("markdown")) is MarkdownChunker
-    code = auto.for_kind("code")
-    assert type(code) is RecursiveChunker
-    assert code.config()["separators"][0] == "code-definitions"
+    assert type(auto.for_kind("code")) is CodeChunker
     for kind in ("rst", "text", "html", "pdf", None, "something-else"):
         chosen = auto.for_kind(kind)
         assert type(chosen) is RecursiveChunker
@@ -75,6 +74,7 @@ def test_config_is_json_and_names_every_sub_chunker():
         ("sentence", SentenceChunker),
         ("recursive", RecursiveChunker),
         ("markdown", MarkdownChunker),
+        ("code", CodeChunker),
     ],
 )
 def test_get_chunker(name, cls):
@@ -102,6 +102,8 @@ def test_bad_options_are_config_errors():
 def test_exports_and_light_import():
     assert set(chunkers.__all__) == {
         "Chunker",
+        "CodeChunker",
+        "TopicChunker",
         "TokenChunker",
         "SentenceChunker",
         "RecursiveChunker",
@@ -111,7 +113,7 @@ def test_exports_and_light_import():
     }
     code = (
         "import sys, lcmem.chunkers\n"
-        "heavy = {'tokenizers', 'markdown_it', 'torch', 'numpy', 'transformers'}\n"
+        "heavy = {'tokenizers', 'markdown_it', 'torch', 'numpy', 'transformers', 'tree_sitter'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

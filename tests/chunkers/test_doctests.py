@@ -14,6 +14,10 @@ MODULES = [
     "lcmem.chunkers.text",
     "lcmem.chunkers.markdown",
     "lcmem.chunkers.auto",
+    "lcmem.chunkers.code",
+    "lcmem.chunkers.code_syntax",
+    "lcmem.chunkers.code_units",
+    "lcmem.chunkers.code_treesitter",
 ]
 
 

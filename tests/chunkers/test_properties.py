@@ -3,20 +3,24 @@ both the whitespace tokenizer and the real packaged Hugging Face tokenizer."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lcmem.chunkers import (
     AutoChunker,
+    CodeChunker,
     MarkdownChunker,
     RecursiveChunker,
     SentenceChunker,
     TokenChunker,
 )
+from lcmem.chunkers.topic import TopicChunker
 from lcmem.tokens import HFTokenizer, WhitespaceTokenizer
 from lcmem.types import Document
-from tests.chunkers.checks import check_chunks
+from tests.chunkers.checks import HashEmbedder, check_chunks
 
 TOKENIZERS = {"whitespace": WhitespaceTokenizer(), "hf": HFTokenizer.default()}
 
@@ -27,7 +31,10 @@ FACTORIES = {
     "code": RecursiveChunker.for_code,
     "markdown": MarkdownChunker,
     "auto": AutoChunker,
+    "ast-python": partial(CodeChunker, language="python"),
+    "ast-javascript": partial(CodeChunker, language="javascript"),
 }
+FACTORIES["topic"] = lambda size, overlap, tok: TopicChunker(size, overlap, tok, HashEmbedder())
 
 FRAGMENTS = [
     "word",
@@ -68,6 +75,13 @@ FRAGMENTS = [
     "def f(x):\n    return x\n\n",
     "class A:\n    pass\n\n\n",
     "fn main() {}\n",
+    "@decorator\ndef g(a, b):\n    'doc'\n    if a:\n        return b\n",
+    "async def h():\n\tawait x  # 🦛\n",
+    "class Ünïcode(object):\n    ß = 'straße'\n    def m(self): pass\n",
+    "function f(a) {\n  if (a) { return [1, 2; }\n",
+    "class K { m() { return `t ${x}`; } }\n",
+    "}}}{{{(((",
+    "var a=function(){return 1},b=function(){return 2};",
 ]
 
 adversarial = st.lists(

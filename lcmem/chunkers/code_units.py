@@ -1,0 +1,323 @@
+"""How the code chunker turns a :class:`~lcmem.chunkers.code_syntax.Syntax` tree into chunks:
+units that fit the budget, merged within their group, counted by lines and checked for real.
+
+Example:
+    >>> from lcmem.chunkers.code_syntax import PythonSyntax
+    >>> from lcmem.tokens import WhitespaceTokenizer
+    >>> src = "def a():\\n    return 1\\n\\n\\ndef b():\\n    return 2\\n"
+    >>> p = LinePacker(src, WhitespaceTokenizer(), budget=8, overlap=0)
+    >>> units = Builder(p, PythonSyntax(src)).build(PythonSyntax.parse(src), len(src), ())
+    >>> [(c.context, c.metadata["symbols"]) for c in pack_units(src, p, units)]
+    [('', ['a', 'b'])]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from lcmem.chunkers.code_syntax import Member, Syntax
+from lcmem.chunkers.text import LINES, WORDS, Piece, SpanPacker
+from lcmem.tokens import Tokenizer, WhitespaceTokenizer
+from lcmem.types import Chunk
+
+__all__ = ["Builder", "LinePacker", "pack_units", "recount"]
+
+_NON_SPACE = re.compile(r"\S")
+
+MAX_DEPTH = 60
+"""Nesting depth past which a block is split by lines rather than by its members."""
+
+
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    context: tuple[str, ...]
+    symbols: tuple[str, ...]
+    group: int
+
+
+@dataclass
+class _Scope:
+    context: tuple[str, ...]
+    qual: tuple[str, ...]
+    head_group: int
+    body_group: int
+    is_class: bool = False
+    own: tuple[str, ...] = ()  # the symbol of the definition this scope is the body of
+    container: bool = False
+    seen_def: bool = False
+
+    def symbols(self) -> tuple[str, ...]:
+        """Symbols of a non-definition unit here: a function's own name on all its pieces, a
+        container's name on its header and fields before the first method."""
+        return () if self.container and self.seen_def else self.own
+
+
+class Builder:
+    """Turns a :class:`Syntax` tree into units that each fit the budget."""
+
+    def __init__(self, packer: SpanPacker, syntax: Syntax) -> None:
+        self.p = packer
+        self.syntax = syntax
+        self.units: list[_Unit] = []
+        self._groups = 0
+
+    def group(self) -> int:
+        self._groups += 1
+        return self._groups
+
+    def build(self, root: Any, end: int, context: tuple[str, ...]) -> list[_Unit]:
+        scope = _Scope(context, (), self.group(), self.group())
+        self._block(root, 0, end, scope, 0)
+        return self.units
+
+    # -- emitting ---------------------------------------------------------------------------
+
+    def _emit(self, start: int, end: int, tokens: int, ctx: tuple[str, ...], syms, group) -> None:
+        # Units stay untrimmed (chunks are trimmed once packed); blank ones are dropped.
+        if tokens or _NON_SPACE.search(self.p.text, start, end):
+            self.units.append(_Unit(start, end, tokens, ctx, tuple(syms), group))
+
+    def _code(self, start: int, end: int, n: int | None, scope: _Scope, depth: int, node: Any):
+        """A non-definition piece: one unit if it fits, else its members, else its lines."""
+        group = scope.body_group if scope.seen_def else scope.head_group
+        syms = scope.symbols()
+        if n is not None and n <= self.p.budget:
+            self._emit(start, end, n, scope.context, syms, group)
+        elif node is not None and depth < MAX_DEPTH:
+            self._block(node, start, end, scope, depth + 1)
+        else:
+            for s, e, k in self.p.split(start, end, (LINES, WORDS)):
+                self.units.append(_Unit(s, e, k, scope.context, syms, group))
+
+    # -- walking ----------------------------------------------------------------------------
+
+    def _block(self, node: Any, start: int, end: int, scope: _Scope, depth: int) -> None:
+        """Cut ``text[start:end]`` (the piece of ``node``) at its members' offsets."""
+        members = _normalise(self.syntax.members(node), start, end) if depth < MAX_DEPTH else []
+        if not members:
+            self._code(start, end, None, scope, MAX_DEPTH, None)
+            return
+        bounds = [m.cut for m in members] + [end]
+        spans = [(start, bounds[0])] if bounds[0] > start else []
+        spans += [(bounds[i], bounds[i + 1]) for i in range(len(members))]
+        counts = self.p.counts(spans)
+        if bounds[0] > start:
+            self._code(start, bounds[0], counts[0], scope, MAX_DEPTH, None)
+            counts = counts[1:]
+        for i, m in enumerate(members):
+            a, b, n = bounds[i], bounds[i + 1], counts[i]
+            if m.defn is None:
+                self._code(a, b, n, scope, depth, m.node)
+            else:
+                self._definition(m, a, b, n, scope, depth)
+
+    def _definition(self, m: Member, a: int, b: int, n: int | None, scope: _Scope, depth: int):
+        d = m.defn
+        assert d is not None
+        word = "method" if d.word == "function" and scope.is_class else d.word
+        qual = (*scope.qual, d.name)
+        symbol = self.syntax.sep.join(qual)
+        ctx = (*scope.context, f"{word} {d.name}")
+        scope.seen_def = True
+        if n is not None and n <= self.p.budget:
+            syms = [symbol]
+            if d.container:
+                syms += self._inner_symbols(m.node, qual)
+            self._emit(a, b, n, ctx, syms, scope.body_group)
+            return
+        if d.container:
+            inner = _Scope(ctx, qual, self.group(), self.group(), d.is_class, (symbol,), True)
+        else:
+            g = self.group()
+            inner = _Scope(ctx, qual, g, g, False, (symbol,))
+        self._block(m.node, a, b, inner, depth + 1)
+
+    def _inner_symbols(self, node: Any, qual: tuple[str, ...]) -> list[str]:
+        """Qualified names of the definitions directly inside a container that fits whole."""
+        out: list[str] = []
+        todo = [(node, qual, 0)]
+        while todo:
+            nd, q, depth = todo.pop()
+            for m in self.syntax.members(nd):
+                if m.defn is None:
+                    if depth < 8:
+                        todo.append((m.node, q, depth + 1))  # e.g. a body or an #ifdef block
+                    continue
+                sub = (*q, m.defn.name)
+                out.append(self.syntax.sep.join(sub))
+                if m.defn.container and depth < 8:
+                    todo.append((m.node, sub, depth + 1))
+        return sorted(set(out), key=out.index)
+
+
+def _normalise(members: Sequence[Member], start: int, end: int) -> list[Member]:
+    """Members whose cuts strictly increase inside ``[start, end)``; a member whose piece
+    would be empty (its text swallowed by the next one's comments) is dropped."""
+    out: list[Member] = []
+    for m in members:
+        cut = max(m.cut, start)
+        if cut >= end:
+            break
+        while out and out[-1].cut >= cut:
+            out.pop()
+        out.append(m if cut == m.cut else Member(cut, m.node, m.defn))
+    return out
+
+
+class LinePacker(SpanPacker):
+    """A :class:`SpanPacker` that counts spans by whole lines: every line is counted once
+    (in one batch) and a span that starts and ends at line boundaries (give or take
+    whitespace) costs two prefix-sum look-ups. Other spans are counted for real.
+
+    A sum of line counts is exact for tokenizers whose tokens never cross a newline (the
+    whitespace tokenizer, BERT WordPiece), an estimate otherwise, so :func:`recount` checks
+    every chunk with the real tokenizer at the end.
+    """
+
+    def __init__(self, text: str, tokenizer: Tokenizer, budget: int, overlap: int) -> None:
+        super().__init__(text, tokenizer, budget, overlap)
+        lines = text.split("\n")
+        starts = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
+        self.line_starts = starts
+        if type(tokenizer) is WhitespaceTokenizer:
+            per_line = [len(x.split()) for x in lines]  # str.split: the same whitespace as \s
+        elif self._count_many is not None:
+            # A batching tokenizer counts the non-blank lines in parallel.
+            todo = [k for k, x in enumerate(lines) if x and not x.isspace()]
+            found = self._count_many([lines[k].strip() for k in todo]) if todo else []
+            per_line = [0] * len(lines)
+            for k, n in zip(todo, found, strict=True):
+                per_line[k] = n
+        else:
+            # One pass over the whole text: tokens starting before each line.
+            token_starts = sorted(a for a, _ in tokenizer.offsets(text))
+            self.prefix = [bisect_left(token_starts, a) for a in starts]
+            self.prefix.append(len(token_starts))
+            return
+        self.prefix = list(accumulate(per_line, initial=0))
+
+    def _by_lines(self, a: int, b: int) -> int | None:
+        """Tokens in ``text[a:b]`` from line counts, or ``None`` if it cuts a line."""
+        text, starts = self.text, self.line_starts
+        if a >= b:
+            return 0
+        ra = bisect_right(starts, a) - 1
+        rb = bisect_right(starts, b - 1) - 1
+        line_end = starts[rb + 1] if rb + 1 < len(starts) else len(text)
+        if (a == starts[ra] or text[starts[ra] : a].isspace()) and (
+            b == line_end or text[b:line_end].isspace()
+        ):
+            return self.prefix[rb + 1] - self.prefix[ra]
+        return None
+
+    def count(self, start: int, end: int) -> int:
+        n = self._by_lines(start, end)
+        return super().count(start, end) if n is None else n
+
+    def counts(self, spans: Sequence[tuple[int, int]], limit: bool = True) -> list[int | None]:
+        out = [self._by_lines(a, b) for a, b in spans]
+        rest = [k for k, n in enumerate(out) if n is None]
+        if rest:
+            for k, n in zip(rest, super().counts([spans[k] for k in rest], limit), strict=True):
+                out[k] = n
+        return out
+
+
+def recount(p: SpanPacker, chunks: list[Chunk]) -> list[Chunk]:
+    """Real token counts for ``chunks`` (one batch); a chunk over budget by its real count is
+    split again by lines and words with exact counts, keeping its context and metadata."""
+    if type(p.tok) is WhitespaceTokenizer:
+        return chunks  # its line counts are exact: tokens never cross a line
+    texts = [c.text for c in chunks]
+    count_many = getattr(p.tok, "count_many", None)
+    real = count_many(texts) if count_many and len(texts) > 1 else [p.tok.count(t) for t in texts]
+    out: list[Chunk] = []
+    for c, n in zip(chunks, real, strict=True):
+        if n <= p.budget or c.token_count == n:
+            c.token_count = n
+            out.append(c)
+            continue
+        for s, e, k in p.split(c.start, c.end, (LINES, WORDS)):
+            out.append(Chunk(p.text[s:e], s, e, c.context, k, dict(c.metadata)))
+    return out
+
+
+def pack_units(text: str, p: SpanPacker, units: list[_Unit]) -> list[Chunk]:
+    """Merge neighbouring units of one group up to the budget; each chunk gets the common
+    prefix of its units' context paths and the union of their symbols."""
+    out: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and units[j].group == units[i].group:
+            j += 1
+        run = units[i:j]
+        pieces: list[Piece] = [(u.start, u.end, u.tokens) for u in run]
+        k = 0
+        if len(run) == 1:
+            packed = [(*p.trim(run[0].start, run[0].end), run[0].tokens)]
+        else:
+            packed = _balanced(p, pieces)
+        for s, e, n in packed:
+            members = []
+            while k < len(run) and run[k].start < e:
+                members.append(run[k])
+                k += 1
+            out.append(_make_chunk(text, s, e, n, members))
+        i = j
+    return out
+
+
+def _balanced(p: SpanPacker, pieces: list[Piece]) -> list[Piece]:
+    """Greedy packing, evened out: if the same number of chunks fits under a smaller budget,
+    use it, so a long function ends in a fair share rather than a scrap like ``return x``."""
+    greedy = p.pack(pieces, overlap=0)
+    if len(greedy) < 2:
+        return greedy
+    budget = p.budget
+    total = sum(n for _, _, n in pieces)
+    try:
+        for slack in (1.05, 1.2, 1.4):
+            p.budget = min(budget, max(1, math.ceil(slack * total / len(greedy))))
+            if p.budget >= budget:
+                break
+            even = p.pack(pieces, overlap=0)
+            if len(even) <= len(greedy):
+                return even
+    finally:
+        p.budget = budget
+    return greedy
+
+
+def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit]) -> Chunk:
+    context = _common_prefix([u.context for u in units])
+    symbols = list(dict.fromkeys(sym for u in units for sym in u.symbols))
+    meta: dict[str, Any] = {"symbols": symbols}
+    if symbols:
+        meta["symbol"] = symbols[0]
+    return Chunk(
+        text=text[s:e], start=s, end=e, context=" > ".join(context), token_count=n, metadata=meta
+    )
+
+
+def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    first = paths[0]
+    n = len(first)
+    for path in paths[1:]:
+        n = min(n, len(path))
+        for k in range(n):
+            if path[k] != first[k]:
+                n = k
+                break
+    return first[:n]
