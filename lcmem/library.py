@@ -250,7 +250,7 @@ class Library:
         if need_dense and self._dense is None:
             from lcmem.indexers.faiss import FaissIndex
 
-            dim = self.embedder.dim
+            dim = self._dim()
             self._dense = self._load_or_new(
                 FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=self.faiss_kind)
             )
@@ -261,6 +261,12 @@ class Library:
                 )
             self._reconcile_dense()
         return self._dense, self._sparse
+
+    def _dim(self) -> int:
+        """Vector dimension: the recorded one, so opening and re-indexing unchanged files does
+        not load the model (it is checked against the model when something is embedded)."""
+        recorded = self.manifest.get("embedder") or {}
+        return int(recorded["dim"]) if "dim" in recorded else self.embedder.dim
 
     def _load_or_new(self, cls: Any, path: Path, new: Any) -> Any:
         if not path.exists():
@@ -299,7 +305,7 @@ class Library:
         missing, extra = _id_diff(self._dense.ids(), self.store.chunk_ids())
         if len(extra):
             self._dense.remove(extra)
-        dim = self.embedder.dim
+        dim = self._dim()
         for batch in self.store.iter_chunk_texts(missing.tolist()):
             cached = self.store.get_embeddings([r[3] for r in batch], dim)
             absent = [r for r in batch if r[3] not in cached]
