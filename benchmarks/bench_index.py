@@ -32,6 +32,11 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from benchmarks.machine import cpu_model, load_average
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from machine import cpu_model, load_average  # type: ignore[no-redef]
+
+try:
     from benchmarks.manpages import render_pages
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from manpages import render_pages  # type: ignore[no-redef]
@@ -43,23 +48,6 @@ REINDEX_GOAL = 0.05  # re-index after touching 1% of files / full index time
 
 
 # -- machine and corpus ------------------------------------------------------------------------
-def cpu_model() -> str:
-    """``model name`` from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    """The 1/5/15-minute load averages, to show whether something else used the CPU."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def man_pages(n: int, section: str = "1", seed: int = 0) -> list[Path]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -35,28 +34,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:
+    from benchmarks.machine import cpu_model, load_average
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from machine import cpu_model, load_average  # type: ignore[no-redef]
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = REPO / "benchmarks" / ".work" / "index" / "store"
 DEFAULT_WORK = REPO / "benchmarks" / ".work" / "mcp"
 _HEADER = re.compile(r"^\S")
 _DASH = re.compile(r"\s(?:\\?-{1,2}|\u2013|\u2014)\s")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def name_description(text: str) -> str | None:

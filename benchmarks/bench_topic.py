@@ -55,6 +55,11 @@ from lcmem.chunkers.sentences import split_sentences
 from lcmem.chunkers.topic import TopicChunker, topic_starts
 from lcmem.embedders.base import Embedder, Kind
 
+try:
+    from benchmarks.machine import cpu_model
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from machine import cpu_model  # type: ignore[no-redef]
+
 # English stopwords (the list nltk ships as corpora/stopwords/english, written out so the
 # benchmark never needs an nltk data download).
 STOPWORDS = frozenset(
@@ -312,16 +317,6 @@ def tune(docs: list[Doc], chunker: TopicChunker, top: int = 8) -> None:
 
 
 # -- main ------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
