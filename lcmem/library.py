@@ -128,6 +128,7 @@ class Library:
         self.store = SQLStore(db_url)
         self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
         self._embedder = self._choose_embedder(embedder)
+        self._dim_checked = False
         self._chunker_arg = (chunker, chunk_size, chunk_overlap)
         self._chunker: Chunker | None = None
         self._analyzer: Any = None
@@ -164,7 +165,7 @@ class Library:
     def embedder(self) -> Embedder:
         """The embedder; its dimension is checked against the library's on first use."""
         recorded = self.manifest.get("embedder")
-        if recorded and not getattr(self, "_dim_checked", False):
+        if recorded and not self._dim_checked:
             if self._embedder.dim != recorded.get("dim"):
                 raise EmbedderMismatchError(
                     f"embedder {self._embedder.name!r} gives {self._embedder.dim}-dim vectors "

@@ -20,6 +20,7 @@ import ast
 import gc
 import re
 import warnings
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,15 +52,15 @@ class Member:
     defn: Definition | None = None
 
 
-class Syntax:
+class Syntax(ABC):
     """A parsed document seen as nested blocks (implemented per parser)."""
 
     sep = "."
     """Joins the parts of a qualified symbol name."""
 
+    @abstractmethod
     def members(self, node: Any) -> list[Member]:
         """The members of ``node`` in document order."""
-        raise NotImplementedError
 
 
 # -- line helpers shared by the parsers -------------------------------------------------------
