@@ -6,9 +6,9 @@ of every LLM call (prompt, output, tokens, seconds) and of other steps (retrieva
 
 Example:
     >>> trace = Trace()
-    >>> trace.add(Step("retrieve", detail={"hits": 3}, seconds=0.01))
-    >>> trace.add(Step("answer", prompt=[{"role": "user", "content": "q"}], output="a",
-    ...                prompt_tokens=120, completion_tokens=8, seconds=0.5))
+    >>> _ = trace.add(Step("retrieve", detail={"hits": 3}, seconds=0.01))
+    >>> _ = trace.add(Step("answer", prompt=[{"role": "user", "content": "q"}], output="a",
+    ...                    prompt_tokens=120, completion_tokens=8, seconds=0.5))
     >>> trace.prompt_tokens, trace.completion_tokens, trace.llm_calls
     (120, 8, 1)
 """
