@@ -49,3 +49,31 @@ class StoreError(LcmemError):
 
 class IndexCorruptError(LcmemError):
     """An index file on disk is damaged or of another format version."""
+
+
+class EmptyLibraryError(LcmemError):
+    """A question was asked of a library that holds no documents yet."""
+
+
+class LLMError(LcmemError):
+    """A language-model server failed or refused a request; the message says what to change."""
+
+
+class LLMConnectionError(LLMError, ConnectionError):
+    """The LLM server could not be reached (nothing listening, DNS, TLS, connection reset)."""
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """The LLM server did not answer within the configured timeout."""
+
+
+class LLMAuthError(LLMError, PermissionError):
+    """The LLM server refused the API key (HTTP 401 or 403)."""
+
+
+class LLMNotFoundError(LLMError, ModelNotFoundError):
+    """The LLM server does not know the model or the URL path (HTTP 404)."""
+
+
+class LLMContextError(LLMError, ConfigError):
+    """The prompt plus the answer asked for do not fit in the model's context window."""

@@ -121,6 +121,7 @@ class TransformersLLM(LLM):
         ids = self._prompt_ids(messages)
         self._check_fits(ids.shape[1], max_tokens)
         with self._lock:
+            _seed(seed, temperature)
             out = self.model.generate(
                 input_ids=ids.to(self.device),
                 attention_mask=_ones_like(ids).to(self.device),
@@ -154,6 +155,7 @@ class TransformersLLM(LLM):
         def run() -> None:
             try:
                 with self._lock:
+                    _seed(seed, temperature)
                     self.model.generate(
                         input_ids=ids.to(self.device),
                         attention_mask=_ones_like(ids).to(self.device),
@@ -168,6 +170,8 @@ class TransformersLLM(LLM):
         worker.start()
         produced = ""
         for piece in streamer:
+            if not produced:
+                piece = piece.lstrip()  # complete() strips too; keep both texts equal
             if not piece:
                 continue
             cut = trim_at_stop(produced + piece, stop)
@@ -188,10 +192,6 @@ class TransformersLLM(LLM):
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         }
         if temperature > 0:
-            import torch
-
-            if seed is not None:
-                torch.manual_seed(seed)
             kwargs.update(do_sample=True, temperature=temperature)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
@@ -299,6 +299,14 @@ def _load_folder(folder: Path, device: str) -> tuple[Any, Any]:
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _seed(seed: int | None, temperature: float) -> None:
+    """Seed torch's generator for a sampled call (under the model lock, so calls don't mix)."""
+    if seed is not None and temperature > 0:
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def _ones_like(ids: Any) -> Any:
