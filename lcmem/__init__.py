@@ -24,16 +24,28 @@ _EXPORTS = {
     "Chunk": "lcmem.types",
     "Hit": "lcmem.types",
     "Span": "lcmem.types",
+    "Answer": "lcmem.pipelines.base",
     "errors": "lcmem",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from lcmem import errors
     from lcmem.library import Library, open
+    from lcmem.pipelines.base import Answer
     from lcmem.report import IndexReport
     from lcmem.types import Chunk, Document, Hit, Span
 
-__all__ = ["Chunk", "Document", "Hit", "IndexReport", "Library", "Span", "errors", "open"]
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Document",
+    "Hit",
+    "IndexReport",
+    "Library",
+    "Span",
+    "errors",
+    "open",
+]
 
 
 def __getattr__(name: str) -> Any:

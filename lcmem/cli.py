@@ -1,4 +1,4 @@
-"""The ``lcmem`` command line: ``index``, ``search``, ``status``, ``serve``.
+"""The ``lcmem`` command line: ``index``, ``search``, ``ask``, ``status``, ``serve``.
 
 Every command takes ``--store DIR_OR_URL`` (default ``./.lcmem``, or ``$LCMEM_STORE``).
 Errors print one line on stderr and exit non-zero, without a traceback.
@@ -6,6 +6,7 @@ Errors print one line on stderr and exit non-zero, without a traceback.
 Example:
     $ lcmem index ./docs
     $ lcmem search "how do I rotate logs" -k 5
+    $ lcmem ask "how do I rotate logs?" --pipeline rtr
     $ lcmem status --json
 """
 
@@ -65,8 +66,8 @@ def cli() -> None:
 @click.option(
     "--chunker",
     default=None,
-    type=click.Choice(["auto", "token", "sentence", "recursive", "markdown"]),
-    help="how to split documents (default: auto, by file type)",
+    type=click.Choice(["auto", "token", "sentence", "recursive", "markdown", "topic", "none"]),
+    help="how to split documents (default: auto, by file type; none: each document whole)",
 )
 @click.option("--chunk-size", type=int, default=None, help="chunk budget in embedder tokens")
 @click.option("--chunk-overlap", type=int, default=None, help="overlap in embedder tokens")
@@ -74,6 +75,18 @@ def cli() -> None:
     "--embedder",
     default=None,
     help="sentence-transformers model name or folder (default all-MiniLM-L6-v2)",
+)
+@click.option(
+    "--embed-max-tokens",
+    type=int,
+    default=None,
+    help="read chunks up to this many tokens with a long-context strategy (e.g. 4096)",
+)
+@click.option(
+    "--embed-strategy",
+    default=None,
+    help="long-context strategy: pcw, gp, rp, pi, ntk, selfextend, truncate (+s: logit "
+    "scaling, e.g. pi+s) or sea-mean/sea-max/sea-attention; default pi with --embed-max-tokens",
 )
 @click.option(
     "--batch-chunks",
@@ -99,15 +112,22 @@ def index(
     chunk_size: int | None,
     chunk_overlap: int | None,
     embedder: str | None,
+    embed_max_tokens: int | None,
+    embed_strategy: str | None,
     batch_chunks: int,
     faiss_kind: str | None,
 ) -> None:
     """Index files and folders (incremental: unchanged files are skipped)."""
     import lcmem
 
+    emb: Any = embedder
+    if embed_max_tokens is not None or embed_strategy is not None:  # long-context setting
+        from lcmem.embedders.longctx import make_embedder
+
+        emb = make_embedder(embedder, strategy=embed_strategy, max_tokens=embed_max_tokens)
     lib = lcmem.open(
         store,
-        embedder=embedder,
+        embedder=emb,
         chunker=chunker,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
@@ -223,6 +243,13 @@ def status(store: str, as_json: bool) -> None:
     metavar="ROOT",
     help="let clients index files under ROOT (repeatable); read-only without it",
 )
+@click.option(
+    "--llm",
+    "llm_spec",
+    default=None,
+    metavar="PATH_OR_URL",
+    help="model behind the ask tool: folder, .gguf or URL (default: packaged SmolLM2)",
+)
 def serve(
     mcp: bool,
     store: str,
@@ -231,6 +258,7 @@ def serve(
     port: int,
     token: str | None,
     allow_index: tuple[Path, ...],
+    llm_spec: str | None,
 ) -> None:
     """Serve the library to agents over MCP (stdio, or streamable HTTP at /mcp)."""
     if not mcp:
@@ -246,7 +274,194 @@ def serve(
         port=port,
         token=token,
         allow_index=allow_index,
+        llm=llm_spec,
     )
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "--store",
+    "--library",
+    "-l",
+    "store",
+    default=".lcmem",
+    envvar="LCMEM_STORE",
+    metavar="DIR_OR_URL",
+    help=STORE_HELP,
+)
+@click.option(
+    "--pipeline",
+    "-p",
+    type=click.Choice(["rag", "coa", "rtr", "kv", "memory"]),
+    default="rag",
+    show_default=True,
+    help="rag: retrieve and answer; coa: chain of agents over the whole input; rtr: quote, "
+    "verify, then reason; kv: KV-page retrieval; memory: episodic memory",
+)
+@click.option(
+    "--doc",
+    "docs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="read this file directly, no library needed (repeatable); rag and rtr index the "
+    "files in memory for the run",
+)
+@click.option(
+    "--llm", "llm_spec", default=None, metavar="PATH_OR_URL", help="model folder, .gguf or URL"
+)
+@click.option("-k", "--k", "k", type=int, default=None, help="chunks retrieved")
+@click.option("--budget", type=int, default=None, help="context budget in the LLM's tokens")
+@click.option("--max-tokens", type=int, default=None, help="most tokens in the answer")
+@click.option("--json", "as_json", is_flag=True, help="print answer, citations and trace as JSON")
+def ask(
+    question: str,
+    store: str,
+    pipeline: str,
+    docs: tuple[Path, ...],
+    llm_spec: str | None,
+    k: int | None,
+    budget: int | None,
+    max_tokens: int | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the library (or --doc files), citing where the answer comes from."""
+    from lcmem.errors import EmptyQueryError
+
+    if not question.strip():
+        raise EmptyQueryError("the question is empty: ask something, e.g. lcmem ask 'what is X?'")
+    documents = [_read_doc(p) for p in docs] if docs else None
+    library_given = click.get_current_context().get_parameter_source("store") in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    )
+    if documents is None or library_given:
+        _require_library(store)
+    options = {
+        name: value
+        for name, value in (("k", k), ("budget", budget), ("max_tokens", max_tokens))
+        if value is not None
+    }
+    import contextlib
+
+    import lcmem
+
+    with contextlib.ExitStack() as stack:
+        lib = None
+        if documents is None or library_given:
+            lib = stack.enter_context(lcmem.open(store))
+        answer, streamed = _run_pipeline(pipeline, llm_spec, options, question, lib, documents)
+    if as_json:
+        click.echo(json.dumps(_answer_json(question, pipeline, answer), indent=2, default=str))
+        return
+    if streamed:
+        click.echo()
+    else:
+        click.echo(answer.text)
+    _print_citations(answer.citations)
+
+
+def _run_pipeline(
+    name: str,
+    llm_spec: str | None,
+    options: dict[str, Any],
+    question: str,
+    lib: Any,
+    documents: Any,
+) -> tuple[Any, bool]:
+    """Build the pipeline, stream its answer to a terminal when it can; (answer, streamed)."""
+    from lcmem.errors import ConfigError
+    from lcmem.llm import load_llm
+    from lcmem.pipelines import get_pipeline
+
+    _check_llm_spec(llm_spec)
+    llm = load_llm(llm_spec)
+    try:
+        pipe = get_pipeline(name, llm, **options)
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        raise ConfigError(
+            f"the {name} pipeline does not take one of {', '.join(sorted(options))}: "
+            "leave that option out"
+        ) from exc
+    streamed = False
+    if _is_terminal() and hasattr(pipe, "on_text"):
+
+        def show(piece: str) -> None:
+            nonlocal streamed
+            if not streamed:
+                piece = piece.lstrip()
+            streamed = True
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+
+        pipe.on_text = show
+    return pipe.ask(question, library=lib, documents=documents), streamed
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _check_llm_spec(spec: str | None) -> None:
+    """Fail before any work when ``--llm`` names a local path that does not exist."""
+    from lcmem.errors import ModelNotFoundError
+
+    if spec is None or spec.startswith(("http://", "https://")):
+        return
+    from lcmem.llm.transformers import DEFAULT_LLM
+
+    if spec != DEFAULT_LLM and not Path(spec).expanduser().exists():
+        raise ModelNotFoundError(
+            f"--llm {spec}: no such model folder or .gguf file; pass a local Hugging Face "
+            "model folder, a .gguf file or an http(s):// OpenAI-compatible endpoint"
+        )
+
+
+def _read_doc(path: Path) -> Any:
+    from lcmem.errors import PathNotFoundError
+    from lcmem.loaders import read_document
+
+    if not path.is_file():
+        raise PathNotFoundError(f"--doc {path}: no such file; pass a readable text file")
+    return read_document(path)
+
+
+def _answer_json(question: str, pipeline: str, answer: Any) -> dict[str, Any]:
+    return {
+        "question": question,
+        "pipeline": pipeline,
+        "answer": answer.text,
+        "citations": [
+            {
+                "rank": h.rank,
+                "score": h.score,
+                "path": h.path,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "line_start": h.chunk.line_start,
+                "line_end": h.chunk.line_end,
+                "text": h.chunk.text,
+            }
+            for h in answer.citations
+        ],
+        "trace": answer.trace.to_dict(),
+    }
+
+
+def _print_citations(citations: list[Any]) -> None:
+    if not citations:
+        click.echo("(no citations)", err=True)
+        return
+    click.echo("\nsources:")
+    for i, h in enumerate(citations, start=1):
+        c = h.chunk
+        lines = f":{c.line_start}-{c.line_end}" if c.line_start else f" @{c.start}-{c.end}"
+        text = " ".join(c.text.split())
+        snippet = text if len(text) <= 100 else text[:97] + "..."
+        click.echo(f"  [{i}] {_rel(h.path)}{lines}  {snippet}")
 
 
 # -- output helpers ------------------------------------------------------------------------
@@ -324,6 +539,16 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def _add_subgroups() -> None:
+    """Command groups that live in their own modules (kept small, one job each)."""
+    from lcmem.cli_memory import memory
+
+    cli.add_command(memory)
+
+
+_add_subgroups()
 
 
 def main(argv: list[str] | None = None) -> None:

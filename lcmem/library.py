@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -44,6 +44,10 @@ from lcmem.progress import NullProgress, make_progress
 from lcmem.report import IndexReport
 from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
 from lcmem.types import Chunk, Document, Hit, content_hash
+
+if TYPE_CHECKING:
+    from lcmem.llm.base import LLM
+    from lcmem.pipelines.base import Answer
 
 FORMAT_VERSION = 1
 DEFAULT_STORE = ".lcmem"
@@ -151,6 +155,13 @@ class Library:
         recorded = self.manifest.get("embedder")
         if embedder is None:
             model = recorded.get("model", DEFAULT_MODEL) if recorded else DEFAULT_MODEL
+            # -- long-context embedder setting (issue 4): rebuilt from the manifest ----------
+            if recorded and recorded.get("strategy"):
+                from lcmem.embedders.longctx import make_embedder
+
+                return make_embedder(
+                    model, strategy=recorded["strategy"], max_tokens=recorded.get("max_tokens")
+                )
             return SentenceEmbedder(model)
         emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
         if recorded and emb.name != recorded.get("name"):
@@ -209,6 +220,8 @@ class Library:
             }
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
             tokenizer = _embedder_tokenizer(self._embedder) or HFTokenizer.default()
+            if name == "topic":  # sentences are embedded with the library's own model
+                kwargs["embedder"] = self.embedder
             chunker = get_chunker(name, tokenizer=tokenizer, **kwargs)
         if recorded and _chunker_key(chunker.config()) != _chunker_key(recorded):
             raise ConfigError(
@@ -351,6 +364,7 @@ class Library:
                 "model": getattr(emb, "model_name", emb.name),
                 "dim": emb.dim,
                 "max_tokens": emb.max_tokens,
+                **_long_context_setting(emb),
             },
             "chunker": self.chunker.config(),
             "analyzer": self.analyzer.config(),
@@ -646,6 +660,39 @@ class Library:
                 )
         return hits
 
+    # -- questions ------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        pipeline: str = "rag",
+        llm: LLM | str | None = None,
+        **options: Any,
+    ) -> Answer:
+        """Answer ``question`` from this library with a pipeline; returns an
+        :class:`~lcmem.pipelines.base.Answer` (text, citations, trace).
+
+        Args:
+            question: free text.
+            pipeline: ``rag`` (default), ``coa``, ``rtr``, ``kv`` or ``memory``.
+            llm: an :class:`~lcmem.llm.base.LLM`, a model path or an ``http(s)://`` endpoint;
+                ``None`` for the packaged SmolLM2 (loaded once, kept on the library).
+            options: the pipeline's settings (``k=``, ``budget=``, ``max_tokens=``...).
+
+        Example:
+            >>> answer = lib.ask("how do I rotate logs?", k=5)             # doctest: +SKIP
+            >>> answer.text, [h.span for h in answer.citations]             # doctest: +SKIP
+        """
+        from lcmem.llm import load_llm
+        from lcmem.pipelines import get_pipeline
+
+        if llm is None:
+            model = getattr(self, "_default_llm", None)
+            if model is None:
+                model = self._default_llm = load_llm()
+        else:
+            model = load_llm(llm)
+        return get_pipeline(pipeline, model, **options).ask(question, library=self)
+
     # -- inspection -----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Counts and settings of the library (``lcmem status``)."""
@@ -708,6 +755,16 @@ def _resolve_target(target: str, index_dir: str | os.PathLike[str] | None) -> tu
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder} is a file: --store takes a folder or a database URL")
     return f"sqlite:///{folder / 'lcmem.db'}", Path(index_dir) if index_dir else folder
+
+
+def _long_context_setting(embedder: Embedder) -> dict[str, Any]:
+    """``strategy`` and ``max_tokens`` of a long-context embedder (issue 4), for the manifest;
+    ``{}`` for a plain one."""
+    config = getattr(embedder, "config", None)
+    setting = config() if callable(config) else {}
+    if not setting.get("strategy"):
+        return {}
+    return {"strategy": setting["strategy"], "max_tokens": setting.get("max_tokens")}
 
 
 def _embedder_tokenizer(embedder: Embedder) -> Any:

@@ -15,6 +15,8 @@ from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunk
 from lcmem.chunkers.code import CodeChunker
 from lcmem.chunkers.markdown import MarkdownChunker
 from lcmem.chunkers.text import RecursiveChunker, SentenceChunker, TokenChunker
+from lcmem.chunkers.topic import TopicChunker
+from lcmem.chunkers.whole import WholeChunker
 from lcmem.errors import ConfigError
 from lcmem.tokens import Tokenizer
 from lcmem.types import Chunk, Document
@@ -27,6 +29,10 @@ class AutoChunker(Chunker):
     ``"code"`` -> :class:`CodeChunker` (language from ``metadata["lang"]``), anything else
     (``"rst"``, ``"text"``, ``"html"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All
     share one budget and tokenizer.
+
+    :class:`~lcmem.chunkers.topic.TopicChunker` is never chosen here: it embeds every sentence
+    to find where the topic shifts, then the chunks are embedded again, about twice the
+    embedding cost of indexing; ask for it by name (``lcmem index --chunker topic``).
 
     Example:
         >>> AutoChunker(chunk_size=100).for_kind("code").config()["name"]
@@ -77,13 +83,15 @@ CHUNKERS: dict[str, type[Chunker]] = {
     "recursive": RecursiveChunker,
     "markdown": MarkdownChunker,
     "code": CodeChunker,
+    "none": WholeChunker,
+    "topic": TopicChunker,
 }
 """Chunker classes by the name :func:`get_chunker` accepts."""
 
 
 def get_chunker(name: str, **kwargs) -> Chunker:
     """A chunker by name (``auto``, ``token``, ``sentence``, ``recursive``, ``markdown``,
-    ``code``).
+    ``code``, ``none`` = each document whole, ``topic``).
 
     Keyword arguments go to its constructor (``chunk_size``, ``chunk_overlap``, ``tokenizer``...).
 

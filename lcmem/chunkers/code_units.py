@@ -179,8 +179,8 @@ class LinePacker(SpanPacker):
     whitespace) costs two prefix-sum look-ups. Other spans are counted for real.
 
     A sum of line counts is exact for tokenizers whose tokens never cross a newline (the
-    whitespace tokenizer, BERT WordPiece), an estimate otherwise, so :func:`recount` checks
-    every chunk with the real tokenizer at the end.
+    whitespace tokenizer, BERT WordPiece: ``whitespace_additive``), an estimate otherwise, so
+    :func:`recount` checks every chunk of the others with the real tokenizer at the end.
     """
 
     def __init__(self, text: str, tokenizer: Tokenizer, budget: int, overlap: int) -> None:
@@ -188,8 +188,11 @@ class LinePacker(SpanPacker):
         lines = text.split("\n")
         starts = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
         self.line_starts = starts
+        line_counts = getattr(tokenizer, "line_counts", None)
         if type(tokenizer) is WhitespaceTokenizer:
             per_line = [len(x.split()) for x in lines]  # str.split: the same whitespace as \s
+        elif line_counts is not None and _whitespace_additive(tokenizer):
+            per_line = line_counts(text)  # one pass over the text (see lcmem.tokens)
         elif self._count_many is not None:
             # A batching tokenizer counts the non-blank lines in parallel.
             todo = [k for k, x in enumerate(lines) if x and not x.isspace()]
@@ -235,7 +238,7 @@ class LinePacker(SpanPacker):
 def recount(p: SpanPacker, chunks: list[Chunk]) -> list[Chunk]:
     """Real token counts for ``chunks`` (one batch); a chunk over budget by its real count is
     split again by lines and words with exact counts, keeping its context and metadata."""
-    if type(p.tok) is WhitespaceTokenizer:
+    if _whitespace_additive(p.tok):
         return chunks  # its line counts are exact: tokens never cross a line
     texts = [c.text for c in chunks]
     count_many = getattr(p.tok, "count_many", None)
@@ -249,6 +252,11 @@ def recount(p: SpanPacker, chunks: list[Chunk]) -> list[Chunk]:
         for s, e, k in p.split(c.start, c.end, (LINES, WORDS)):
             out.append(Chunk(p.text[s:e], s, e, c.context, k, dict(c.metadata)))
     return out
+
+
+def _whitespace_additive(tok: Tokenizer) -> bool:
+    """Whether counts of ``tok`` add up over pieces cut at whitespace (see ``lcmem.tokens``)."""
+    return getattr(tok, "whitespace_additive", False) is True
 
 
 def pack_units(text: str, p: SpanPacker, units: list[_Unit]) -> list[Chunk]:

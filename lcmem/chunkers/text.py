@@ -18,10 +18,12 @@ Example:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, islice, pairwise
+from operator import itemgetter, lt
 
 from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
 from lcmem.chunkers.sentences import sentence_cuts
@@ -51,6 +53,8 @@ _MAX_CHARS_PER_TOKEN = 16
 almost surely over budget; if not, its pieces are packed back together and counted then)."""
 
 _NON_SPACE = re.compile(r"\S")
+_SPLITTING_SPACE = frozenset(" \t\n\r")
+"""Whitespace every whitespace-additive tokenizer splits at (see ``_spaced``)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,9 @@ class SpanPacker:
         self.budget = budget
         self.overlap = overlap
         self._count_many = getattr(tokenizer, "count_many", None)
+        # Counts add up over pieces cut at whitespace (see lcmem.tokens): such runs need no
+        # recount.
+        self._additive = getattr(tokenizer, "whitespace_additive", False) is True
 
     # -- counting ---------------------------------------------------------------------------
 
@@ -203,12 +210,19 @@ class SpanPacker:
         together); each piece runs to the next token so the pieces cover the span."""
         if start >= end:
             return []
-        offsets = self.tok.offsets(self.text[start:end])
-        if not offsets:
+        # map/itemgetter/operator.lt keep these per-token passes in C (they are most of the
+        # token chunker's time).
+        starts_of = getattr(self.tok, "token_starts", None)
+        if starts_of is not None:
+            starts = starts_of(self.text[start:end])
+        else:
+            starts = list(map(itemgetter(0), self.tok.offsets(self.text[start:end])))
+        if not starts:
             return [(start, end, self.count(start, end))]
-        starts = [a + start for a, _ in offsets]
+        if start:
+            starts = [a + start for a in starts]
         sizes = [1] * len(starts)
-        if any(a >= b for a, b in pairwise(starts)):
+        if not all(map(lt, starts, islice(starts, 1, None))):
             # Several tokens from one character (or out-of-order offsets): one piece per start.
             per_start = Counter(starts)
             starts = sorted(per_start)
@@ -291,12 +305,19 @@ class SpanPacker:
         overlap = self.overlap if overlap is None else overlap
         # Whitespace-only pieces add nothing to a (trimmed) chunk; without them every run
         # starts and ends with text.
-        keep = [k for k, p in enumerate(pieces) if p[2] or _NON_SPACE.search(self.text, *p[:2])]
+        sizes = list(map(itemgetter(2), pieces))
+        keep = (
+            range(len(pieces))
+            if not sizes or min(sizes) > 0
+            else [k for k, p in enumerate(pieces) if p[2] or _NON_SPACE.search(self.text, *p[:2])]
+        )
         if len(keep) < len(pieces):
             fresh = sum(1 for k in keep if k < fresh)
             pieces = [pieces[k] for k in keep]
         out: list[Piece] = []
         n_pieces = len(pieces)
+        prefix = list(accumulate(map(itemgetter(2), pieces), initial=0))
+        whole = len(keep) == len(pieces)  # pieces[0] and pieces[-1] are the region's edges
         i = 0
         batch = 16
         while i < n_pieces:
@@ -304,60 +325,90 @@ class SpanPacker:
             runs: list[tuple[int, int, int]] = []
             start, seen = i, fresh
             while start < n_pieces and len(runs) < batch:
-                j = self._grow(pieces, start)
+                j = self._grow(pieces, start, prefix)
                 runs.append((start, j, seen))
-                start, seen = self._next_start(pieces, start, j, overlap), j
+                start, seen = self._next_start(pieces, start, j, overlap, prefix), j
             spans = [self.trim(pieces[a][0], pieces[b - 1][1]) for a, b, _ in runs]
-            check = [k for k, (a, b, _) in enumerate(runs) if not (exact and b - a == 1)]
+            check = [
+                k
+                for k, (a, b, _) in enumerate(runs)
+                if not (exact and b - a == 1) and not self._adds_up(pieces, a, b, exact, whole)
+            ]
             found = self.counts([spans[k] for k in check], limit=False)
             counted = dict(zip(check, found, strict=True))
             for k, (a, b, seen) in enumerate(runs):
-                n = counted.get(k, pieces[a][2])
+                n = counted[k] if k in counted else prefix[b] - prefix[a]
                 assert n is not None
                 s, e = spans[k]
                 if n > self.budget and b - a > 1:
-                    a, b, s, e, n = self._fit(pieces, a, b, seen, exact)
+                    a, b, s, e, n = self._fit(pieces, a, b, seen, exact, prefix)
                     out.append((s, e, n))
-                    i, fresh = self._next_start(pieces, a, b, overlap), b
+                    i, fresh = self._next_start(pieces, a, b, overlap, prefix), b
                     batch = max(4, batch // 2)
                     break
                 out.append((s, e, n))
-                i, fresh = self._next_start(pieces, a, b, overlap), b
+                i, fresh = self._next_start(pieces, a, b, overlap, prefix), b
             else:
                 batch = min(256, batch * 2)
         return out
 
-    def _grow(self, pieces: Sequence[Piece], i: int) -> int:
-        """End index of the greedy run from ``pieces[i]`` by estimated counts."""
-        total = pieces[i][2]
-        j = i + 1
-        while j < len(pieces) and total + pieces[j][2] <= self.budget:
-            total += pieces[j][2]
-            j += 1
-        return j
+    def _adds_up(self, pieces: Sequence[Piece], a: int, b: int, exact: bool, whole: bool) -> bool:
+        """Whether the count of the run ``pieces[a:b]`` is known without counting it, for a
+        ``whitespace_additive`` tokenizer: the sum of its pieces' counts when every cut inside
+        it touches whitespace (``exact`` pieces, each counted alone); the number of tokens
+        starting in it when its two ends do (token pieces, counted in context; the edges of
+        the split region count as such ends when no piece was dropped)."""
+        if not self._additive:
+            return False
+        if exact:
+            return all(self._spaced(pieces[k][0]) for k in range(a + 1, b))
+        n = len(pieces)
+        ends = (
+            0 if a == 0 and whole else pieces[a][0],
+            0 if b == n and whole else pieces[b - 1][1],
+        )
+        return all(self._spaced(c) for c in ends)
 
-    def _next_start(self, pieces: Sequence[Piece], i: int, j: int, overlap: int) -> int:
+    def _spaced(self, c: int) -> bool:
+        """Whether a cut at ``c`` touches whitespace (or is an edge of the text)."""
+        text = self.text
+        if c <= 0 or c >= len(text):
+            return True
+        # Only these four: a tokenizer may delete other "whitespace" (BERT drops \f, \v).
+        return text[c - 1] in _SPLITTING_SPACE or text[c] in _SPLITTING_SPACE
+
+    def _grow(self, pieces: Sequence[Piece], i: int, prefix: Sequence[int]) -> int:
+        """End index of the greedy run from ``pieces[i]`` by estimated counts (``prefix``: the
+        running sums of the counts, so this is one bisection; counts are never negative)."""
+        j = bisect_right(prefix, prefix[i] + self.budget, lo=i + 1) - 1
+        return max(j, i + 1)
+
+    def _next_start(
+        self, pieces: Sequence[Piece], i: int, j: int, overlap: int, prefix: Sequence[int]
+    ) -> int:
         """Start of the run after ``pieces[i:j]``: ``j``, minus trailing pieces worth at most
-        ``overlap`` tokens that still leave room for ``pieces[j]``."""
-        k = j
-        if overlap > 0 and j < len(pieces):
-            carried, need = 0, pieces[j][2]
-            while k - 1 > i:
-                c = pieces[k - 1][2]
-                if carried + c > overlap or carried + c + need > self.budget:
-                    break
-                carried += c
-                k -= 1
-        return k
+        ``overlap`` tokens that still leave room for ``pieces[j]`` (at least ``i + 1``)."""
+        if overlap <= 0 or j >= len(pieces):
+            return j
+        limit = min(overlap, self.budget - pieces[j][2])
+        if limit < 0:
+            return j
+        return bisect_left(prefix, prefix[j] - limit, lo=i + 1, hi=j)
 
     def _fit(
-        self, pieces: Sequence[Piece], i: int, j: int, fresh: int, exact: bool
+        self,
+        pieces: Sequence[Piece],
+        i: int,
+        j: int,
+        fresh: int,
+        exact: bool,
+        prefix: Sequence[int],
     ) -> tuple[int, int, int, int, int]:
         """Shrink the run ``pieces[i:j]`` (over budget by its real count) until it fits: drop
         its overlap first, then pieces from its end; it keeps at least one piece."""
         if i < fresh:
             i = fresh
-            j = self._grow(pieces, i)
+            j = self._grow(pieces, i, prefix)
         while True:
             s, e = self.trim(pieces[i][0], pieces[j - 1][1])
             n = pieces[i][2] if exact and j - i == 1 else self.count(s, e)

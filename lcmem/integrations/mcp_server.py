@@ -116,6 +116,33 @@ the library. Returns the report: summary, counts and the paths added, updated, r
 skipped (lists cut to 50 entries; the *_count fields are exact).
 Example: {{"paths": ["{example}"]}}"""
 
+ASK_DESCRIPTION = """\
+Answer a question about the library with a local LLM and cite the passages used. Slower than
+`search` (seconds to a minute on a CPU): prefer `search` + reading when you can reason
+yourself. pipeline: rag (retrieve, then answer; default), rtr (quote evidence, verify each
+quote against the source, then reason: no invented evidence), coa (a chain of readers over the
+documents holding the best hits), memory (the episodic memory: who, where, when). Returns
+{"answer", "citations": [hits with path, lines, text], "usage": {tokens, llm_calls, seconds}}.
+Example: {"question": "which flag makes tar read from a gzip file?", "pipeline": "rtr"}"""
+
+MEMORY_OBSERVE_DESCRIPTION = """\
+Remember something: read a chat turn, a note or a chapter of a story into the library's
+episodic memory, which tracks people, places and events over time. Give `at` (ISO date or
+date-time) for what was said then, so that "yesterday" or "next Friday" resolve; `source` names
+where it comes from (default "mcp"). Observing the same text twice adds nothing. Returns the
+events extracted (actors, action, place, time), dates it could not resolve, and conflicts with
+what was known (older facts are kept with a closed validity interval, never deleted).
+Example: {"text": "I moved to Berlin yesterday.", "at": "2024-05-02T10:00", "source": "chat"}"""
+
+MEMORY_QUERY_DESCRIPTION = """\
+Ask the episodic memory about people, places and time: "Where was Alice on 2021-03-06?",
+"Who was at Riverside Park on 5 March 2021?", "Where is Bob now?", "Timeline of Alice",
+"Who met both Alice and Bob?", "How many times did Alice visit Lisbon?". "I" means the user of
+chat turns. Returns a structured answer (kind, answers, the events it rests on with their
+source spans) when the question has one of those shapes, and always `context`: a compact
+timeline of the relevant events to reason over.
+Example: {"question": "Where was I on 2024-05-01?"}"""
+
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
@@ -161,6 +188,7 @@ def build_server(
     *,
     allow_index: Iterable[str | os.PathLike[str]] = (),
     name: str = "lcmem",
+    llm: Any = None,
 ) -> MCPServer:
     """An MCP server (not yet running) exposing ``library``.
 
@@ -168,13 +196,15 @@ def build_server(
         library: an open :class:`lcmem.Library`; the server keeps and reuses it.
         allow_index: roots the ``index`` tool may touch; empty means no ``index`` tool.
         name: the server name clients see.
+        llm: the model behind ``ask`` (path, URL or LLM); ``None``: the packaged default,
+            loaded on the first question.
 
     Example:
         >>> server = build_server(lcmem.open("./.lcmem"))       # doctest: +SKIP
     """
     from lcmem import __version__
 
-    tools = LibraryTools(library, allow_index=allow_index)
+    tools = LibraryTools(library, allow_index=allow_index, llm=llm)
     server = _LcmemMCPServer(
         tools,
         name=name,
@@ -188,12 +218,7 @@ def build_server(
 
 
 def _register_tools(server: MCPServer, tools: LibraryTools) -> None:
-    """Every tool of the server, in one place.
-
-    The pipelines (issue 6: ``ask``) and the episodic memory (issue 7: ``memory_observe``,
-    ``memory_query``) add their tools here, as thin wrappers over a :class:`LibraryTools`
-    method, once they land.
-    """
+    """Every tool of the server, in one place: thin wrappers over :class:`LibraryTools`."""
 
     @_as_tool_error
     def search(
@@ -257,6 +282,54 @@ def _register_tools(server: MCPServer, tools: LibraryTools) -> None:
     server.add_tool(get_span, description=GET_SPAN_DESCRIPTION, annotations=READ_ONLY)
     server.add_tool(list_documents, description=LIST_DOCUMENTS_DESCRIPTION, annotations=READ_ONLY)
     server.add_tool(status, description=STATUS_DESCRIPTION, annotations=READ_ONLY)
+
+    @_as_tool_error
+    def ask(
+        question: Annotated[str, Field(description="the question, in natural language")],
+        pipeline: Annotated[
+            Literal["rag", "rtr", "coa", "memory"],
+            Field(description="rag (default), rtr (verified quotes), coa, memory"),
+        ] = "rag",
+        k: Annotated[
+            int | None, Field(ge=1, le=MAX_K, description="passages retrieved (default 8)")
+        ] = None,
+        max_tokens: Annotated[
+            int | None, Field(ge=1, le=1024, description="longest answer, in LLM tokens")
+        ] = None,
+    ) -> dict[str, Any]:
+        return tools.ask(question, pipeline=pipeline, k=k, max_tokens=max_tokens)
+
+    @_as_tool_error
+    def memory_observe(
+        text: Annotated[str, Field(description="what was said or what happened")],
+        at: Annotated[
+            str | None, Field(description="when, ISO date or date-time, e.g. 2024-05-02T10:00")
+        ] = None,
+        source: Annotated[str | None, Field(description='where it comes from, e.g. "chat"')] = None,
+    ) -> dict[str, Any]:
+        return tools.memory_observe(text, at=at, source=source)
+
+    @_as_tool_error
+    def memory_query(
+        question: Annotated[str, Field(description="a question about people, places, dates")],
+        max_events: Annotated[
+            int, Field(ge=1, le=200, description="most events in the context")
+        ] = 12,
+    ) -> dict[str, Any]:
+        return tools.memory_query(question, max_events=max_events)
+
+    server.add_tool(ask, description=ASK_DESCRIPTION, annotations=READ_ONLY)
+    server.add_tool(
+        memory_observe,
+        description=MEMORY_OBSERVE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    server.add_tool(memory_query, description=MEMORY_QUERY_DESCRIPTION, annotations=READ_ONLY)
 
     if tools.can_index:
 
@@ -378,6 +451,7 @@ def serve(
     token: str | None = None,
     allow_index: Iterable[str | os.PathLike[str]] = (),
     warm_up: bool = True,
+    llm: Any = None,
 ) -> None:
     """Open the library at ``store`` once and serve it until the client or a signal stops it.
 
@@ -391,7 +465,7 @@ def serve(
         raise ConfigError(f"transport must be stdio or http, got {transport!r}")
     library = lcmem.open(store)
     try:
-        server = build_server(library, allow_index=allow_index)
+        server = build_server(library, allow_index=allow_index, llm=llm)
         app = http_app(server, host=host, token=token) if transport == "http" else None
         if warm_up:
             tools: LibraryTools = server.lcmem_tools  # type: ignore[attr-defined]

@@ -27,6 +27,8 @@ from lcmem.integrations.pathguard import PathGuard
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 50
+MAX_ANSWER_TOKENS = 1024
+ASK_PIPELINES = ("rag", "rtr", "coa", "memory")
 DEFAULT_SPAN_CHARS = 20_000
 MAX_SPAN_CHARS = 200_000
 DOCUMENT_URI_PREFIX = "lcmem://document/"
@@ -68,6 +70,8 @@ class LibraryTools:
         library: an open :class:`lcmem.Library`.
         allow_index: roots a client may index; empty (the default) makes the tools read-only.
         max_file_size: passed to :meth:`lcmem.Library.index` (and to the symlink check).
+        llm: the model behind ``ask`` (an :class:`~lcmem.llm.base.LLM`, a path or an
+            ``http(s)://`` endpoint); ``None`` loads the packaged default on the first question.
     """
 
     def __init__(
@@ -76,10 +80,14 @@ class LibraryTools:
         *,
         allow_index: Iterable[str | os.PathLike[str]] = (),
         max_file_size: int = 10 * 2**20,
+        llm: Any = None,
     ) -> None:
         self.library = library
         self.guard = PathGuard(allow_index)
         self.max_file_size = max_file_size
+        self.llm_spec = llm
+        self._llm: Any = None
+        self._workspace: Any = None
         self._lock = threading.RLock()
 
     @property
@@ -283,6 +291,107 @@ class LibraryTools:
         with self._lock:
             if self.library.status()["chunks"]:
                 self.library.search("warm up", k=1, mode="hybrid")
+
+    # -- questions (pipelines) and episodic memory ----------------------------------------
+    def ask(
+        self,
+        question: str,
+        pipeline: str = "rag",
+        k: int | None = None,
+        max_tokens: int | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``question`` with a pipeline: ``{"answer", "citations": [hits], "usage"}``."""
+        from lcmem.llm import load_llm
+
+        if not isinstance(question, str) or not question.strip():
+            raise EmptyQueryError("the question is empty: ask something about the library")
+        if pipeline not in ASK_PIPELINES:
+            raise ConfigError(
+                f"pipeline must be one of {', '.join(ASK_PIPELINES)}, got {pipeline!r}"
+            )
+        options: dict[str, Any] = {}
+        if k is not None:
+            if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+                raise ConfigError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+            options["k"] = k
+        if max_tokens is not None:
+            if not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_ANSWER_TOKENS:
+                raise ConfigError(
+                    f"max_tokens must be an integer from 1 to {MAX_ANSWER_TOKENS}, "
+                    f"got {max_tokens!r}"
+                )
+            options["max_tokens"] = max_tokens
+        if pipeline == "memory":
+            options["workspace"] = self.workspace
+        with self._lock:
+            if self._llm is None:
+                self._llm = load_llm(self.llm_spec)
+            answer = self.library.ask(question, pipeline=pipeline, llm=self._llm, **options)
+        trace = answer.trace
+        return {
+            "question": question,
+            "pipeline": pipeline,
+            "answer": answer.text,
+            "citations": [_hit(h) for h in answer.citations],
+            "usage": {
+                "prompt_tokens": trace.prompt_tokens,
+                "completion_tokens": trace.completion_tokens,
+                "llm_calls": trace.llm_calls,
+                "seconds": round(trace.seconds, 3),
+            },
+        }
+
+    @property
+    def workspace(self) -> Any:
+        """The library's episodic memory workspace (opened on first use)."""
+        with self._lock:
+            if self._workspace is None:
+                from lcmem.memory import EpisodicWorkspace
+
+                self._workspace = EpisodicWorkspace(self.library)
+            return self._workspace
+
+    def memory_observe(
+        self, text: str, at: str | None = None, source: str | None = None
+    ) -> dict[str, Any]:
+        """Read ``text`` (a chat turn, a note, a chapter) into the episodic memory and save it."""
+        if not isinstance(text, str) or not text.strip():
+            raise EmptyQueryError("the text is empty: pass what was said or what happened")
+        ws = self.workspace
+        with self._lock:
+            report = ws.observe(text, at=at, source=source or "mcp")
+            ws.save()
+        return {
+            "events": [e.to_dict() for e in report.events],
+            "duplicate": report.duplicate,
+            "unresolved_dates": report.unresolved,
+            "conflicts": [str(c) for c in report.conflicts],
+            "warnings": report.warnings,
+            "errors": report.errors,
+        }
+
+    def memory_query(self, question: str, max_events: int = 12) -> dict[str, Any]:
+        """Answer from the episodic memory: a structured answer when the question has a known
+        shape (where was X on T, who was at P, timeline of X...), and always the compact context
+        of the events it is about."""
+        if not isinstance(question, str) or not question.strip():
+            raise EmptyQueryError("the question is empty: ask about people, places or dates")
+        ws = self.workspace
+        with self._lock:
+            result = ws.ask(question)
+            context = ws.context_for(question, max_events=max_events)
+        out: dict[str, Any] = {"question": question, "context": context}
+        if result is not None:
+            out.update(
+                kind=result.kind,
+                answers=result.answers,
+                answer=result.text,
+                notes=result.notes,
+                events=[e.to_dict() for e in result.events],
+            )
+        else:
+            out["note"] = "not a structured question: read `context` to answer"
+        return out
 
 
 # -- helpers --------------------------------------------------------------------------

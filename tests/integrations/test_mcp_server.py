@@ -54,10 +54,16 @@ def test_tools_results_and_errors(library, corpus):
     async def main() -> None:
         async with Client(server) as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert set(tools) == {"search", "get_chunk", "get_span", "list_documents", "status"}
+            assert set(tools) == {"search", "get_chunk", "get_span", "list_documents", "status"} | {
+                "ask",
+                "memory_observe",
+                "memory_query",
+            }
             assert "index" not in tools  # read-only without --allow-index
             for t in tools.values():
-                assert len(t.description) > 100 and t.annotations.read_only_hint
+                assert len(t.description) > 100
+                # only memory_observe writes (to the episodic memory, never to documents)
+                assert t.annotations.read_only_hint == (t.name != "memory_observe")
             assert (
                 "bm25" in tools["search"].description and "Example" in tools["search"].description
             )
@@ -228,7 +234,7 @@ def test_stdio_end_to_end(library, tmp_path):
             init = await session.initialize()
             assert init.server_info.name == "lcmem"
             names = {t.name for t in (await session.list_tools()).tools}
-            assert names == {"search", "get_chunk", "get_span", "list_documents", "status"}
+            assert {"search", "get_chunk", "get_span", "list_documents", "status", "ask"} <= names
             res = _json(await session.call_tool("search", {"query": "copy directories"}))
             top = res["hits"][0]
             assert Path(top["path"]).name == "cp.txt"
@@ -243,6 +249,14 @@ def test_stdio_end_to_end(library, tmp_path):
             assert span["text"].startswith(top["text"][:20])
             bad = await session.call_tool("search", {"query": ""})
             assert bad.is_error and "query is empty" in _text(bad)
+            # ask, with the real packaged LLM in the server process
+            ans = _json(
+                await session.call_tool(
+                    "ask", {"question": "How do I restore a snapshot?", "k": 2, "max_tokens": 24}
+                )
+            )
+            assert ans["answer"].strip() and ans["usage"]["llm_calls"] == 1
+            assert any(Path(c["path"]).name == "guide.md" for c in ans["citations"])
             resources = (await session.list_resources()).resources
             assert len(resources) == 4
             by_uri = {document_uri(p): p for p in library.documents()}

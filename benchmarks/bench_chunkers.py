@@ -1,0 +1,347 @@
+"""Chunking throughput (MB/s) of lcmem against chonkie and langchain-text-splitters, one run.
+
+Inputs (the same for every system): prose is the man section 1 pages cached by
+``manpages.py`` (sorted by name, ``gcloud`` pages skipped, concatenated page by page up to
+``--prose-mb``); code is the standard library's top-level modules whose names start with a-m
+(``/usr/lib/python3.X/[a-m]*.py``, the same files ``bench_code_retrieval.py`` queries).
+
+Systems, all with a 200-token budget (overlap 20 where the splitter has one):
+
+- token windows: lcmem ``TokenChunker``; chonkie ``TokenChunker``; langchain's token splitting
+  (``split_text_on_tokens``, the algorithm of its ``TokenTextSplitter`` and
+  ``SentenceTransformersTokenTextSplitter``) with the tokenizer's ``encode``/``decode``;
+- recursive: lcmem ``RecursiveChunker``; chonkie ``RecursiveChunker`` (no overlap option);
+  langchain ``RecursiveCharacterTextSplitter`` with a token ``length_function``;
+- code: lcmem ``CodeChunker`` (Python ``ast``); chonkie ``CodeChunker`` (tree-sitter through
+  tree-sitter-language-pack); langchain ``RecursiveCharacterTextSplitter.from_language(PYTHON)``.
+
+Tokenizer: every system counts in the packaged all-MiniLM-L6-v2 tokenizer (the default
+embedder's): lcmem through ``HFTokenizer.default()``, chonkie and langchain through the very
+same ``tokenizers.Tokenizer`` object (chonkie also with ``tokie``, its own fast re-implementation
+loaded from the same ``tokenizer.json``). ``--cheap`` adds each library's default cheap counter:
+lcmem ``WhitespaceTokenizer`` (200 words), chonkie ``"character"`` and langchain ``len``
+(1,000 characters): different units, shown for completeness.
+
+Timing: each system runs ``--repeat`` passes over its input; "cold" is the first pass (lcmem's
+tokenizer caches words it has seen, so later passes are "warm"), "warm" the best later pass.
+Wall time and CPU time (``time.process_time``, all threads of the process) are both shown: the
+machine is shared, CPU time is the steadier number. Rows are printed as they finish and
+appended to ``benchmarks/results/chunkers_throughput.tsv``.
+
+Run: ``.venv/bin/python benchmarks/bench_chunkers.py`` (a few minutes; ``--prose-mb 1`` for a
+quick check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shlex
+import statistics
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    from benchmarks.machine import cpu_model, load_average
+    from benchmarks.manpages import CACHE_ROOT, LOW_PRIORITY
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from machine import cpu_model, load_average  # type: ignore[no-redef]
+    from manpages import CACHE_ROOT, LOW_PRIORITY  # type: ignore[no-redef]
+
+from lcmem.chunkers import CodeChunker, RecursiveChunker, TokenChunker
+from lcmem.tokens import HFTokenizer, WhitespaceTokenizer, default_model_path
+from lcmem.types import Document
+
+RESULTS = Path(__file__).resolve().parent / "results" / "chunkers_throughput.tsv"
+BUDGET, OVERLAP, CHAR_BUDGET, CHAR_OVERLAP = 200, 20, 1000, 100
+
+Split = Callable[[str], list[str]]
+
+
+def stdlib_a_m() -> list[Path]:
+    """Top-level standard library modules whose names start with a-m, sorted."""
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    return sorted(p for p in lib.glob("*.py") if p.name[0] in "abcdefghijklm")
+
+
+def prose_texts(mb: float) -> list[str]:
+    """Man section 1 pages from the ``manpages.py`` cache, by name, up to ``mb`` MB."""
+    files = sorted(
+        p for p in (CACHE_ROOT / "1").glob("*.txt") if not p.name.startswith(LOW_PRIORITY)
+    )
+    if not files:
+        sys.exit("no cached man pages: run .venv/bin/python benchmarks/manpages.py first")
+    out: list[str] = []
+    size = 0
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if text.strip():
+            out.append(text)
+            size += len(text.encode())
+        if size >= mb * 1e6:
+            break
+    return out
+
+
+@dataclass
+class Row:
+    task: str
+    system: str
+    counter: str
+    chunks: int
+    mean_tokens: float
+    cold_wall: float
+    cold_cpu: float
+    warm_wall: float
+    warm_cpu: float
+
+
+def run(split: Split, texts: list[str], repeat: int) -> tuple[list[str], list[tuple[float, float]]]:
+    """Chunk every text ``repeat`` times; the chunks of the first pass and (wall, cpu) per pass."""
+    passes = []
+    first: list[str] = []
+    for k in range(repeat):
+        gc.collect()
+        w, c = time.perf_counter(), time.process_time()
+        out = [chunk for t in texts for chunk in split(t)]
+        passes.append((time.perf_counter() - w, time.process_time() - c))
+        if k == 0:
+            first = out
+    return first, passes
+
+
+def lcmem_split(chunker) -> Split:
+    return lambda text: [c.text for c in chunker.chunk(Document(text=text))]
+
+
+def lcmem_code_split(chunker) -> Split:
+    return lambda text: [
+        c.text for c in chunker.chunk(Document(text=text, metadata={"lang": "python"}))
+    ]
+
+
+def chonkie_split(chunker) -> Split:
+    return lambda text: [c.text for c in chunker.chunk(text)]
+
+
+def systems(cheap: bool) -> dict[str, list[tuple[str, str, Callable[[], Split]]]]:
+    """Per task: (system, counter, factory). Factories build lazily so a failing peer is a row."""
+    hf = HFTokenizer.default()
+    raw = hf._tok  # the tokenizers.Tokenizer object lcmem itself wraps: same vocabulary, rules
+    tokenizer_json = str(default_model_path() / "tokenizer.json")
+
+    def hf_len(text: str) -> int:
+        return len(raw.encode(text, add_special_tokens=False).ids)
+
+    def chonkie_tokie():
+        import tokie
+
+        return tokie.Tokenizer.from_json(tokenizer_json)
+
+    def chonkie(kind: str, tok: Callable[[], object], t_name: str = "minilm"):
+        def make() -> Split:
+            import chonkie as ck
+
+            t = tok()
+            if kind == "token":
+                return chonkie_split(ck.TokenChunker(t, chunk_size=size, chunk_overlap=overlap))
+            if kind == "recursive":
+                return chonkie_split(ck.RecursiveChunker(t, chunk_size=size))
+            return chonkie_split(ck.CodeChunker(t, chunk_size=size, language="python"))
+
+        size, overlap = (CHAR_BUDGET, CHAR_OVERLAP) if t_name == "character" else (BUDGET, OVERLAP)
+        return make
+
+    def langchain(kind: str, length: Callable[[str], int] | None):
+        def make() -> Split:
+            from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+            from langchain_text_splitters.base import Tokenizer, split_text_on_tokens
+
+            kw = {"length_function": length} if length else {}
+            size, overlap = (BUDGET, OVERLAP) if length else (CHAR_BUDGET, CHAR_OVERLAP)
+            if kind == "token":
+                spec = Tokenizer(
+                    chunk_overlap=OVERLAP,
+                    tokens_per_chunk=BUDGET,
+                    decode=raw.decode,
+                    encode=lambda t: raw.encode(t, add_special_tokens=False).ids,
+                )
+                return lambda text: split_text_on_tokens(text=text, tokenizer=spec)
+            if kind == "recursive":
+                s = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap, **kw)
+            else:
+                s = RecursiveCharacterTextSplitter.from_language(
+                    Language.PYTHON, chunk_size=size, chunk_overlap=overlap, **kw
+                )
+            return s.split_text
+
+        return make
+
+    ws = WhitespaceTokenizer()
+    out: dict[str, list[tuple[str, str, Callable[[], Split]]]] = {
+        "token (prose)": [
+            (
+                "lcmem TokenChunker",
+                "minilm",
+                lambda: lcmem_split(TokenChunker(BUDGET, OVERLAP, hf)),
+            ),
+            ("chonkie TokenChunker", "minilm", chonkie("token", lambda: raw)),
+            ("chonkie TokenChunker", "minilm (tokie)", chonkie("token", chonkie_tokie)),
+            ("langchain split_text_on_tokens", "minilm", langchain("token", hf_len)),
+        ],
+        "recursive (prose)": [
+            (
+                "lcmem RecursiveChunker",
+                "minilm",
+                lambda: lcmem_split(RecursiveChunker(BUDGET, OVERLAP, hf)),
+            ),
+            ("chonkie RecursiveChunker", "minilm", chonkie("recursive", lambda: raw)),
+            ("chonkie RecursiveChunker", "minilm (tokie)", chonkie("recursive", chonkie_tokie)),
+            ("langchain RecursiveCharacterTextSplitter", "minilm", langchain("recursive", hf_len)),
+        ],
+        "code (python)": [
+            (
+                "lcmem CodeChunker (ast)",
+                "minilm",
+                lambda: lcmem_code_split(CodeChunker(BUDGET, OVERLAP, hf, language="python")),
+            ),
+            ("chonkie CodeChunker", "minilm", chonkie("code", lambda: raw)),
+            ("chonkie CodeChunker", "minilm (tokie)", chonkie("code", chonkie_tokie)),
+            ("langchain from_language(PYTHON)", "minilm", langchain("code", hf_len)),
+        ],
+    }
+    if cheap:
+        out["token (prose)"] += [
+            (
+                "lcmem TokenChunker",
+                "whitespace",
+                lambda: lcmem_split(TokenChunker(BUDGET, OVERLAP, ws)),
+            ),
+            (
+                "chonkie TokenChunker",
+                "character",
+                chonkie("token", lambda: "character", "character"),
+            ),
+        ]
+        out["recursive (prose)"] += [
+            (
+                "lcmem RecursiveChunker",
+                "whitespace",
+                lambda: lcmem_split(RecursiveChunker(BUDGET, OVERLAP, ws)),
+            ),
+            (
+                "chonkie RecursiveChunker",
+                "character",
+                chonkie("recursive", lambda: "character", "character"),
+            ),
+            ("langchain RecursiveCharacterTextSplitter", "len", langchain("recursive", None)),
+        ]
+        out["code (python)"] += [
+            (
+                "lcmem CodeChunker (ast)",
+                "whitespace",
+                lambda: lcmem_code_split(CodeChunker(BUDGET, OVERLAP, ws, language="python")),
+            ),
+            ("chonkie CodeChunker", "character", chonkie("code", lambda: "character", "character")),
+            ("langchain from_language(PYTHON)", "len", langchain("code", None)),
+        ]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prose-mb", type=float, default=4.0, help="MB of man pages (default 4)")
+    ap.add_argument("--repeat", type=int, default=3, help="passes per system (default 3)")
+    ap.add_argument("--cheap", action="store_true", help="also each library's cheap counter")
+    ap.add_argument("--only", default="", help="run only tasks whose name contains this")
+    args = ap.parse_args()
+    command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
+
+    inputs = {"prose": prose_texts(args.prose_mb), "python": [p.read_text() for p in stdlib_a_m()]}
+    sizes = {k: sum(len(t.encode()) for t in v) / 1e6 for k, v in inputs.items()}
+    print(
+        f"inputs: prose {len(inputs['prose'])} man pages, {sizes['prose']:.2f} MB; python "
+        f"{len(inputs['python'])} stdlib a-m modules, {sizes['python']:.2f} MB; budget {BUDGET} "
+        f"tokens (overlap {OVERLAP}); {args.repeat} passes",
+        flush=True,
+    )
+    hf = HFTokenizer.default()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not RESULTS.exists()
+    rows: list[Row] = []
+    header = (
+        f"{'task':<18} {'system':<40} {'counter':<15} {'chunks':>7} {'tok/chunk':>9} "
+        f"{'cold MB/s wall/cpu':>19} {'warm MB/s wall/cpu':>19}"
+    )
+    print(header, flush=True)
+    with RESULTS.open("a", encoding="utf-8") as log:
+        if new_file:
+            log.write(
+                "when\ttask\tsystem\tcounter\tchunks\tmean_tokens\tMB\tcold_wall_s\tcold_cpu_s"
+                "\twarm_wall_s\twarm_cpu_s\tload\n"
+            )
+        for task, entries in systems(args.cheap).items():
+            if args.only and args.only not in task:
+                continue
+            texts = inputs["python" if "python" in task else "prose"]
+            mb = sizes["python" if "python" in task else "prose"]
+            for system, counter, factory in entries:
+                try:
+                    split = factory()
+                    chunks, passes = run(split, texts, args.repeat)
+                except Exception as exc:  # a peer that cannot run here is a row, not a crash
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:150]}"
+                    print(
+                        f"{task:<18} {system:<40} {counter:<15} not runnable: {reason}", flush=True
+                    )
+                    log.write(
+                        f"{time.strftime('%FT%T')}\t{task}\t{system}\t{counter}\t"
+                        f"not runnable: {reason}\n"
+                    )
+                    log.flush()
+                    continue
+                warm = min(passes[1:], key=lambda p: p[1]) if len(passes) > 1 else passes[0]
+                mean_tok = statistics.mean(hf.count_many(chunks)) if chunks else 0.0
+                row = Row(task, system, counter, len(chunks), mean_tok, *passes[0], *warm)
+                rows.append(row)
+                print(
+                    f"{task:<18} {system:<40} {counter:<15} {row.chunks:>7} {mean_tok:>9.1f} "
+                    f"{mb / row.cold_wall:>9.2f}/{mb / row.cold_cpu:<9.2f} "
+                    f"{mb / row.warm_wall:>9.2f}/{mb / row.warm_cpu:<9.2f}",
+                    flush=True,
+                )
+                log.write(
+                    f"{time.strftime('%FT%T')}\t{task}\t{system}\t{counter}\t{row.chunks}\t"
+                    f"{mean_tok:.1f}\t{mb:.3f}\t{row.cold_wall:.3f}\t{row.cold_cpu:.3f}\t"
+                    f"{row.warm_wall:.3f}\t{row.warm_cpu:.3f}\t{load_average()}\n"
+                )
+                log.flush()
+
+    print("\nlcmem / fastest peer with the minilm tokenizer (warm CPU MB/s):")
+    for task in dict.fromkeys(r.task for r in rows):
+        mb = sizes["python" if "python" in task else "prose"]
+        here = [r for r in rows if r.task == task and r.counter.startswith("minilm")]
+        mine = [r for r in here if r.system.startswith("lcmem")]
+        peers = [r for r in here if not r.system.startswith("lcmem")]
+        if mine and peers:
+            best = min(peers, key=lambda r: r.warm_cpu)
+            print(
+                f"  {task:<18} lcmem {mb / mine[0].warm_cpu:.2f} vs {best.system} "
+                f"[{best.counter}] {mb / best.warm_cpu:.2f}: "
+                f"x{best.warm_cpu / mine[0].warm_cpu:.2f}"
+            )
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, load {load_average()} (1/5/15 min) at "
+        f"the end, Python {platform.python_version()}"
+    )
+    print(f"command: {command}")
+
+
+if __name__ == "__main__":
+    main()

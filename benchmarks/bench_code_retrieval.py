@@ -1,0 +1,275 @@
+"""Code retrieval: find a standard library function from the first sentence of its docstring.
+
+Corpus: the standard library's top-level modules whose names start with a-m
+(``/usr/lib/python3.X/[a-m]*.py``; packages, tests and other letters left out; ``--max-files``
+takes a deterministic subset), with every function docstring removed from the indexed code:
+the docstring's lines are deleted (replaced by ``pass`` when it is the whole body), the rest of
+the file is byte-identical. Functions whose docstring shares a line with other code are left
+as they are and give no query.
+
+Queries: the first sentence of each removed docstring (up to the first ". " or blank line,
+whitespace collapsed), at least 4 words, each sentence used once (a sentence shared by several
+functions is dropped); ``--queries`` of them sampled with ``--seed``. The target is the
+function's span in the stripped file (decorators to last line).
+
+Systems: three lcmem libraries over the same files, the default embedder (packaged
+all-MiniLM-L6-v2) and analyzer, differing only in the chunker: ``CodeChunker`` (AST units),
+``TokenChunker`` (fixed windows; both 200 tokens, overlap 20) and one chunk per file (for dense
+the embedder truncates it at its 256-token window: the honest whole-file baseline). Each is
+searched in ``bm25``, ``dense`` and ``hybrid`` mode for 10 hits. A hit is correct when its chunk
+overlaps the target function's span in the target file (whole files: the target file).
+Metrics: MRR@10 and Recall@10 (one target per query, so Recall@10 is the hit rate).
+
+The stores live in ``benchmarks/.work/code_retrieval/`` and are reused when the stripped files
+are unchanged, so a second run only searches. Rows are printed as they finish and appended to
+``benchmarks/results/code_retrieval.tsv``.
+
+Run: ``.venv/bin/python benchmarks/bench_code_retrieval.py`` (``--max-files 10 --queries 50``
+for a quick check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import random
+import re
+import shlex
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+
+import lcmem
+from lcmem.chunkers import CodeChunker, TokenChunker
+from lcmem.chunkers.base import Chunker
+from lcmem.types import Chunk, Document
+
+try:
+    from benchmarks.machine import cpu_model, load_average
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from machine import cpu_model, load_average  # type: ignore[no-redef]
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / ".work" / "code_retrieval"
+RESULTS = REPO / "benchmarks" / "results" / "code_retrieval.tsv"
+MODES = ("bm25", "dense", "hybrid")
+CUTOFF = 10
+_SENTENCE_END = re.compile(r"\.\s|\n\s*\n")
+
+
+class WholeFileChunker(Chunker):
+    """One chunk per document (its text without surrounding whitespace): the baseline."""
+
+    name = "whole-file"
+
+    def _chunk(self, doc: Document) -> list[Chunk]:
+        text = doc.text
+        body = text.strip()
+        if not body:
+            return []
+        start = text.index(body)
+        n = self.tokenizer.count(body)
+        return [Chunk(text=body, start=start, end=start + len(body), token_count=n)]
+
+
+@dataclass
+class Target:
+    file: str
+    name: str
+    start: int
+    end: int
+    query: str
+
+
+def stdlib_a_m() -> list[Path]:
+    """Top-level standard library modules whose names start with a-m, sorted."""
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    return sorted(p for p in lib.glob("*.py") if p.name[0] in "abcdefghijklm")
+
+
+def first_sentence(doc: str) -> str:
+    """First sentence of a docstring: up to the first '. ' or blank line, one line."""
+    doc = doc.strip()
+    m = _SENTENCE_END.search(doc)
+    head = doc[: m.start() + 1] if m and doc[m.start()] == "." else doc[: m.start()] if m else doc
+    return " ".join(head.split())
+
+
+def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return sorted(nodes, key=lambda n: (n.lineno, n.col_offset))
+
+
+def strip_docstrings(src: str) -> tuple[str, dict[int, str]]:
+    """``src`` without function docstrings, and the docstring of each stripped function by its
+    index in :func:`_functions` order (the same functions, in the same order, in the result)."""
+    tree = ast.parse(src)
+    lines = src.splitlines(keepends=True)
+    removed: dict[int, str] = {}
+    edits: list[tuple[int, int, str]] = []  # (first line, last line) 0-based, replacement
+    for k, fn in enumerate(_functions(tree)):
+        body = fn.body
+        if not (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            continue
+        node = body[0]
+        a, b = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        before = lines[a].encode()[: node.col_offset].decode(errors="replace")
+        after = lines[b].encode()[node.end_col_offset or 0 :].decode(errors="replace")
+        if before.strip() or after.strip().rstrip(";").strip() or fn.lineno - 1 == a:
+            continue  # shares a line with other code: leave it, no query
+        indent = before
+        keep_pass = len(body) == 1
+        edits.append((a, b, f"{indent}pass\n" if keep_pass else ""))
+        removed[k] = node.value.value
+    for a, b, new in sorted(edits, reverse=True):
+        lines[a : b + 1] = [new] if new else []
+    out = "".join(lines)
+    ast.parse(out)  # still valid Python
+    return out, removed
+
+
+def prepare(files: list[Path], src_dir: Path) -> list[Target]:
+    """Write the stripped files to ``src_dir`` (only if changed) and return every query."""
+    src_dir.mkdir(parents=True, exist_ok=True)
+    targets: list[Target] = []
+    for path in files:
+        src = path.read_text(encoding="utf-8")
+        try:
+            stripped, docs = strip_docstrings(src)
+        except SyntaxError:
+            continue
+        dest = src_dir / path.name
+        if not dest.exists() or dest.read_text(encoding="utf-8") != stripped:
+            dest.write_text(stripped, encoding="utf-8")
+        starts = list(accumulate((len(x) for x in stripped.splitlines(keepends=True)), initial=0))
+        for k, fn in enumerate(_functions(ast.parse(stripped))):
+            if k not in docs:
+                continue
+            query = first_sentence(docs[k])
+            if len(query.split()) < 4:
+                continue
+            first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) - 1
+            last = (fn.end_lineno or fn.lineno) - 1
+            start = starts[first]
+            end = starts[min(last + 1, len(starts) - 1)]
+            targets.append(Target(path.name, fn.name, start, end, query))
+    # A sentence shared by several functions has no single answer.
+    seen: dict[str, int] = {}
+    for t in targets:
+        seen[t.query] = seen.get(t.query, 0) + 1
+    return [t for t in targets if seen[t.query] == 1]
+
+
+def chunkers() -> dict[str, Chunker]:
+    return {
+        "ast (CodeChunker)": CodeChunker(200, 20),
+        "fixed (TokenChunker)": TokenChunker(200, 20),
+        "whole file": WholeFileChunker(),
+    }
+
+
+def correct(hit_path: str | None, hit: tuple[int, int], t: Target, whole: bool) -> bool:
+    if hit_path is None or Path(hit_path).name != t.file:
+        return False
+    return whole or (hit[0] < t.end and t.start < hit[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--max-files", type=int, default=0, help="use at most N files (0 = all)")
+    ap.add_argument("--queries", type=int, default=400, help="queries sampled (default 400)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", type=Path, default=WORK)
+    args = ap.parse_args()
+    command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
+
+    files = stdlib_a_m()
+    if args.max_files and len(files) > args.max_files:
+        files = sorted(random.Random(args.seed).sample(files, args.max_files))
+    src_dir = args.work / "src"
+    targets = prepare(files, src_dir)
+    rng = random.Random(args.seed)
+    queries = rng.sample(targets, min(args.queries, len(targets)))
+    size = sum(p.stat().st_size for p in src_dir.glob("*.py")) / 1e6
+    print(
+        f"corpus: {len(files)} stdlib a-m modules ({size:.2f} MB stripped): "
+        f"{', '.join(p.stem for p in files)}",
+        flush=True,
+    )
+    print(
+        f"queries: {len(queries)} of {len(targets)} usable docstring first sentences "
+        f"(seed {args.seed})",
+        flush=True,
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not RESULTS.exists()
+    rows: list[tuple[str, str, float, float, float]] = []
+    with RESULTS.open("a", encoding="utf-8") as log:
+        if new_file:
+            log.write(
+                "when\tchunker\tmode\tfiles\tqueries\tchunks\tmrr10\trecall10\tms_per_query\tload\n"
+            )
+        for label, chunker in chunkers().items():
+            store = args.work / re.sub(r"\W+", "-", label.split()[0])
+            t0 = time.perf_counter()
+            with lcmem.open(store, chunker=chunker) as lib:
+                report = lib.index([src_dir])
+                n_chunks = lib.status().get("chunks", 0)
+                print(
+                    f"{label}: {n_chunks} chunks, indexed in {time.perf_counter() - t0:.0f} s "
+                    f"({report})",
+                    flush=True,
+                )
+                for mode in MODES:
+                    lib.search("warm up", k=CUTOFF, mode=mode)  # type: ignore[arg-type]
+                    rr, found = 0.0, 0
+                    t1 = time.perf_counter()
+                    for t in queries:
+                        hits = lib.search(t.query, k=CUTOFF, mode=mode)  # type: ignore[arg-type]
+                        for rank, h in enumerate(hits, 1):
+                            span = (h.chunk.start, h.chunk.end)
+                            if correct(h.chunk.doc_path, span, t, label == "whole file"):
+                                rr += 1 / rank
+                                found += 1
+                                break
+                    ms = (time.perf_counter() - t1) * 1000 / max(1, len(queries))
+                    mrr, rec = rr / len(queries), found / len(queries)
+                    rows.append((label, mode, mrr, rec, ms))
+                    print(
+                        f"  {label:<22} {mode:<7} MRR@10 {mrr:.3f}  Recall@10 {rec:.3f}  "
+                        f"{ms:.0f} ms/query",
+                        flush=True,
+                    )
+                    log.write(
+                        f"{time.strftime('%FT%T')}\t{label}\t{mode}\t{len(files)}\t"
+                        f"{len(queries)}\t{n_chunks}\t{mrr:.4f}\t{rec:.4f}\t{ms:.1f}\t"
+                        f"{load_average()}\n"
+                    )
+                    log.flush()
+
+    print(f"\n{'chunker':<22} " + " ".join(f"{m + ' MRR/R@10':>18}" for m in MODES))
+    for label in dict.fromkeys(r[0] for r in rows):
+        cells = {r[1]: r for r in rows if r[0] == label}
+        print(
+            f"{label:<22} "
+            + " ".join(f"{cells[m][2]:>10.3f}/{cells[m][3]:<7.3f}" for m in MODES if m in cells)
+        )
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, load {load_average()} at the end, "
+        f"Python {platform.python_version()}"
+    )
+    print(f"command: {command}")
+
+
+if __name__ == "__main__":
+    main()

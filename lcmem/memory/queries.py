@@ -1,0 +1,376 @@
+"""Questions the workspace answers from its graph: where, who, when, how many, with whom.
+
+Each query returns a :class:`QueryResult`: the answer set (names or dates), the events it
+rests on, and a one-line text. :func:`parse_question` maps an English question onto a query.
+
+Semantics (day granularity for day times):
+
+- ``where_was(X, T)``: the place(s) whose location fact for X holds at T, i.e. where X was last
+  seen on or before T; none before X's first known place.
+- ``who_was_at(P, T)``: people of the events at P on day T (``state=True``: everyone whose
+  location fact at T is P).
+- ``latest_location(X)``: where X's latest-starting location fact says X is.
+- ``timeline(X)``: X's events in time order. ``when_at(X, P)``: days X was at P.
+- ``met_both(A, B)``: people who shared an event with A and an event with B.
+- ``count(X, P)``: events with X (and/or at P).
+
+Example:
+    >>> from lcmem.memory.events import Actor, Event
+    >>> from lcmem.memory.reconciler import Reconciler
+    >>> r = Reconciler()
+    >>> _ = r.add_event(Event("met", [Actor("Ann Lee"), Actor("Bo Kim")], "Paris", "2021-03-01",
+    ...                       id="e1"))
+    >>> where_was(r, "Ann", "2021-03-02").answers
+    ['Paris']
+    >>> parse_question("Who was at Paris on March 1, 2021?")
+    ('who_at', {'place': 'Paris', 'time': '2021-03-01'})
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lcmem.memory.dates import parse_date
+from lcmem.memory.events import Event
+from lcmem.memory.reconciler import Reconciler
+
+
+@dataclass
+class QueryResult:
+    """An answer from the workspace.
+
+    Attributes:
+        kind: the query (``where_was``, ``who_at``, ``latest``, ``timeline``, ``when_at``,
+            ``met_both``, ``count``).
+        answers: the answer set (names, ISO days, or one count); empty means "none".
+        events: the events the answer rests on (their ``source`` spans are the citations).
+        text: the answer as one readable line.
+        notes: caveats (unknown name, conflicting facts, ambiguous name).
+        resolved: every name in the question was found in memory.
+    """
+
+    kind: str
+    answers: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    text: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def resolved(self) -> bool:
+        return not any(n.startswith("no ") and " called " in n for n in self.notes)
+
+
+def _one(r: Reconciler, name: str, kind: str, notes: list[str]) -> str | None:
+    found = r.lookup(name, kind)
+    if not found:
+        notes.append(f"no {kind} called {name!r} in memory")
+        return None
+    if len(found) > 1:
+        chosen = max(found, key=lambda c: r.last_seen.get(c, -1))
+        notes.append(
+            f"{name!r} may be {', '.join(r.name_of(f) for f in found)}; "
+            f"answered for {r.name_of(chosen)}"
+        )
+        return chosen
+    return found[0]
+
+
+def _event(r: Reconciler, eid: str) -> Event:
+    return r.graph.nodes[eid]["event"]
+
+
+def where_was(r: Reconciler, person: str, time: str) -> QueryResult:
+    """Where ``person`` was at ``time`` (see the module doc)."""
+    res = QueryResult("where_was")
+    eid = _one(r, person, "person", res.notes)
+    if eid is None:
+        res.text = f"none: {person} is not in memory"
+        return res
+    facts = [f for f in r.facts.get(eid, []) if f.holds_at(time)]
+    res.answers = sorted({r.name_of(f.value) for f in facts})
+    res.events = [_event(r, f.event) for f in facts if f.event in r.graph]
+    if any(f.status == "conflicting" for f in facts):
+        res.notes.append("conflicting statements: " + " / ".join(res.answers))
+    who = r.name_of(eid)
+    res.text = (
+        f"On {time} {who} was at {' or '.join(res.answers)}."
+        if res.answers
+        else f"none: no known location of {who} on {time}"
+    )
+    return res
+
+
+def who_was_at(r: Reconciler, place: str, time: str, *, state: bool = False) -> QueryResult:
+    """Who was at ``place`` on ``time`` (events that day; ``state`` for location facts)."""
+    res = QueryResult("who_at")
+    pid = _one(r, place, "place", res.notes)
+    if pid is None:
+        res.text = f"none: {place} is not in memory"
+        return res
+    people: dict[str, str] = {}
+    if state:
+        for eid, facts in r.facts.items():
+            for f in facts:
+                if f.value == pid and f.holds_at(time):
+                    people[eid] = f.event
+    else:
+        for ev in r.events_of(pid):
+            if ev.time and ev.time[: len(time)] == time[: len(ev.time)]:
+                for ent in ev.entity_ids.values():
+                    people.setdefault(ent, ev.id)
+    res.answers = sorted(r.name_of(e) for e in people)
+    res.events = _unique_events(r, people.values())
+    res.text = (
+        f"At {r.name_of(pid)} on {time}: {', '.join(res.answers)}."
+        if res.answers
+        else f"none: nobody known at {r.name_of(pid)} on {time}"
+    )
+    return res
+
+
+def latest_location(r: Reconciler, person: str) -> QueryResult:
+    """Where ``person`` is now, as far as the workspace knows."""
+    res = QueryResult("latest")
+    eid = _one(r, person, "person", res.notes)
+    facts = r.facts.get(eid, []) if eid else []
+    if not facts:
+        res.text = f"none: no known location of {person}"
+        return res
+    last = max(f.valid_from for f in facts)
+    current = [f for f in facts if f.valid_from == last]
+    res.answers = sorted({r.name_of(f.value) for f in current})
+    res.events = _unique_events(r, [f.event for f in current])
+    if len(current) > 1:
+        res.notes.append("conflicting statements: " + " / ".join(res.answers))
+    res.text = f"{r.name_of(eid)} was last at {' or '.join(res.answers)} (since {last})."
+    # An undated event told later in the same source than the latest dated one is newer.
+    anchor = r.graph.nodes[current[0].event]["event"] if current[0].event in r.graph else None
+    later = [
+        e
+        for e in r.events_of(eid)
+        if e.time is None and e.place_id and anchor and anchor.source and e.source
+        if e.source.path == anchor.source.path and e.source.start > anchor.source.start
+    ]
+    if later:
+        last_ev = max(later, key=lambda e: e.source.start if e.source else 0)
+        res.answers, res.events = [r.name_of(last_ev.place_id)], [last_ev]
+        res.notes.append("the latest mention has no resolvable date")
+        res.text = f"{r.name_of(eid)} was last at {res.answers[0]} (date unknown, after {last})."
+    return res
+
+
+def timeline(r: Reconciler, name: str) -> QueryResult:
+    """Events of a person (or at a place), in time order; answers are ``day@place`` items."""
+    res = QueryResult("timeline")
+    eid = _one(r, name, "person", []) or _one(r, name, "place", res.notes)
+    if eid is None:
+        res.text = f"none: {name} is not in memory"
+        return res
+    res.events = r.events_of(eid)
+    res.answers = [f"{e.day or '?'}@{r.name_of(e.place_id) or '?'}" for e in res.events]
+    res.text = f"{len(res.events)} events of {r.name_of(eid)}."
+    return res
+
+
+def when_at(r: Reconciler, person: str, place: str) -> QueryResult:
+    """Days on which ``person`` was at ``place`` (events there)."""
+    res = QueryResult("when_at")
+    eid = _one(r, person, "person", res.notes)
+    pid = _one(r, place, "place", res.notes)
+    if eid is None or pid is None:
+        res.text = "none: " + "; ".join(res.notes)
+        return res
+    res.events = [e for e in r.events_of(eid) if e.place_id == pid]
+    res.answers = sorted({e.day for e in res.events if e.day})
+    res.text = (
+        f"{r.name_of(eid)} was at {r.name_of(pid)} on {', '.join(res.answers)}."
+        if res.answers
+        else f"none: {r.name_of(eid)} is not known to have been at {r.name_of(pid)}"
+    )
+    return res
+
+
+def met_both(r: Reconciler, a: str, b: str) -> QueryResult:
+    """People (other than A and B) who shared an event with A and an event with B."""
+    res = QueryResult("met_both")
+    ea, eb = _one(r, a, "person", res.notes), _one(r, b, "person", res.notes)
+    if ea is None or eb is None:
+        res.text = "none: " + "; ".join(res.notes)
+        return res
+
+    def partners(eid: str) -> dict[str, list[Event]]:
+        out: dict[str, list[Event]] = {}
+        for ev in r.events_of(eid):
+            for other in ev.entity_ids.values():
+                if other != eid:
+                    out.setdefault(other, []).append(ev)
+        return out
+
+    pa, pb = partners(ea), partners(eb)
+    both = sorted(set(pa) & set(pb) - {ea, eb})
+    res.answers = sorted(r.name_of(p) for p in both)
+    res.events = _unique_events(r, [e.id for p in both for e in pa[p] + pb[p]])
+    res.text = (
+        f"Met both {r.name_of(ea)} and {r.name_of(eb)}: {', '.join(res.answers)}."
+        if res.answers
+        else f"none: nobody known to have met both {r.name_of(ea)} and {r.name_of(eb)}"
+    )
+    return res
+
+
+def count(r: Reconciler, person: str | None = None, place: str | None = None) -> QueryResult:
+    """How many events had ``person`` (at ``place``, when given)."""
+    res = QueryResult("count")
+    eid = _one(r, person, "person", res.notes) if person else None
+    pid = _one(r, place, "place", res.notes) if place else None
+    if (person and eid is None) or (place and pid is None):
+        res.answers, res.text = ["0"], "0"
+        return res
+    events = r.events_of(eid) if eid else r.events_of(pid) if pid else r.all_events()
+    if eid and pid:
+        events = [e for e in events if e.place_id == pid]
+    res.events = events
+    res.answers = [str(len(events))]
+    res.text = str(len(events))
+    return res
+
+
+def _unique_events(r: Reconciler, ids: Any) -> list[Event]:
+    from lcmem.memory.reconciler import sort_events
+
+    return sort_events(_event(r, i) for i in dict.fromkeys(ids) if i in r.graph)
+
+
+# -- questions ----------------------------------------------------------------------------
+_Q = r"\s*\??\s*$"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "latest",
+        re.compile(
+            r"^(?:where\s+(?:is|was|am|are)\s+(?P<x>.+?)\s+(?:now|currently|last\s+seen|most\s+recently)"
+            r"|where\s+did\s+(?P<x2>.+?)\s+(?:go|end\s+up)\s+last"
+            r"|what\s+is\s+(?:the\s+)?(?:latest|last\s+known|current)\s+location\s+of\s+(?P<x3>.+?))"
+            + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "where_was",
+        re.compile(
+            r"^where\s+(?:was|were|is|am|did)\s+(?P<x>.+?)\s+(?:be\s+)?(?:on|at|by|as\s+of|in)\s+"
+            r"(?P<t>.+?)" + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "who_at",
+        re.compile(
+            r"^who\s+(?:was|were)\s+(?:at|in|near)\s+(?P<p>.+?)\s+on\s+(?P<t>.+?)" + _Q, re.I
+        ),
+    ),
+    (
+        "met_both",
+        re.compile(
+            r"^who\s+(?:has\s+)?(?:met|was\s+with|spent\s+time\s+with)\s+both\s+(?P<a>.+?)"
+            r"\s+and\s+(?P<b>.+?)" + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "count",
+        re.compile(
+            r"^how\s+many\s+times\s+(?:was|were|did|has|have)\s+(?P<x>.+?)\s+(?:been\s+)?"
+            r"(?:at|in|go\s+to|visit|went\s+to|to)\s+(?P<p>.+?)" + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "count_place",
+        re.compile(
+            r"^how\s+many\s+(?:events|things)\s+(?:happened|took\s+place)\s+(?:at|in)\s+(?P<p>.+?)"
+            + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "when_at",
+        re.compile(
+            r"^when\s+(?:was|were|did|has|have)\s+(?P<x>.+?)\s+(?:been\s+)?"
+            r"(?:at|in|go\s+to|visit|travel\s+to|went\s+to|come\s+to)\s+(?P<p>.+?)" + _Q,
+            re.I,
+        ),
+    ),
+    (
+        "timeline",
+        re.compile(
+            r"^(?:(?:show\s+|give\s+)?(?:the\s+)?(?:timeline|history)\s+of\s+(?P<x>.+?)"
+            r"|what\s+(?:did|has)\s+(?P<x2>.+?)\s+(?:do|done))" + _Q,
+            re.I,
+        ),
+    ),
+]
+
+
+def parse_question(question: str, clock: str | None = None) -> tuple[str, dict[str, str]] | None:
+    """``(kind, arguments)`` of a question the workspace answers directly, else ``None``.
+
+    Dates in the question are resolved against ``clock`` (for "yesterday", "March 5").
+
+    Example:
+        >>> parse_question("Where was Alice on 5 March 2021?")
+        ('where_was', {'person': 'Alice', 'time': '2021-03-05'})
+        >>> parse_question("Why did Alice leave?") is None
+        True
+    """
+    q = " ".join(question.strip().split())
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(q)
+        if not m:
+            continue
+        g = {k: v for k, v in m.groupdict().items() if v}
+        x = g.get("x") or g.get("x2") or g.get("x3")
+        if kind in ("where_was", "who_at"):
+            t = parse_date(g["t"], clock)
+            if t is None:
+                continue
+            if kind == "where_was":
+                return kind, {"person": _clean(x), "time": t}
+            return kind, {"place": _clean(g["p"]), "time": t}
+        if kind == "latest":
+            return kind, {"person": _clean(x)}
+        if kind == "met_both":
+            return kind, {"a": _clean(g["a"]), "b": _clean(g["b"])}
+        if kind == "count":
+            return kind, {"person": _clean(x), "place": _clean(g["p"])}
+        if kind == "count_place":
+            return "count", {"place": _clean(g["p"])}
+        if kind == "when_at":
+            return kind, {"person": _clean(x), "place": _clean(g["p"])}
+        if kind == "timeline":
+            return kind, {"name": _clean(x)}
+    return None
+
+
+def _clean(text: str | None) -> str:
+    return (text or "").strip(" ,.?!\"'")
+
+
+def run(r: Reconciler, kind: str, args: dict[str, str]) -> QueryResult:
+    """Run the query ``kind`` (as :func:`parse_question` names it) with ``args``."""
+    if kind == "where_was":
+        return where_was(r, args["person"], args["time"])
+    if kind == "who_at":
+        return who_was_at(r, args["place"], args["time"])
+    if kind == "latest":
+        return latest_location(r, args["person"])
+    if kind == "met_both":
+        return met_both(r, args["a"], args["b"])
+    if kind == "count":
+        return count(r, args.get("person"), args.get("place"))
+    if kind == "when_at":
+        return when_at(r, args["person"], args["place"])
+    if kind == "timeline":
+        return timeline(r, args["name"])
+    raise ValueError(f"unknown query kind {kind!r}")

@@ -1,0 +1,139 @@
+"""Retrieval-augmented generation: retrieve, pack the best chunks into the budget, answer.
+
+Hits come from ``library.search(question, k, mode="hybrid")`` (or an in-memory index of the
+documents given). The best ones that fit ``budget`` tokens of the LLM are shown to it in
+document order (path, then offset) as numbered passages; the answer cites the passages packed,
+best first.
+
+Example:
+    >>> from lcmem.llm import load_llm                               # doctest: +SKIP
+    >>> rag = RAGPipeline(load_llm(), k=8, budget=1024)              # doctest: +SKIP
+    >>> answer = rag.ask("How do I rotate logs?", library=lib)       # doctest: +SKIP
+    >>> answer.text, [h.span for h in answer.citations]              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lcmem.errors import ConfigError
+from lcmem.pipelines.base import Answer, Pipeline, Trace
+from lcmem.pipelines.budget import (
+    DEFAULT_BUDGET_CAP,
+    context_budget,
+    pack_hits,
+    shrink_to_fit,
+)
+from lcmem.pipelines.prompts import (
+    NO_ANSWER,
+    call_llm,
+    check_question,
+    clean_answer,
+    numbered_context,
+    passage,
+    rag_messages,
+    timed_step,
+)
+from lcmem.pipelines.sources import Sources, require_source
+
+if TYPE_CHECKING:
+    from lcmem.library import Library
+    from lcmem.llm.base import LLM
+    from lcmem.types import Document
+
+
+class RAGPipeline(Pipeline):
+    """Retrieve ``k`` chunks, pack what fits in ``budget`` tokens, answer with citations.
+
+    Args:
+        llm: the model.
+        k: chunks retrieved.
+        budget: context tokens (LLM's tokenizer); default what fits the window after the
+            prompt and answer, capped at ``budget_cap``.
+        max_tokens: most answer tokens.
+        mode: ``hybrid`` (default), ``dense`` or ``bm25``.
+        where: metadata filter passed to ``library.search``.
+        budget_cap: the default budget's cap (2048: fast on CPU).
+        on_text: called with each piece of the answer as it streams (the CLI sets it).
+    """
+
+    name = "rag"
+
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        k: int = 8,
+        budget: int | None = None,
+        max_tokens: int = 96,
+        mode: str = "hybrid",
+        where: dict[str, Any] | None = None,
+        budget_cap: int = DEFAULT_BUDGET_CAP,
+        on_text: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(llm)
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+        self.k, self.budget, self.max_tokens = k, budget, max_tokens
+        self.mode, self.where, self.budget_cap = mode, where, budget_cap
+        self.on_text = on_text
+        self._sources = Sources()
+
+    def ask(
+        self,
+        question: str,
+        *,
+        library: Library | None = None,
+        documents: Sequence[Document] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the library (searched) or the documents (indexed in memory).
+
+        Raises:
+            EmptyQueryError: the question is empty.
+            EmptyLibraryError: the library or documents hold no text.
+            ConfigError: no source given, or the budget does not fit the LLM's window.
+        """
+        question = check_question(question)
+        require_source(library, documents)
+        trace = Trace()
+        budget = context_budget(
+            self.llm, rag_messages("", question), self.max_tokens, self.budget, self.budget_cap
+        )
+        started = time.perf_counter()
+        hits = self._sources.retrieve(
+            question,
+            self.k,
+            library=library,
+            documents=documents,
+            mode=self.mode,
+            where=self.where,
+        )
+        timed_step(trace, "retrieve", started, k=self.k, mode=self.mode, hits=len(hits))
+        started = time.perf_counter()
+        packed, used = pack_hits(hits, self.llm, budget, lambda h: passage(99, h))
+        packed = shrink_to_fit(packed, self.llm, budget, numbered_context)
+        timed_step(
+            trace,
+            "pack",
+            started,
+            budget=budget,
+            tokens=used,
+            packed=[f"{h.path}:{h.chunk.start}-{h.chunk.end}" for h in packed],
+            left_out=len(hits) - len(packed),
+        )
+        if not packed:
+            return Answer(NO_ANSWER, [], trace)
+        step = call_llm(
+            self.llm,
+            trace,
+            "answer",
+            rag_messages(numbered_context(packed), question),
+            self.max_tokens,
+            on_text=self.on_text,
+        )
+        citations = sorted(packed, key=lambda h: h.rank or 1 << 30)  # best first
+        return Answer(clean_answer(step.output), citations, trace)

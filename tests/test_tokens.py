@@ -1,0 +1,109 @@
+"""The tokenizers: the fast word-cache path of HFTokenizer must agree with the real tokenizer."""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lcmem.tokens import HFTokenizer, WhitespaceTokenizer, _merge_subword_offsets
+
+TOK = HFTokenizer.default()  # the packaged tokenizer.json: cheap to load, no model weights
+RAW = TOK._tok
+
+
+def real_count(text: str) -> int:
+    return len(RAW.encode(text, add_special_tokens=False).ids)
+
+
+def real_offsets(text: str) -> list[tuple[int, int]]:
+    return _merge_subword_offsets(RAW.encode(text, add_special_tokens=False).offsets)
+
+
+# Characters that stress every rule: ASCII words and punctuation (the underscore is BERT
+# punctuation), the four splitting spaces, control characters BERT deletes (\f, \v, \x00,
+# DEL), accents, CJK (padded with spaces), no-break and ideographic spaces, a zero-width space,
+# a soft hyphen, typographic quotes, a long run and the added tokens' brackets.
+ALPHABET = [
+    *"abcXYZ019_.,;:()[]{}'\"#@-+=/\\ \t\n\r",
+    "\x0c",
+    "\x0b",
+    "\x00",
+    "\x7f",
+    "\x85",
+    "é",
+    "Ü",
+    "ß",
+    "日",
+    "本",
+    "\xa0",
+    "\u3000",
+    "\u200b",
+    "\xad",
+    "\u2019",
+    "\u201c",
+    "İ",
+    "ﬁ",
+]
+PIECES = st.one_of(
+    st.sampled_from(ALPHABET),
+    st.sampled_from(["[CLS]", "[MASK]", "[mask]", "tokenization", "unbelievably", "x" * 120]),
+)
+TEXTS = st.lists(PIECES, max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_fast_counts_and_offsets_match_the_real_tokenizer(text):
+    assert TOK.count(text) == real_count(text)
+    assert TOK.offsets(text) == real_offsets(text)
+    assert TOK.token_starts(text) == [a for a, _ in real_offsets(text)]
+    assert TOK.line_counts(text) == [real_count(line) for line in text.split("\n")]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(TEXTS, max_size=8))
+def test_count_many_matches_count(texts):
+    assert TOK.count_many(texts) == [real_count(t) for t in texts]
+
+
+def test_real_source_and_prose_agree():
+    src = inspect.getsource(textwrap)
+    prose = "Naïve café owners’ “smart” quotes — and 日本語 text.\n\nSecond paragraph\x0chere."
+    for text in (src, prose, src[1234:5678]):
+        assert TOK.count(text) == real_count(text)
+        assert TOK.offsets(text) == real_offsets(text)
+        assert TOK.line_counts(text) == [real_count(line) for line in text.split("\n")]
+
+
+def test_added_tokens_go_to_the_real_tokenizer():
+    assert TOK.count("[CLS]") == 1 == real_count("[CLS]")
+    assert TOK.count("a [SEP] b") == 3
+    assert TOK._fast is not None and TOK._fast.count("a [SEP] b") is None
+
+
+def test_whitespace_additive():
+    assert TOK.whitespace_additive is True
+    assert WhitespaceTokenizer().whitespace_additive is True
+
+    class Prefix(WhitespaceTokenizer):
+        def count(self, text: str) -> int:
+            return super().count(text) + 1
+
+    assert Prefix().whitespace_additive is False  # a subclass may count differently
+
+
+def test_the_word_cache_is_bounded():
+    from lcmem.tokens import default_model_path
+
+    fast = HFTokenizer(default_model_path())._fast
+    assert fast is not None
+    fast._MAX_CACHE = 50
+    first = " ".join(f"w{k}" for k in range(40))
+    second = " ".join(f"v{k}" for k in range(30))
+    assert fast.count(first) == real_count(first)
+    assert fast.count(second) == real_count(second)  # 40 + 30 > 50: the cache starts over
+    assert len(fast._counts) <= 30
+    assert fast.count(first) == real_count(first)
