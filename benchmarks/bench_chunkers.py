@@ -13,7 +13,9 @@ Systems, all with a 200-token budget (overlap 20 where the splitter has one):
 - recursive: lcmem ``RecursiveChunker``; chonkie ``RecursiveChunker`` (no overlap option);
   langchain ``RecursiveCharacterTextSplitter`` with a token ``length_function``;
 - code: lcmem ``CodeChunker`` (Python ``ast``); chonkie ``CodeChunker`` (tree-sitter through
-  tree-sitter-language-pack); langchain ``RecursiveCharacterTextSplitter.from_language(PYTHON)``.
+  tree-sitter-language-pack, which downloads its grammars on first use: offline it fails and
+  is shown as not runnable); langchain ``RecursiveCharacterTextSplitter.from_language(PYTHON)``;
+  and ``ast.parse`` alone as a reference (the floor of any ``ast``-based chunker).
 
 Tokenizer: every system counts in the packaged all-MiniLM-L6-v2 tokenizer (the default
 embedder's): lcmem through ``HFTokenizer.default()``, chonkie and langchain through the very
@@ -35,6 +37,7 @@ quick check).
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import os
 import platform
@@ -126,6 +129,17 @@ def lcmem_code_split(chunker) -> Split:
     ]
 
 
+def parse_only(text: str) -> list[str]:
+    """The floor of an ``ast``-based chunker: parsing alone (no chunks), cyclic GC paused as
+    lcmem's CodeChunker does."""
+    gc.disable()
+    try:
+        ast.parse(text)
+    finally:
+        gc.enable()
+    return []
+
+
 def chonkie_split(chunker) -> Split:
     return lambda text: [c.text for c in chunker.chunk(text)]
 
@@ -214,6 +228,7 @@ def systems(cheap: bool) -> dict[str, list[tuple[str, str, Callable[[], Split]]]
             ("chonkie CodeChunker", "minilm", chonkie("code", lambda: raw)),
             ("chonkie CodeChunker", "minilm (tokie)", chonkie("code", chonkie_tokie)),
             ("langchain from_language(PYTHON)", "minilm", langchain("code", hf_len)),
+            ("(reference) ast.parse alone", "-", lambda: parse_only),
         ],
     }
     if cheap:

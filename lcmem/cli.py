@@ -66,7 +66,9 @@ def cli() -> None:
 @click.option(
     "--chunker",
     default=None,
-    type=click.Choice(["auto", "token", "sentence", "recursive", "markdown", "topic", "none"]),
+    type=click.Choice(
+        ["auto", "token", "sentence", "recursive", "markdown", "code", "topic", "none"]
+    ),
     help="how to split documents (default: auto, by file type; none: each document whole)",
 )
 @click.option("--chunk-size", type=int, default=None, help="chunk budget in embedder tokens")

@@ -3,7 +3,8 @@
 :class:`PrefillRun` reads one block of a document: it retrieves the top-k pages for the block
 (scored with the block's mean query), attends to sinks + pages + local window + the block
 itself, then writes the block's keys and values into the store. :class:`AskRun` answers a
-question: the question block scores pages with each of its queries, and the chosen context
+question: the question block scores pages with each of its queries (by default the attention
+mass every question token puts on each page, see :func:`mass_scores`), and the chosen context
 (gathered and rotated once per layer) serves the question and every generated token, whose own
 keys and values are kept in a small tail that never touches the document's store.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+
+import numpy as np
 
 from lcmem.kv.attention import Layout, Rotary, page_scores
 from lcmem.kv.pages import PageStore, Ranges
@@ -62,11 +65,13 @@ def choose_pages(
     groups: int,
     top_k: int | None,
     scored: bool = False,
+    exact: bool = False,
 ) -> tuple[list[list[int]], Any]:
     """Pages each KV head retrieves when ``n`` tokens precede a block with ``query``.
 
-    Returns the pages per KV head and, when computed (always if ``scored``), the candidates'
-    scores ``[kv_heads, candidates]`` (``None`` otherwise).
+    Pages are scored with Quest's bound from the page representatives, or, if ``exact``,
+    with :func:`mass_scores`. Returns the pages per KV head and, when computed (always if
+    ``scored``), the candidates' scores ``[kv_heads, candidates]`` (``None`` otherwise).
     """
     import torch
 
@@ -75,14 +80,46 @@ def choose_pages(
     take_all = top_k is None or len(cands) <= top_k
     if not len(cands) or top_k == 0 or (take_all and not scored):
         return ([[] for _ in range(heads)] if top_k == 0 else [list(cands)] * heads), None
-    sl = slice(cands.start, cands.stop)
-    kmin = torch.from_numpy(store.kmin[layer, :, sl])
-    kmax = torch.from_numpy(store.kmax[layer, :, sl])
-    scores = page_scores(query.float(), kmin, kmax, groups)
+    if exact:
+        scores = mass_scores(store, layout, layer, n, query, groups)
+    else:
+        sl = slice(cands.start, cands.stop)
+        kmin = torch.from_numpy(store.kmin[layer, :, sl])
+        kmax = torch.from_numpy(store.kmax[layer, :, sl])
+        scores = page_scores(query.float(), kmin, kmax, groups)
     if take_all:
         return [list(cands)] * heads, scores
     best = scores.topk(int(top_k), dim=1).indices + cands.start
     return [sorted(row) for row in best.tolist()], scores
+
+
+def mass_scores(
+    store: PageStore, layout: Layout, layer: int, n: int, query: Any, groups: int
+) -> Any:
+    """Attention mass each candidate page gets from ``query``, per KV head (SnapKV-style vote).
+
+    Every query token's softmax over the candidate tokens (un-rotated dot products) is summed
+    per page, then over the query tokens and the query heads of each KV head. Reads this
+    layer's candidate keys (one contiguous range per head), so it costs O(document) per
+    question, which is what lets a name in the question find the one page that holds it.
+
+    Returns:
+        ``[kv_heads, candidates]``.
+    """
+    import torch
+
+    cands = layout.candidates(n)
+    p = layout.page_size
+    start, end = cands.start * p, cands.stop * p
+    heads = store.shape.heads
+    q = query.float().reshape(heads, -1, query.shape[-1])  # [kv_heads, groups * T, d]
+    out = torch.empty(heads, len(cands))
+    for h in range(heads):
+        keys, _ = store._read(layer, h, start, end)
+        logits = q[h] @ torch.from_numpy(np.array(keys, np.float32)).T  # [G*T, tokens]
+        mass = torch.softmax(logits, dim=-1).reshape(q.shape[1], len(cands), p).sum(-1)
+        out[h] = mass.sum(0)
+    return out
 
 
 def _gather(store: PageStore, layout: Layout, layer: int, n: int, pages: list[list[int]]) -> Any:
@@ -138,9 +175,10 @@ class AskRun:
         n: int,
         groups: int,
         top_k: int | None,
+        exact: bool = True,
     ) -> None:
         self.store, self.layout, self.rotary = store, layout, rotary
-        self.n, self.groups, self.top_k = n, groups, top_k
+        self.n, self.groups, self.top_k, self.exact = n, groups, top_k, exact
         self._ctx: dict[int, tuple[Any, Any]] = {}
         self._tail: dict[int, tuple[Any, Any]] = {}
         self.votes: Counter[int] = Counter()
@@ -157,7 +195,15 @@ class AskRun:
         v = value[0]
         if layer not in self._ctx:
             pages, scores = choose_pages(
-                self.layout, self.store, layer, self.n, q, self.groups, self.top_k, scored=True
+                self.layout,
+                self.store,
+                layer,
+                self.n,
+                q,
+                self.groups,
+                self.top_k,
+                scored=True,
+                exact=self.exact,
             )
             self._weigh(pages, scores)
             kc, vc = _gather(self.store, self.layout, layer, self.n, pages)

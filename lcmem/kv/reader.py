@@ -58,7 +58,10 @@ class KVSettings:
         window: recent tokens always attended; ``None`` attends to everything (full attention).
         top_k: pages retrieved per layer and KV head; ``None`` retrieves all, 0 none
             (sinks + window only, as StreamingLLM).
-        question_top_k: pages the question retrieves (default: ``top_k``).
+        question_top_k: pages the question retrieves (default, -1: ``top_k``).
+        question_scoring: ``"mass"`` (each question token's attention mass per page, exact,
+            reads the layer's keys once per question) or ``"bound"`` (Quest's bound from the
+            page representatives, reads nothing).
         block: tokens per prefill step (a multiple of ``page_size``).
         kv_dtype: ``"float32"`` (exact) or ``"float16"`` (half the bytes) for stored pages.
         memory_budget: bytes of keys + values kept in RAM; a larger document's pages stay on
@@ -71,6 +74,7 @@ class KVSettings:
     window: int | None = 2048
     top_k: int | None = 32
     question_top_k: int | None = -1
+    question_scoring: str = "mass"
     block: int = 512
     kv_dtype: str = "float32"
     memory_budget: int | None = 512 * 2**20
@@ -101,6 +105,10 @@ class KVSettings:
             raise ConfigError(
                 f"sinks ({self.sinks}) and block ({self.block}) must be multiples of page_size "
                 f"({p}), and block at least one page"
+            )
+        if self.question_scoring not in ("mass", "bound"):
+            raise ConfigError(
+                f"question_scoring must be 'mass' or 'bound', not {self.question_scoring!r}"
             )
         if self.kv_dtype not in DTYPES:
             raise ConfigError(f"kv_dtype must be one of {', '.join(DTYPES)}, not {self.kv_dtype}")
@@ -314,6 +322,7 @@ class PagedDocument:
             self.tokens,
             groups,
             self.settings.ask_top_k,
+            exact=self.settings.question_scoring == "mass",
         )
 
     def _generate(self, tail: list[int], max_tokens: int) -> tuple[AskRun, list[int], float]:

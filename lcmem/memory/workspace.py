@@ -368,6 +368,20 @@ class EpisodicWorkspace:
                     chosen += evs[-max_events:]
             return lines, sort_events({e.id: e for e in chosen}.values())
         if len(persons) >= 2 and not days:
+            # Only what the people have in common: whom all of them met (one line), then the
+            # events they shared and one meeting of each with each common acquaintance.
+            met = [
+                {o for e in r.events_of(p) for o in e.entity_ids.values() if o != p}
+                for p in persons
+            ]
+            common = set.intersection(*met) - set(persons)
+            for i, p in enumerate(persons):
+                for q in persons[i + 1 :]:
+                    if q in met[i]:
+                        lines.append(f"{r.name_of(p)} met {r.name_of(q)}")
+            if common:
+                names = ", ".join(sorted(map(r.name_of, common)))
+                lines.append(f"{' and '.join(map(r.name_of, persons))} all met: {names}")
             shared = [
                 e
                 for p in persons
@@ -375,8 +389,10 @@ class EpisodicWorkspace:
                 if len(set(e.entity_ids.values()) & set(persons)) >= 2
             ]
             for p in persons:
-                met = {o for e in r.events_of(p) for o in e.entity_ids.values() if o != p}
-                lines.append(f"{r.name_of(p)} met: " + ", ".join(sorted(map(r.name_of, met))))
+                for c in sorted(common):
+                    first = next((e for e in r.events_of(p) if c in e.entity_ids.values()), None)
+                    if first is not None:
+                        shared.append(first)
             chosen = sort_events({e.id: e for e in shared}.values())[-few:]
         elif days:
             pool = [e for i in ids for e in r.events_of(i)] if ids else r.all_events()
