@@ -436,19 +436,7 @@ def _answer_json(question: str, pipeline: str, answer: Any) -> dict[str, Any]:
         "question": question,
         "pipeline": pipeline,
         "answer": answer.text,
-        "citations": [
-            {
-                "rank": h.rank,
-                "score": h.score,
-                "path": h.path,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "line_start": h.chunk.line_start,
-                "line_end": h.chunk.line_end,
-                "text": h.chunk.text,
-            }
-            for h in answer.citations
-        ],
+        "citations": [h.to_dict() for h in answer.citations],
         "trace": answer.trace.to_dict(),
     }
 
@@ -487,21 +475,7 @@ def _print_hits(lib: Any, query: str, hits: list[Any]) -> None:
 
 
 def _hit_json(h: Any) -> dict[str, Any]:
-    c = h.chunk
-    return {
-        "rank": h.rank,
-        "score": h.score,
-        "scores": h.scores,
-        "path": h.path,
-        "start": c.start,
-        "end": c.end,
-        "line_start": c.line_start,
-        "line_end": c.line_end,
-        "context": c.context,
-        "chunk_id": c.id,
-        "text": c.text,
-        "metadata": c.metadata,
-    }
+    return h.to_dict()
 
 
 def _parse_where(items: tuple[str, ...]) -> dict[str, Any]:

@@ -140,3 +140,27 @@ class Hit:
     @property
     def text(self) -> str:
         return self.chunk.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, shared by ``lcmem search/ask --json`` and the MCP tools.
+
+        Example:
+            >>> c = Chunk(text="tar -x", start=3, end=9, doc_path="tar.txt", id=7)
+            >>> Hit(c, 0.5, rank=1).to_dict()["path"]
+            'tar.txt'
+        """
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "score": float(self.score),
+            "scores": {k: float(v) for k, v in self.scores.items()},
+            "path": self.path,
+            "chunk_id": c.id,
+            "start": c.start,
+            "end": c.end,
+            "line_start": c.line_start,
+            "line_end": c.line_end,
+            "context": c.context,
+            "text": c.text,
+            "metadata": c.metadata,
+        }

@@ -62,7 +62,7 @@ def test_ask_json_shape(doc: Path, scripted: ScriptedLLM):
     assert data["question"] == "Who built the bridge?" and data["pipeline"] == "coa"
     assert data["answer"] == "Clara Voss built it."
     [cite] = data["citations"]
-    assert set(cite) == {"rank", "score", "path", "start", "end", "line_start", "line_end", "text"}
+    assert {"rank", "score", "path", "start", "end", "line_start", "line_end", "text"} <= set(cite)
     assert FACTS[cite["start"] : cite["end"]] == cite["text"] and "Clara Voss" in cite["text"]
     assert cite["path"] == str(doc.resolve())
     trace = data["trace"]

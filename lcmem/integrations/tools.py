@@ -430,8 +430,10 @@ def _chunk(c: Any) -> dict[str, Any]:
 
 
 def _hit(h: Any) -> dict[str, Any]:
-    out = {"rank": h.rank, "score": round(float(h.score), 6), **_chunk(h.chunk)}
-    out["scores"] = {k: round(float(v), 6) for k, v in h.scores.items()}
+    out = h.to_dict()
+    out["uri"] = document_uri(h.path) if h.chunk.doc_path else None
+    out["score"] = round(out["score"], 6)
+    out["scores"] = {k: round(v, 6) for k, v in out["scores"].items()}
     return out
 
 

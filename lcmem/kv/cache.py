@@ -66,6 +66,7 @@ def choose_pages(
     top_k: int | None,
     scored: bool = False,
     exact: bool = False,
+    rotary: Rotary | None = None,
 ) -> tuple[list[list[int]], Any]:
     """Pages each KV head retrieves when ``n`` tokens precede a block with ``query``.
 
@@ -81,7 +82,7 @@ def choose_pages(
     if not len(cands) or top_k == 0 or (take_all and not scored):
         return ([[] for _ in range(heads)] if top_k == 0 else [list(cands)] * heads), None
     if exact:
-        scores = mass_scores(store, layout, layer, n, query, groups)
+        scores = mass_scores(store, layout, layer, n, query, groups, rotary)
     else:
         sl = slice(cands.start, cands.stop)
         kmin = torch.from_numpy(store.kmin[layer, :, sl])
@@ -94,12 +95,22 @@ def choose_pages(
 
 
 def mass_scores(
-    store: PageStore, layout: Layout, layer: int, n: int, query: Any, groups: int
+    store: PageStore,
+    layout: Layout,
+    layer: int,
+    n: int,
+    query: Any,
+    groups: int,
+    rotary: Rotary | None = None,
+    distance: int = 1024,
 ) -> Any:
     """Attention mass each candidate page gets from ``query``, per KV head (SnapKV-style vote).
 
-    Every query token's softmax over the candidate tokens (un-rotated dot products) is summed
-    per page, then over the query tokens and the query heads of each KV head. Reads this
+    Every query token's softmax over the candidate tokens is summed per page, then over the
+    query tokens and the query heads of each KV head. With ``rotary``, queries are rotated
+    ``distance`` positions ahead of the (un-rotated) keys, so every candidate is scored as if
+    it lay that far back, as it would in the laid-out context; without it the dot products
+    are position-free, which over-rewards keys that merely resemble the query token. Reads this
     layer's candidate keys (one contiguous range per head), so it costs O(document) per
     question, which is what lets a name in the question find the one page that holds it.
 
@@ -112,6 +123,8 @@ def mass_scores(
     p = layout.page_size
     start, end = cands.start * p, cands.stop * p
     heads = store.shape.heads
+    if rotary is not None:
+        query = rotary.apply(query, distance)
     q = query.float().reshape(heads, -1, query.shape[-1])  # [kv_heads, groups * T, d]
     out = torch.empty(heads, len(cands))
     for h in range(heads):
@@ -204,6 +217,7 @@ class AskRun:
                 self.top_k,
                 scored=True,
                 exact=self.exact,
+                rotary=self.rotary,
             )
             self._weigh(pages, scores)
             kc, vc = _gather(self.store, self.layout, layer, self.n, pages)
