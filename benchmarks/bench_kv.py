@@ -57,8 +57,9 @@ NOTES = [
     "## Notes",
     "",
     "- What was run (the full plan did not fit the shared machine, load average 4-14 on 2 "
-    "cores): 4k: 2 documents x 10 keys (20 questions per method); 8k, 16k, 32k: 1 document x "
-    "10 keys (10 questions per method); 64k was not run. Full attention at 4k and 8k only.",
+    "cores): 4k and 32k: 2 documents x 10 keys (20 questions per method); 8k and 16k: 1 "
+    "document x 10 keys (10 questions per method); 64k was not run. Full attention at 4k and "
+    "8k only. Small samples: one question is 5-10 points.",
     "- The default model confuses the 10 names: with full attention it often answers the key "
     "of the next needle after the asked one, so its 4k ceiling is low. With a single key per "
     "document it would be higher, but that needs one prefill per trial.",
@@ -66,10 +67,13 @@ NOTES = [
     "saving makes cheap): Quest's min/max bound with window 2048 and top_k 32 gave kv 2/10 at "
     "32k (streaming 2/10); attention mass with position-free (un-rotated) dot products gave "
     "1/10 at 16k; attention mass with queries rotated 1024 positions ahead, window 256 and "
-    "top_k 4 (the settings above) gave 5/10 at 16k and 5/10 at 32k.",
+    "top_k 4 (the settings above) gave 5/10 at 16k and 5/10 on the first 32k document. The "
+    "first two 4k kv prefill rows belong to an earlier run whose answers (old question "
+    "settings) were replaced.",
     "- RSS growth is the peak resident memory during the prefill minus the resident memory "
-    "before it, in a fresh process per length (kv pages on disk beyond a 64 MiB budget); the "
-    "4k rows share a process with the full-attention prefill, so their growth reads 0.",
+    "before it (kv pages on disk beyond a 64 MiB budget). Only the first prefill of a process "
+    "is a clean reading (16k: 471 MB, 32k: 496 MB while the pages grow from 686 to 1376 MB); "
+    "later prefills in the same process reuse freed memory and read near 0.",
     "- TTFT of a saved document = load + question block + first token; re-prefill = the "
     "measured prefill time of that document + the same first token.",
 ]
@@ -284,7 +288,8 @@ def report(out: Path, md: Path) -> None:
         "window). `kv` = KV-page prefill and KV-page question. `streaming` = sinks + local "
         "window only at question time, on the same KV-page prefill (so its prefill saw "
         "retrieved pages too; a strict StreamingLLM prefill would see sinks + window only). "
-        "Where top_k covers every candidate page (4k), `kv` is exactly `full`.",
+        "At 4k the prefill retrieves every candidate page, so the `kv` prefill equals full "
+        "attention there and only the question's retrieval differs.",
         "",
         "Commands: see `.venv/bin/python benchmarks/bench_kv.py --help`; rows in kv.jsonl.",
         "",

@@ -285,7 +285,32 @@ def write_markdown(rows: list[dict]) -> None:
     RESULTS.write_text("\n".join(lines) + "\n")
 
 
-NOTES = """## how this was run
+NOTES = """## findings
+
+- Goal not met: no method reached passkey Acc@1 0.8 at 2048 or 4096. The base model is the
+  limit: reading a whole 256-token document it scores 0.60, a 512-token one 0.15 (n = 20). On
+  man-page filler its mean-pooled vector is dominated by the filler and by where the needle
+  sits (documents with an early needle become hubs), not by the name in the needle.
+- Truncation drops to 0.10 from 2048 tokens on (chance 0.05-0.10).
+- Absolute-position strategies (pi, gp, rp, +s = log-n logit scaling) reach 0.30-0.40 at 4096
+  against 0.10 for truncation, but at 1024-2048 they are at or below truncation and no one wins
+  consistently; logit scaling changed nothing measurable (pi vs pi+s within noise). At 8192 gp
+  and pi+s are 0.20/0.40, at 16384 pi+s is back to 0.10 (chance): they break down between 8k and
+  16k (16-32x the trained window) and are weak from the first extension.
+- PCW is the best position strategy (0.55, 0.50, 0.35, 0.70, 0.30 at 1k-16k), i.e. encoding
+  native windows apart beats stretching positions for this model.
+- Split-encode-aggregate with mean pooling, and plain chunks scored by their best block, are
+  the best overall (0.55-0.70 at most lengths, 0.70 at 8192 and 16384 for sea-mean, n = 10).
+- Late chunking hurts on passkey: blocks pooled from one long encoding
+  (late(x), 0.00-0.45) lose to the same blocks encoded alone (chunks-maxsim, 0.45-0.70); the
+  needle's tokens absorb the surrounding filler.
+- Needle task, same picture: truncation 0.10-0.40, pi+s 0.30-0.40, sea-mean 0.40-0.60.
+- Cost at 4096 tokens: pcw and sea run at the base model's speed (linear in length); pi, pi+s,
+  gp and rp are 1.4-2x slower (one 4096x4096 attention) and need 150-210 MB more than the loaded
+  model. At 16384 tokens pi+s ran at ~250 tokens/s in the 10-document cell and peaked ~500 MB
+  above the loaded model (SDPA's memory-efficient kernel, no 16k x 16k matrix).
+
+## how this was run
 
 Machine: 2 shared CPU cores (about six other engineers running models at the same time, so
 tokens/s vary by 3x between cells run at different moments), no GPU, torch CPU float32, SDPA

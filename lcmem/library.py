@@ -43,7 +43,7 @@ from lcmem.errors import (
 from lcmem.progress import NullProgress, make_progress
 from lcmem.report import IndexReport
 from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
-from lcmem.types import Chunk, Document, Hit, content_hash
+from lcmem.types import Chunk, Document, Hit, content_hash, line_starts
 
 if TYPE_CHECKING:
     from lcmem.llm.base import LLM
@@ -514,7 +514,7 @@ class Library:
     def _chunk(self, doc: Document) -> list[NewChunk]:
         """Chunk a document; each chunk gets its line range and the document's metadata."""
         chunks = self.chunker.chunk(doc)
-        lines = _line_starts(doc.text)
+        lines = line_starts(doc.text)
         pages = doc.metadata.get("pages")
         shared = {k: v for k, v in doc.metadata.items() if k not in _DOC_ONLY_METADATA}
         out = []
@@ -802,17 +802,6 @@ def _analyzer_kwargs(recorded: dict[str, Any]) -> dict[str, Any]:
 
 def _embedding_text(context: str, text: str) -> str:
     return Chunk(text=text, start=0, end=len(text), context=context).embedding_text()
-
-
-def _line_starts(text: str) -> list[int]:
-    """Offsets where each line starts; ``bisect_right(starts, offset)`` is a 1-based line."""
-    starts = [0]
-    find = text.find
-    i = find("\n")
-    while i != -1:
-        starts.append(i + 1)
-        i = find("\n", i + 1)
-    return starts
 
 
 def _id_diff(index_ids: np.ndarray, store_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

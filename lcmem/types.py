@@ -28,6 +28,23 @@ def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+def line_starts(text: str) -> list[int]:
+    """Offsets where each ``\\n``-separated line starts; ``bisect_right(starts, offset)`` is the
+    1-based line of ``offset``.
+
+    Example:
+        >>> line_starts("a\\nbc\\n")
+        [0, 2, 5]
+    """
+    starts = [0]
+    find = text.find
+    i = find("\n")
+    while i != -1:
+        starts.append(i + 1)
+        i = find("\n", i + 1)
+    return starts
+
+
 @dataclass
 class Document:
     """The full text of one source.

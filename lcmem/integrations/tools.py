@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from lcmem.errors import ConfigError, EmptyQueryError, LcmemError, PathNotFoundError
 from lcmem.integrations.pathguard import PathGuard
+from lcmem.types import line_starts
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 50
@@ -46,21 +47,6 @@ def document_uri(path: str) -> str:
         'lcmem://document/%2Fdocs%2Fa%20b.md'
     """
     return DOCUMENT_URI_PREFIX + quote(path, safe="")
-
-
-def line_starts(text: str) -> list[int]:
-    """Offsets where each ``\\n``-separated line starts (as the library numbers lines).
-
-    Example:
-        >>> line_starts("a\\nbc\\n")
-        [0, 2, 5]
-    """
-    starts = [0]
-    i = text.find("\n")
-    while i != -1:
-        starts.append(i + 1)
-        i = text.find("\n", i + 1)
-    return starts
 
 
 class LibraryTools:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lcmem.errors import ConfigError, EmptyLibraryError
-from lcmem.types import Chunk, Document, Hit
+from lcmem.types import Chunk, Document, Hit, line_starts
 
 if TYPE_CHECKING:
     from lcmem.embedders.base import Embedder
@@ -97,21 +97,6 @@ def _default_embedder() -> Embedder:
     from lcmem.embedders.sentence import SentenceEmbedder
 
     return SentenceEmbedder()
-
-
-def line_starts(text: str) -> list[int]:
-    """Offsets where each line starts; ``bisect_right(starts, offset)`` is a 1-based line.
-
-    Example:
-        >>> line_starts("a\\nbc\\n")
-        [0, 2, 5]
-    """
-    starts = [0]
-    i = text.find("\n")
-    while i != -1:
-        starts.append(i + 1)
-        i = text.find("\n", i + 1)
-    return starts
 
 
 class Sources:
