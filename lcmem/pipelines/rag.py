@@ -41,7 +41,7 @@ from lcmem.pipelines.sources import Sources, require_source
 if TYPE_CHECKING:
     from lcmem.library import Library
     from lcmem.llm.base import LLM
-    from lcmem.types import Document
+    from lcmem.types import Document, Hit
 
 
 class RAGPipeline(Pipeline):
@@ -103,27 +103,17 @@ class RAGPipeline(Pipeline):
         budget = context_budget(
             self.llm, rag_messages("", question), self.max_tokens, self.budget, self.budget_cap
         )
-        started = time.perf_counter()
-        hits = self._sources.retrieve(
+        packed = retrieve_and_pack(
+            self.llm,
+            self._sources,
+            trace,
             question,
             self.k,
+            budget,
             library=library,
             documents=documents,
             mode=self.mode,
             where=self.where,
-        )
-        timed_step(trace, "retrieve", started, k=self.k, mode=self.mode, hits=len(hits))
-        started = time.perf_counter()
-        packed, used = pack_hits(hits, self.llm, budget, lambda h: passage(99, h))
-        packed = shrink_to_fit(packed, self.llm, budget, numbered_context)
-        timed_step(
-            trace,
-            "pack",
-            started,
-            budget=budget,
-            tokens=used,
-            packed=[f"{h.path}:{h.chunk.start}-{h.chunk.end}" for h in packed],
-            left_out=len(hits) - len(packed),
         )
         if not packed:
             return Answer(NO_ANSWER, [], trace)
@@ -137,3 +127,36 @@ class RAGPipeline(Pipeline):
         )
         citations = sorted(packed, key=lambda h: h.rank or 1 << 30)  # best first
         return Answer(clean_answer(step.output), citations, trace)
+
+
+def retrieve_and_pack(
+    llm: LLM,
+    sources: Sources,
+    trace: Trace,
+    question: str,
+    k: int,
+    budget: int,
+    **retrieve: Any,
+) -> list[Hit]:
+    """Search for ``question``, then pack the hits into ``budget`` tokens in document order.
+
+    Records the ``retrieve`` and ``pack`` steps in ``trace``; ``retrieve`` holds the source
+    arguments of :meth:`Sources.retrieve` (``library``, ``documents``, ``mode``, ``where``).
+    Shared by the RAG and retrieve-then-reason pipelines.
+    """
+    started = time.perf_counter()
+    hits = sources.retrieve(question, k, **retrieve)
+    timed_step(trace, "retrieve", started, k=k, mode=retrieve.get("mode"), hits=len(hits))
+    started = time.perf_counter()
+    packed, used = pack_hits(hits, llm, budget, lambda h: passage(99, h))
+    packed = shrink_to_fit(packed, llm, budget, numbered_context)
+    timed_step(
+        trace,
+        "pack",
+        started,
+        budget=budget,
+        tokens=used,
+        packed=[f"{h.path}:{h.chunk.start}-{h.chunk.end}" for h in packed],
+        left_out=len(hits) - len(packed),
+    )
+    return packed

@@ -38,12 +38,12 @@ from lcmem.pipelines.prompts import (
     check_question,
     clean_answer,
     numbered_context,
-    passage,
     quote_messages,
     reason_messages,
     timed_step,
 )
 from lcmem.pipelines.quotes import FUZZY_THRESHOLD, split_quotes, sub_chunk, verify_quotes
+from lcmem.pipelines.rag import retrieve_and_pack
 from lcmem.pipelines.sources import Sources, require_source
 from lcmem.types import Hit
 
@@ -121,14 +121,10 @@ class RetrieveThenReasonPipeline(Pipeline):
         budget = context_budget(
             self.llm, quote_messages("", question), self.quote_tokens, self.budget, self.budget_cap
         )
-        started = time.perf_counter()
         retrieve = dict(library=library, documents=documents, mode=self.mode, where=self.where)
-        hits = self._sources.retrieve(question, self.k, **retrieve)  # type: ignore[arg-type]
-        timed_step(trace, "retrieve", started, k=self.k, mode=self.mode, hits=len(hits))
-        started = time.perf_counter()
-        packed, used = pack_hits(hits, self.llm, budget, lambda h: passage(99, h))
-        packed = shrink_to_fit(packed, self.llm, budget, numbered_context)
-        timed_step(trace, "pack", started, budget=budget, tokens=used, packed=len(packed))
+        packed = retrieve_and_pack(
+            self.llm, self._sources, trace, question, self.k, budget, **retrieve
+        )
         if not packed:
             return Answer(NO_ANSWER, [], trace)
 
