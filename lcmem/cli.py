@@ -91,6 +91,12 @@ def cli() -> None:
     "scaling, e.g. pi+s) or sea-mean/sea-max/sea-attention; default pi with --embed-max-tokens",
 )
 @click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="let a long-context embedder folder run its own modelling code (nomic-embed, "
+    "gte-v1.5; only for folders you trust); recorded in the library",
+)
+@click.option(
     "--batch-chunks",
     type=int,
     default=256,
@@ -116,6 +122,7 @@ def index(
     embedder: str | None,
     embed_max_tokens: int | None,
     embed_strategy: str | None,
+    trust_remote_code: bool,
     batch_chunks: int,
     faiss_kind: str | None,
 ) -> None:
@@ -126,7 +133,17 @@ def index(
     if embed_max_tokens is not None or embed_strategy is not None:  # long-context setting
         from lcmem.embedders.longctx import make_embedder
 
-        emb = make_embedder(embedder, strategy=embed_strategy, max_tokens=embed_max_tokens)
+        emb = make_embedder(
+            embedder,
+            strategy=embed_strategy,
+            max_tokens=embed_max_tokens,
+            trust_remote_code=trust_remote_code,
+        )
+    elif trust_remote_code:
+        raise click.UsageError(
+            "--trust-remote-code applies to long-context embedders: add --embed-strategy or "
+            "--embed-max-tokens"
+        )
     lib = lcmem.open(
         store,
         embedder=emb,

