@@ -20,11 +20,17 @@ searched in ``bm25``, ``dense`` and ``hybrid`` mode for 10 hits. A hit is correc
 overlaps the target function's span in the target file (whole files: the target file); a
 stricter second criterion asks that it hold the function's ``def`` line (a fixed window that
 only grazes the function's last lines does not count). Metrics: MRR@10 and Recall@10 (one
-target per query, so Recall@10 is the hit rate).
+target per query, so Recall@10 is the hit rate). Both favour larger chunks, which hold more
+words and more neighbouring code, so a third, size-neutral one is reported: the share of
+queries whose ``def``-line hit comes within the first ``--read-budget`` tokens (1,000) of the
+hits read in rank order (each hit costs its chunk's ``token_count``), with the mean tokens per
+chunk. At the end, AST and fixed chunks are compared query by query in each mode.
 
 The stores live in ``benchmarks/.work/code_retrieval/`` and are reused when the stripped files
-are unchanged, so a second run only searches. Rows are printed as they finish and appended to
-``benchmarks/results/code_retrieval.tsv``.
+are unchanged, so a second run only searches. A store whose recorded BM25 analyzer differs from
+the current default is built again, its embedding cache carried over (the embedded text does
+not depend on the analyzer), so only chunking and BM25 are redone. Rows are printed as they
+finish and appended to ``benchmarks/results/code_retrieval.tsv``.
 
 Run: ``.venv/bin/python benchmarks/bench_code_retrieval.py`` (``--max-files 10 --queries 50``
 for a quick check).
@@ -39,6 +45,8 @@ import platform
 import random
 import re
 import shlex
+import shutil
+import sqlite3
 import sys
 import sysconfig
 import time
@@ -49,6 +57,7 @@ from pathlib import Path
 import lcmem
 from lcmem.chunkers import CodeChunker, TokenChunker
 from lcmem.chunkers.base import Chunker
+from lcmem.indexers.analyzer import Analyzer
 from lcmem.types import Chunk, Document
 
 try:
@@ -194,12 +203,79 @@ def correct(
     return hit[0] < t.end and t.start < hit[1], hit[0] < t.def_end and t.def_start < hit[1]
 
 
+def reset_if_analyzer_changed(store: Path) -> bool:
+    """Build ``store`` again if its BM25 analyzer is not the current default, keeping its
+    embedding cache (vectors are keyed by the embedded text, which the analyzer does not touch).
+    Returns whether it was reset."""
+    db = store / "lcmem.db"
+    if not db.exists():
+        return False
+    with lcmem.open(store) as lib:
+        recorded = lib.manifest.get("analyzer")
+    if recorded is None or Analyzer.from_config(recorded).config() == Analyzer().config():
+        return False
+    old = store.with_name(store.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    store.rename(old)
+    lcmem.open(store).close()  # creates the empty store and its tables
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute("ATTACH DATABASE ? AS old", (str(old / "lcmem.db"),))
+            con.execute(
+                "INSERT OR IGNORE INTO lcmem_embeddings (hash, vector) "
+                "SELECT hash, vector FROM old.lcmem_embeddings"
+            )
+        con.execute("DETACH DATABASE old")
+    finally:
+        con.close()
+    shutil.rmtree(old)
+    return True
+
+
+def read_rank(hits_ok: list[bool], tokens: list[int], budget: int) -> bool:
+    """Whether the first correct hit is reached within ``budget`` tokens read in rank order.
+
+    Example:
+        >>> read_rank([False, True], [600, 300], 1000), read_rank([False, True], [900, 300], 1000)
+        (True, False)
+    """
+    used = 0
+    for ok, n in zip(hits_ok, tokens, strict=True):
+        used += n
+        if used > budget:
+            return False
+        if ok:
+            return True
+    return False
+
+
+def compare(a: list[int], b: list[int]) -> tuple[int, int, int]:
+    """(queries where ``a`` ranks the target higher, lower, the same) from 1-based ranks, 0 =
+    not found.
+
+    Example:
+        >>> compare([1, 0, 3, 2], [2, 1, 3, 0])
+        (2, 1, 1)
+    """
+    key = [1 / r if r else 0.0 for r in a], [1 / r if r else 0.0 for r in b]
+    pairs = list(zip(*key, strict=True))
+    return (
+        sum(x > y for x, y in pairs),
+        sum(x < y for x, y in pairs),
+        sum(x == y for x, y in pairs),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--max-files", type=int, default=0, help="use at most N files (0 = all)")
     ap.add_argument("--queries", type=int, default=400, help="queries sampled (default 400)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument(
+        "--read-budget", type=int, default=1000, help="tokens read for the size-neutral metric"
+    )
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
@@ -221,55 +297,80 @@ def main() -> None:
         f"(seed {args.seed})",
         flush=True,
     )
+    print(f"analyzer: {Analyzer().config()}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new_file = not RESULTS.exists()
-    rows: list[tuple[str, str, float, float, float, float, float]] = []
+    rows: list[tuple[str, str, float, float, float, float, float, float]] = []
+    ranks: dict[tuple[str, str], list[int]] = {}  # (chunker, mode) -> def-line rank per query
     with RESULTS.open("a", encoding="utf-8") as log:
         if new_file:
             log.write(
                 "when\tchunker\tmode\tfiles\tqueries\tchunks\tmrr10_overlap\trecall10_overlap"
-                "\tmrr10_defline\trecall10_defline\tms_per_query\tload\n"
+                "\tmrr10_defline\trecall10_defline\tms_per_query\tload\ttokens_per_chunk"
+                "\tread_budget\tdefline_within_budget\tsplit_identifiers\n"
             )
         for label, chunker in chunkers().items():
             store = args.work / re.sub(r"\W+", "-", label.split()[0])
+            if reset_if_analyzer_changed(store):
+                print(f"{label}: analyzer changed, store rebuilt (embeddings kept)", flush=True)
+            whole = label == "whole file"
             t0 = time.perf_counter()
             with lcmem.open(store, chunker=chunker) as lib:
                 report = lib.index([src_dir])
                 n_chunks = lib.status().get("chunks", 0)
+                split = lib.analyzer.split_identifiers
+                tok_chunk = sum(
+                    c.token_count for c in lib.get_chunks(lib.store.chunk_ids().tolist())
+                ) / max(1, n_chunks)
                 print(
-                    f"{label}: {n_chunks} chunks, indexed in {time.perf_counter() - t0:.0f} s "
-                    f"({report})",
+                    f"{label}: {n_chunks} chunks ({tok_chunk:.0f} tokens each on average), "
+                    f"indexed in {time.perf_counter() - t0:.0f} s ({report})",
                     flush=True,
                 )
                 for mode in MODES:
                     lib.search("warm up", k=CUTOFF, mode=mode)  # type: ignore[arg-type]
                     rr, found = [0.0, 0.0], [0, 0]  # overlap criterion, def-line criterion
+                    within = 0
+                    mode_ranks: list[int] = []
                     t1 = time.perf_counter()
                     for t in queries:
                         hits = lib.search(t.query, k=CUTOFF, mode=mode)  # type: ignore[arg-type]
                         done = [False, False]
-                        for rank, h in enumerate(hits, 1):
-                            span = (h.chunk.start, h.chunk.end)
-                            ok = correct(h.chunk.doc_path, span, t, label == "whole file")
+                        oks = [
+                            correct(h.chunk.doc_path, (h.chunk.start, h.chunk.end), t, whole)
+                            for h in hits
+                        ]
+                        for rank, ok in enumerate(oks, 1):
                             for c in (0, 1):
                                 if ok[c] and not done[c]:
                                     rr[c] += 1 / rank
                                     found[c] += 1
                                     done[c] = True
+                        first = [r for r, ok in enumerate(oks, 1) if ok[1]]
+                        mode_ranks.append(first[0] if first else 0)
+                        within += read_rank(
+                            [ok[1] for ok in oks],
+                            [h.chunk.token_count for h in hits],
+                            args.read_budget,
+                        )
                     ms = (time.perf_counter() - t1) * 1000 / max(1, len(queries))
                     nq = len(queries)
                     mrr, rec = rr[0] / nq, found[0] / nq
                     mrr_d, rec_d = rr[1] / nq, found[1] / nq
-                    rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d))
+                    read = within / nq
+                    ranks[(label, mode)] = mode_ranks
+                    rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d, read))
                     print(
                         f"  {label:<22} {mode:<7} overlap: MRR@10 {mrr:.3f} R@10 {rec:.3f}; "
-                        f"def line: MRR@10 {mrr_d:.3f} R@10 {rec_d:.3f}; {ms:.0f} ms/query",
+                        f"def line: MRR@10 {mrr_d:.3f} R@10 {rec_d:.3f}; within "
+                        f"{args.read_budget} tokens {read:.3f}; {ms:.0f} ms/query",
                         flush=True,
                     )
                     log.write(
                         f"{time.strftime('%FT%T')}\t{label}\t{mode}\t{len(files)}\t"
                         f"{nq}\t{n_chunks}\t{mrr:.4f}\t{rec:.4f}\t{mrr_d:.4f}\t{rec_d:.4f}\t"
-                        f"{ms:.1f}\t{load_average()}\n"
+                        f"{ms:.1f}\t{load_average()}\t{tok_chunk:.1f}\t{args.read_budget}\t"
+                        f"{read:.4f}\t{split}\n"
                     )
                     log.flush()
 
@@ -282,6 +383,16 @@ def main() -> None:
                 f"{label:<22} "
                 + " ".join(f"{cells[m][a]:>8.3f}/{cells[m][b]:<6.3f}" for m in MODES if m in cells)
             )
+    print(f"\nDef-line hit within the first {args.read_budget} tokens read")
+    for label in dict.fromkeys(r[0] for r in rows):
+        cells = {r[1]: r for r in rows if r[0] == label}
+        print(f"{label:<22} " + " ".join(f"{cells[m][7]:>15.3f}" for m in MODES if m in cells))
+    ast_label, fixed_label = list(chunkers())[:2]
+    print("\nQuery by query, def-line rank: AST better / fixed better / same")
+    for mode in MODES:
+        if (ast_label, mode) in ranks and (fixed_label, mode) in ranks:
+            won, lost, same = compare(ranks[(ast_label, mode)], ranks[(fixed_label, mode)])
+            print(f"  {mode:<7} {won} / {lost} / {same}")
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} cores, load {load_average()} at the end, "
         f"Python {platform.python_version()}"

@@ -241,7 +241,9 @@ class Library:
             from lcmem.indexers.analyzer import Analyzer
 
             recorded = self.manifest.get("analyzer")
-            self._analyzer = Analyzer(**_analyzer_kwargs(recorded)) if recorded else Analyzer()
+            self._analyzer = (
+                Analyzer.from_config(_analyzer_kwargs(recorded)) if recorded else Analyzer()
+            )
         return self._analyzer
 
     # -- index files ----------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""Collect the benchmark result pages (``benchmarks/results/*.md``) into BENCHMARKS.md.
+
+BENCHMARKS.md keeps its hand-written head (everything above the marker comment); below the
+marker, each results page is appended under its own ``##`` heading, its own title dropped and
+its headings demoted one level. Run it after a benchmark rewrote its page:
+
+    python benchmarks/collect_results.py
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+MARKER = "\n<!-- sections below are collected from benchmarks/results/*.md -->\n"
+PAGES = (
+    ("chunkers.md", "Chunking throughput (issue 3)"),
+    ("code_retrieval.md", "Code retrieval: AST chunks vs fixed windows vs whole files (issue 3)"),
+    ("longembed.md", "Long-context embedders: LongEmbed-style passkey and needle (issue 4)"),
+    ("kv.md", "KV-page retrieval: passkey, cost, persistence (issue 5)"),
+    ("pipelines.md", "Long-document QA pipelines (issue 6)"),
+    ("memory.md", "Episodic memory on EpBench-like chronicles (issue 7)"),
+)
+
+
+def section(name: str, title: str) -> str:
+    """One results page as a BENCHMARKS.md section (``""`` if the page does not exist)."""
+    path = RESULTS / name
+    if not path.exists():
+        return ""
+    lines = path.read_text().strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    body = "\n".join("#" + x if re.match(r"^#{1,5} ", x) else x for x in lines).strip()
+    return (
+        f"\n## {title}\n\nFull results and raw rows: `benchmarks/results/{name}` "
+        f"(and the `.jsonl`/`.tsv` beside it).\n\n{body}\n"
+    )
+
+
+def main() -> None:
+    target = ROOT / "BENCHMARKS.md"
+    head = target.read_text().split(MARKER)[0].rstrip() + "\n"
+    target.write_text(head + MARKER + "".join(section(n, t) for n, t in PAGES))
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
