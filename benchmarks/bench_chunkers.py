@@ -24,8 +24,10 @@ loaded from the same ``tokenizer.json``). ``--cheap`` adds each library's defaul
 lcmem ``WhitespaceTokenizer`` (200 words), chonkie ``"character"`` and langchain ``len``
 (1,000 characters): different units, shown for completeness.
 
-Timing: each system runs ``--repeat`` passes over its input; "cold" is the first pass (lcmem's
-tokenizer caches words it has seen, so later passes are "warm"), "warm" the best later pass.
+Timing: each system runs ``--repeat`` passes over its input, the systems of a task taking turns
+pass by pass (so a burst of load from other processes on the shared machine falls on all of
+them alike); "cold" is the first pass (lcmem's tokenizer caches words it has seen, so later
+passes are "warm"), "warm" the best later pass.
 Wall time and CPU time (``time.process_time``, all threads of the process) are both shown: the
 machine is shared, CPU time is the steadier number. Rows are printed as they finish and
 appended to ``benchmarks/results/chunkers_throughput.tsv``.
@@ -105,18 +107,34 @@ class Row:
     warm_cpu: float
 
 
-def run(split: Split, texts: list[str], repeat: int) -> tuple[list[str], list[tuple[float, float]]]:
-    """Chunk every text ``repeat`` times; the chunks of the first pass and (wall, cpu) per pass."""
-    passes = []
-    first: list[str] = []
+def one_pass(split: Split, texts: list[str]) -> tuple[list[str], float, float]:
+    """Chunk every text once: the chunks, wall and CPU seconds."""
+    gc.collect()
+    w, c = time.perf_counter(), time.process_time()
+    out = [chunk for t in texts for chunk in split(t)]
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def run_interleaved(
+    splits: list[Split], texts: list[str], repeat: int
+) -> list[tuple[list[str], list[tuple[float, float]]] | Exception]:
+    """``repeat`` rounds, each running one pass of every system in turn (so a burst of load
+    from other processes falls on all of them alike); per system the chunks of its first pass
+    and (wall, cpu) per pass, or the exception it raised."""
+    results: list = [None] * len(splits)
     for k in range(repeat):
-        gc.collect()
-        w, c = time.perf_counter(), time.process_time()
-        out = [chunk for t in texts for chunk in split(t)]
-        passes.append((time.perf_counter() - w, time.process_time() - c))
-        if k == 0:
-            first = out
-    return first, passes
+        for i, split in enumerate(splits):
+            if isinstance(results[i], Exception):
+                continue
+            try:
+                out, wall, cpu = one_pass(split, texts)
+            except Exception as exc:  # a peer that fails here is a row, not a crash
+                results[i] = exc
+                continue
+            if k == 0:
+                results[i] = (out, [])
+            results[i][1].append((wall, cpu))
+    return results
 
 
 def lcmem_split(chunker) -> Split:
@@ -306,12 +324,25 @@ def main() -> None:
                 continue
             texts = inputs["python" if "python" in task else "prose"]
             mb = sizes["python" if "python" in task else "prose"]
+            built: list[tuple[str, str, Split | Exception]] = []
             for system, counter, factory in entries:
                 try:
-                    split = factory()
-                    chunks, passes = run(split, texts, args.repeat)
+                    built.append((system, counter, factory()))
                 except Exception as exc:  # a peer that cannot run here is a row, not a crash
-                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:150]}"
+                    built.append((system, counter, exc))
+            runnable = [b for b in built if not isinstance(b[2], Exception)]
+            found = dict(
+                zip(
+                    [id(b) for b in runnable],
+                    run_interleaved([b[2] for b in runnable], texts, args.repeat),  # type: ignore[misc]
+                    strict=True,
+                )
+            )
+            for b in built:
+                system, counter, split = b
+                result = split if isinstance(split, Exception) else found[id(b)]
+                if isinstance(result, Exception):
+                    reason = f"{type(result).__name__}: {str(result).splitlines()[0][:150]}"
                     print(
                         f"{task:<18} {system:<40} {counter:<15} not runnable: {reason}", flush=True
                     )
@@ -321,6 +352,7 @@ def main() -> None:
                     )
                     log.flush()
                     continue
+                chunks, passes = result
                 warm = min(passes[1:], key=lambda p: p[1]) if len(passes) > 1 else passes[0]
                 mean_tok = statistics.mean(hf.count_many(chunks)) if chunks else 0.0
                 row = Row(task, system, counter, len(chunks), mean_tok, *passes[0], *warm)

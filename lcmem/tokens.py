@@ -1,8 +1,10 @@
 """Tokenizers that count and locate tokens, so chunk budgets are measured in model tokens.
 
 The default is the packaged embedder's own tokenizer (a Hugging Face ``tokenizer.json`` read by
-the ``tokenizers`` library, no torch needed). :class:`WhitespaceTokenizer` is a cheap stand-in
-for unit tests and for callers who do not care about model tokens.
+the ``tokenizers`` library, no torch needed; counted by ``tokie`` where it agrees exactly).
+:class:`WhitespaceTokenizer` is a cheap stand-in for unit tests and for callers who do not care
+about model tokens. :class:`TokenIndex` locates tokens one line at a time, for chunkers that only
+need every n-th token.
 
 Example:
     >>> tok = WhitespaceTokenizer()
@@ -15,9 +17,10 @@ Example:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -56,6 +59,9 @@ class WhitespaceTokenizer:
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self._pattern.finditer(text)]
 
+    def token_starts(self, text: str) -> list[int]:
+        return [m.start() for m in self._pattern.finditer(text)]
+
 
 class HFTokenizer:
     """A Hugging Face fast tokenizer loaded from a ``tokenizer.json`` file or a model folder.
@@ -83,6 +89,11 @@ class HFTokenizer:
         self.whitespace_additive = self._fast is not None
         """True when tokens never span a space, tab, CR or LF (BERT-style pre-tokenization): the
         count of a text cut there is the sum of its pieces' counts."""
+        self._tokie = _load_tokie(self._tok, file) if self._fast is not None else None
+        """``tokie`` (a Rust tokenizer) for counting, when it loads this file and agrees with the
+        real tokenizer (see :func:`_load_tokie`); used on ASCII text only."""
+        self._pieces: tuple[frozenset[int], list[int]] | None = None
+        """Ids of the word pieces that continue a word, and each id's length in characters."""
 
     @classmethod
     def default(cls) -> HFTokenizer:
@@ -90,6 +101,8 @@ class HFTokenizer:
         return _default_tokenizer()
 
     def count(self, text: str) -> int:
+        if self._tokie is not None and _tokie_safe(text):
+            return self._tokie.count_tokens(text)
         if self._fast is not None:
             n = self._fast.count(text)
             if n is not None:
@@ -97,7 +110,28 @@ class HFTokenizer:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
 
     def count_many(self, texts: list[str]) -> list[int]:
-        """Token counts of many texts at once (parallel inside the tokenizers library)."""
+        """Token counts of many texts at once (tokie for the texts it counts exactly).
+
+        tokie's own batch call runs on a thread pool whose start-up costs more CPU time than it
+        saves on the short texts chunkers count: texts go to it one by one.
+        """
+        if self._tokie is None:
+            return self._count_many_here(texts)
+        count = self._tokie.count_tokens
+        if _tokie_safe("".join(texts)):  # the usual case: one check for all
+            return list(map(count, texts))
+        # str.isascii is O(1): finding the few other texts costs little.
+        rest = [k for k, t in enumerate(texts) if not t.isascii() or "\x7f" in t]
+        safe = list(texts)
+        for k in rest:
+            safe[k] = ""
+        out = list(map(count, safe))
+        for k, n in zip(rest, self._count_many_here([texts[k] for k in rest]), strict=True):
+            out[k] = n
+        return out
+
+    def _count_many_here(self, texts: list[str]) -> list[int]:
+        """:meth:`count_many` without tokie: the word cache, else the real tokenizer."""
         out: list[int | None] = [None] * len(texts)
         if self._fast is not None:
             out = self._fast.count_many(texts)
@@ -115,11 +149,85 @@ class HFTokenizer:
             >>> HFTokenizer.default().line_counts("def f(x):\\n    return x\\n")
             [6, 2, 0]
         """
+        if self._tokie is not None:
+            lines = text.split("\n")
+            if "\x7f" in text:
+                return self.count_many(lines)
+            odd = [] if text.isascii() else [r for r, x in enumerate(lines) if not x.isascii()]
+            return self._count_rows(lines, odd)
         if self._fast is not None:
             found = self._fast.line_counts(text)
             if found is not None:
                 return found
         return self.count_many(text.split("\n"))
+
+    def token_index(self, text: str) -> TokenIndex | None:
+        """Where the tokens of ``text`` start, located line by line when asked (see
+        :class:`TokenIndex`); ``None`` when this tokenizer is not BERT-style or two tokens of
+        ``text`` start at one offset (then use :meth:`token_starts`).
+
+        Example:
+            >>> index = HFTokenizer.default().token_index("Hello, tokenizers\\nbye")
+            >>> index.n, [index.start(k) for k in range(index.n)]
+            (6, [0, 5, 7, 12, 16, 18])
+        """
+        if self._fast is None:
+            return None
+        rows = text.split("\n")
+        ascii = text.isascii()
+        odd = [] if ascii else [r for r, row in enumerate(rows) if not row.isascii()]
+        if self._tokie is not None and "\x7f" not in text:
+            counts = self._count_rows(rows, odd)
+            starts_of = self._row_starts
+        else:
+            counts = self.count_many(rows)
+            starts_of = self.token_starts
+        index = TokenIndex(rows, counts, starts_of, self._fast.nth, _PUNCTUATION)
+        if ascii:
+            return index
+        # Two tokens start at one offset only where normalizing turns one character into
+        # several (e.g. Hangul syllables into jamo): rows holding such a character are
+        # checked now (ASCII maps one to one).
+        risky = {c for c in set().union(*(rows[r] for r in odd)) if self._fast.expands(c)}
+        if risky and not all(index.check(r) for r in odd if not risky.isdisjoint(rows[r])):
+            return None
+        return index
+
+    def _count_rows(self, rows: list[str], odd: list[int]) -> list[int]:
+        """Counts of ``rows`` (no DEL in them): tokie for all but the non-ASCII ones (``odd``)."""
+        assert self._tokie is not None
+        if not odd:
+            return list(map(self._tokie.count_tokens, rows))
+        safe = list(rows)
+        for r in odd:
+            safe[r] = ""
+        counts = list(map(self._tokie.count_tokens, safe))
+        for r, n in zip(odd, self._count_many_here([rows[r] for r in odd]), strict=True):
+            counts[r] = n
+        return counts
+
+    def _row_starts(self, text: str) -> list[int]:
+        """:meth:`token_starts`, by tokie when the text is ASCII without added tokens or
+        control characters.
+
+        tokie's offsets of word pieces after the first of a word are not the real tokenizer's
+        (their ends include the ``##`` prefix): only the first piece's start is taken from
+        tokie, each following piece starts where the one before it ends (ASCII normalizes one
+        to one, so a piece's length is its vocabulary string's without ``##``).
+        """
+        assert self._tokie is not None and self._fast is not None
+        if not _tokie_safe(text) or self._fast.special(text):
+            return self.token_starts(text)
+        enc = self._tokie.encode_with_offsets(text, add_special_tokens=False)
+        starts = [a for a, _ in enc.offsets]
+        ids = enc.ids
+        if self._pieces is None:
+            self._pieces = _piece_lengths(self._tok)
+        follow, size = self._pieces
+        if not follow.isdisjoint(ids):
+            for k in [k for k, t in enumerate(ids) if t in follow]:
+                starts[k] = starts[k - 1] + size[ids[k - 1]]
+        return starts
 
     def token_starts(self, text: str) -> list[int]:
         """Start offset of every token of ``text`` (no special tokens), in order.
@@ -143,16 +251,91 @@ class HFTokenizer:
         return _merge_subword_offsets(enc.offsets)
 
 
+class TokenIndex:
+    """The start offsets of a text's tokens, found one row (a line) at a time when asked for.
+
+    Built from each row's token count (rows are cut at newlines, which tokens never cross):
+    :meth:`start` finds the row of token ``k`` by bisection and walks or tokenizes that row
+    alone, so a chunker that needs every 180th token never lists the other starts.
+
+    Example:
+        >>> index = TokenIndex(["a b", "", "c"], [2, 0, 1], WhitespaceTokenizer().token_starts)
+        >>> index.n, index.start(2), index.before(4)
+        (3, 5, 2)
+    """
+
+    def __init__(
+        self,
+        rows: list[str],
+        counts: list[int],
+        starts_of,
+        nth=None,
+        alone: frozenset[str] = frozenset(),
+    ) -> None:
+        self.rows = rows
+        """The text cut at its newlines (each row without its newline)."""
+        self.row_starts = list(accumulate(map((1).__add__, map(len, rows[:-1])), initial=0))
+        self.alone = alone
+        """Characters that are always a word of their own (BERT's ASCII punctuation): the
+        tokens of a text cut next to one are the tokens of its two parts."""
+        self.prefix = list(accumulate(counts, initial=0))
+        self.n = self.prefix[-1]
+        """Number of tokens."""
+        self._starts_of = starts_of
+        self._nth = nth
+        """Optional ``nth(row, r, offset)``: the start of token ``r`` of a row (``offset is
+        None``) or the number of its tokens starting before ``offset``, without listing the
+        row's tokens; ``None`` when it cannot tell."""
+        self._found: dict[int, list[int]] = {}
+
+    def before(self, offset: int) -> int:
+        """Number of tokens starting before ``offset``."""
+        row = bisect_right(self.row_starts, offset) - 1
+        starts = self._found.get(row)
+        if starts is None:
+            if self._nth is not None:
+                found = self._nth(self.rows[row], None, offset - self.row_starts[row])
+                if found is not None:
+                    return self.prefix[row] + found
+            starts = self._row(row)
+        return self.prefix[row] + bisect_left(starts, offset - self.row_starts[row])
+
+    def start(self, k: int) -> int:
+        """Offset of token ``k`` (``0 <= k < n``)."""
+        row = bisect_right(self.prefix, k) - 1
+        starts = self._found.get(row)
+        if starts is None:
+            if self._nth is not None:
+                found = self._nth(self.rows[row], k - self.prefix[row], None)
+                if found is not None:
+                    return self.row_starts[row] + found
+            starts = self._row(row)
+        return self.row_starts[row] + starts[k - self.prefix[row]]
+
+    def check(self, row: int) -> bool:
+        """Whether row ``row`` has as many distinct, increasing token starts as its count."""
+        starts = self._row(row)
+        return len(starts) == self.prefix[row + 1] - self.prefix[row] and all(
+            a < b for a, b in pairwise(starts)
+        )
+
+    def _row(self, row: int) -> list[int]:
+        starts = self._found[row] = self._starts_of(self.rows[row])
+        return starts
+
+
 # The tokenizers library spends most of its time building Python objects (ids, offsets,
 # encodings): about 2 MB/s on source code, which made it the bulk of a chunker's time. For
 # BERT-style tokenizers (BertNormalizer, BertPreTokenizer, WordPiece; the default embedder's)
 # the tokens of a text are the tokens of its words taken one by one, so a regex that splits
 # ASCII words exactly as BertPreTokenizer does (and keeps any space-delimited segment holding a
 # non-ASCII character whole), plus a cache of each distinct word's pieces (filled by the real
-# tokenizer), gives the same counts and offsets ~10x faster. No
-# library offers this (chonkie's tokie is a whole new tokenizer, not a drop-in for these
-# files), and every other input goes to the real tokenizer.
+# tokenizer), gives the same counts and offsets ~10x faster; every other input goes to the real
+# tokenizer. Counting goes faster still through tokie (a Rust re-implementation loaded from the
+# same file, see _load_tokie), on the text it is checked to count exactly (ASCII without DEL).
 
+_PUNCTUATION = frozenset(c for c in map(chr, range(33, 127)) if not c.isalnum())
+"""ASCII punctuation: BertPreTokenizer makes every such character a word of its own."""
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 """BertPreTokenizer on ASCII: runs of letters/digits; every punctuation character alone."""
 _SEGMENT = r"[^ \t\n\r\x80-\U0010ffff]*[\x80-\U0010ffff][^ \t\n\r]*|"
@@ -179,6 +362,10 @@ class _WordPieceFastPath:
         self._pieces: dict[str, tuple[tuple[int, int], ...]] = {}
         self._starts: dict[str, tuple[int, ...]] = {}
         self._counts: dict[str, int] = {}
+        self._expanding: dict[str, bool] = {}
+        self._heads = "".join(sorted({a[0] for a in exact}))
+        """First characters of the exact added tokens (``"["``): a text holding none of them
+        holds no added token, checked without a regex."""
 
     @classmethod
     def for_tokenizer(cls, tok, file: Path) -> _WordPieceFastPath | None:
@@ -284,10 +471,66 @@ class _WordPieceFastPath:
             self._fill(set(words.findall(ready)))
         return [sum(map(self._counts.__getitem__, words.findall(x))) for x in lines]
 
+    def expands(self, char: str) -> bool:
+        """Whether normalizing ``char`` gives more than one non-space character (only then can
+        two tokens start at one offset)."""
+        found = self._expanding.get(char)
+        if found is None:
+            norm = self._tok.normalizer
+            out = norm.normalize_str(char) if norm is not None else char
+            found = self._expanding[char] = len("".join(out.split())) > 1
+        return found
+
+    def nth(self, text: str, r: int | None, offset: int | None) -> int | None:
+        """For a plain ASCII ``text`` (no added token, no control character): the start of its
+        token ``r`` or, with ``r=None``, the number of its tokens starting before ``offset``,
+        from the word cache without listing every token; ``None`` for any other text.
+
+        Example:
+            >>> fast = HFTokenizer.default()._fast
+            >>> _ = fast.token_starts("Hello, tokenizers")  # caches its words
+            >>> fast.nth("Hello, tokenizers", 3, None), fast.nth("Hello, tokenizers", None, 8)
+            (12, 3)
+        """
+        if not text.isascii() or self.special(text):
+            return None
+        counts, rel = self._counts, self._starts
+        try:
+            if r is None:
+                assert offset is not None
+                n = 0
+                for m in _ASCII_WORD.finditer(text):
+                    a, w = m.start(), m.group()
+                    if a >= offset:
+                        break
+                    n += counts[w] if m.end() <= offset else bisect_left(rel[w], offset - a)
+                return n
+            for m in _ASCII_WORD.finditer(text):
+                w = m.group()
+                c = counts[w]
+                if r < c:
+                    return m.start() + rel[w][r]
+                r -= c
+        except KeyError:
+            self._fill(set(_ASCII_WORD.findall(text)))
+            return None  # asked again, the row is listed (its words are cached now)
+        return None
+
+    def special(self, text: str) -> bool:
+        """Whether ``text`` holds an added token or an ASCII control character."""
+        if _ASCII_CONTROL.search(text) is not None:
+            return True
+        if self._lowered:
+            return self._has_added(text)
+        for head in self._heads:
+            if head in text:
+                return any(a in text for a in self._exact)
+        return False
+
     def token_starts(self, text: str) -> list[int] | None:
         """Start offset of every token (the starts of :meth:`offsets`), for chunkers that cut
         at token boundaries."""
-        if self._has_added(text) or _ASCII_CONTROL.search(text):
+        if self.special(text):
             return None
         parts = _capturing(_words(text)).split(text)
         words = parts[1::2]
@@ -330,6 +573,61 @@ def _words(text: str) -> re.Pattern[str]:
 def _merge_subword_offsets(offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Keep offsets as given but drop empty spans some normalizers emit."""
     return [(s, e) for s, e in offsets if e > s]
+
+
+def _piece_lengths(tok) -> tuple[frozenset[int], list[int]]:
+    """For a WordPiece vocabulary: the ids of pieces that continue a word (``##...``), and the
+    number of characters every id stands for (without its ``##``)."""
+    vocab = tok.get_vocab(with_added_tokens=True)
+    size = [0] * (max(vocab.values()) + 1)
+    follow = set()
+    for piece, k in vocab.items():
+        if piece.startswith("##") and len(piece) > 2:
+            follow.add(k)
+            piece = piece[2:]
+        size[k] = len(piece)
+    return frozenset(follow), size
+
+
+def _tokie_safe(text: str) -> bool:
+    """Whether tokie counts ``text`` exactly as the real BERT tokenizer does: ASCII without DEL.
+
+    Checked against the real tokenizer with hypothesis (tests/test_tokens.py) and on the
+    benchmark corpora: every ASCII text agreed except those holding DEL (``\\x7f``, which
+    BertNormalizer deletes and tokie keeps); on non-ASCII text (accents, CJK, unassigned code
+    points) tokie and the real tokenizer differ, so such text never goes to tokie.
+    """
+    return text.isascii() and "\x7f" not in text
+
+
+_TOKIE_PROBE = (
+    "Hello, World! [CLS] tokenization unaffable x_y=3.14;\tEOF\r\n"
+    "def f(self, *args):\n    return {'a': [1, 2]}  # 12345678901234567890 [MASK]\x00\x0b"
+)
+"""A probe text a tokie tokenizer must count and encode exactly like the real one."""
+
+
+def _load_tokie(tok, file: Path):
+    """A ``tokie.Tokenizer`` for ``file``, or ``None`` when tokie is not installed, cannot load
+    the file, or does not reproduce ``tok`` (ids and count) on :data:`_TOKIE_PROBE`.
+
+    tokie is used for counting only: its offsets of word pieces are not the real tokenizer's.
+    """
+    try:
+        import tokie
+    except ImportError:  # pragma: no cover - an optional speed-up
+        return None
+    try:
+        fast = tokie.Tokenizer.from_json(str(file))
+        fast.no_truncation()
+        fast.no_padding()
+        want = tok.encode(_TOKIE_PROBE, add_special_tokens=False).ids
+        got = fast.encode(_TOKIE_PROBE, add_special_tokens=False).ids
+        if list(got) != want or fast.count_tokens(_TOKIE_PROBE) != len(want):
+            return None
+    except Exception:  # any failure: keep the tokenizers library
+        return None
+    return fast
 
 
 def default_model_path() -> Path:

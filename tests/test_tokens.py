@@ -8,7 +8,13 @@ import textwrap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lcmem.tokens import HFTokenizer, WhitespaceTokenizer, _merge_subword_offsets
+from lcmem.tokens import (
+    HFTokenizer,
+    WhitespaceTokenizer,
+    _load_tokie,
+    _merge_subword_offsets,
+    _tokie_safe,
+)
 
 TOK = HFTokenizer.default()  # the packaged tokenizer.json: cheap to load, no model weights
 RAW = TOK._tok
@@ -107,3 +113,78 @@ def test_the_word_cache_is_bounded():
     assert fast.count(second) == real_count(second)  # 40 + 30 > 50: the cache starts over
     assert len(fast._counts) <= 30
     assert fast.count(first) == real_count(first)
+
+
+# -- tokie (the Rust tokenizer used for counting) and the token index -------------------------
+
+ASCII = st.lists(
+    st.one_of(
+        st.characters(min_codepoint=0, max_codepoint=127),
+        st.sampled_from(["[CLS]", "[SEP]", "[mask]", "tokenization", "unaffable", "x" * 120]),
+    ),
+    max_size=60,
+).map("".join)
+
+
+def real_starts(text: str) -> list[int]:
+    return [a for a, _ in real_offsets(text)]
+
+
+def test_tokie_is_loaded_for_the_default_tokenizer():
+    assert TOK._tokie is not None  # tokie is a dependency: the fast counts are in use
+
+
+@settings(max_examples=400, deadline=None)
+@given(ASCII)
+def test_tokie_counts_and_starts_match_on_ascii(text):
+    # tokie is trusted on ASCII without DEL only (see _tokie_safe); DEL goes elsewhere.
+    if _tokie_safe(text):
+        assert TOK._tokie.count_tokens(text) == real_count(text)
+    assert TOK.count(text) == real_count(text)
+    assert TOK._row_starts(text) == real_starts(text)
+
+
+def test_tokie_is_not_trusted_where_it_differs():
+    assert not _tokie_safe("a\x7fb")  # BertNormalizer deletes DEL, tokie does not
+    assert not _tokie_safe("café")
+    for text in ("\x7f,", "Æ😍Í\x81", "\U000e6b0d[CLS]", "gg\U000443af"):
+        assert TOK.count(text) == real_count(text)
+        assert TOK.count_many([text, "plain words"]) == [real_count(text), 2]
+
+
+def test_a_tokenizer_tokie_does_not_reproduce_is_not_used(tmp_path):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    from lcmem.tokens import default_model_path
+
+    other = Tokenizer(WordLevel({"[UNK]": 0, "hello": 1}, unk_token="[UNK]"))
+    assert _load_tokie(other, default_model_path() / "tokenizer.json") is None
+    assert _load_tokie(RAW, tmp_path / "missing.json") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTS, ASCII, st.text(max_size=80)))
+def test_token_index_locates_every_token(text):
+    index = TOK.token_index(text)
+    starts = real_starts(text)
+    if index is None:  # two tokens share a start: the caller lists them instead
+        assert len(set(starts)) < len(starts)
+        return
+    assert index.n == len(starts)
+    assert [index.start(k) for k in range(index.n)] == starts
+    for offset in range(len(text) + 1):
+        assert index.before(offset) == sum(a < offset for a in starts)
+
+
+def test_token_index_on_real_text():
+    src = inspect.getsource(textwrap)
+    prose = "Naïve café owners’ “smart” quotes — and 日本語 text.\n\n한국어 문장\x0chere."
+    for text in (src, prose, src[1234:5678]):
+        index = TOK.token_index(text)
+        starts = real_starts(text)
+        if index is None:
+            assert len(set(starts)) < len(starts)
+            continue
+        assert [index.start(k) for k in range(index.n)] == starts
+        assert [index.before(a) for a in starts] == list(range(len(starts)))

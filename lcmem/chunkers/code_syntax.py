@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Definition", "Lines", "Member", "PythonSyntax", "Syntax", "no_cyclic_gc"]
 
@@ -43,9 +43,9 @@ class Definition:
     is_class: bool = True  # a container whose "function" members are methods
 
 
-@dataclass(frozen=True)
-class Member:
-    """A member of a block: its piece starts at ``cut``; ``node`` is the parser's node."""
+class Member(NamedTuple):
+    """A member of a block: its piece starts at ``cut``; ``node`` is the parser's node (a named
+    tuple: one is made per statement, so it must be cheap)."""
 
     cut: int
     node: Any
@@ -77,12 +77,14 @@ class Lines:
 
     def __init__(self, text: str, newline: re.Pattern[str], prefixes: tuple[str, ...]) -> None:
         self.text = text
-        if newline.pattern == r"\n" or "\r" not in text:
+        self._by_newline = newline.pattern == r"\n" or "\r" not in text
+        if self._by_newline:
             lengths = (len(line) + 1 for line in text.split("\n")[:-1])
             self.starts = list(accumulate(lengths, initial=0))
         else:
             self.starts = [0, *(m.end() for m in newline.finditer(text))]
         self.prefixes = prefixes
+        self._marked: set[int] | None = None
 
     def start_of(self, row: int) -> int:
         """Offset of line ``row`` (0-based), clamped to the text."""
@@ -98,14 +100,27 @@ class Lines:
     def widen(self, row: int, floor: int = 0) -> int:
         """Offset of line ``row``, moved up over the comment/decorator lines directly above
         it (not over a blank line, not above line ``floor``)."""
-        text, starts = self.text, self.starts
-        while row > floor:
-            a, b = starts[row - 1], starts[row]
-            line = text[a:b].lstrip()
-            if not line or not line.startswith(self.prefixes):
-                break
+        marked = self._marked
+        if marked is None:
+            marked = self._marked = self._mark()
+        while row > floor and row - 1 in marked:
             row -= 1
         return self.start_of(row)
+
+    def _mark(self) -> set[int]:
+        """Rows of the lines that start (after whitespace) with one of the prefixes, found in
+        one regex pass when lines end at ``\\n`` (``^`` knows no other line end)."""
+        text, starts = self.text, self.starts
+        if self._by_newline:
+            heads = "|".join(map(re.escape, self.prefixes))
+            pattern = re.compile(rf"^[^\S\n]*(?:{heads})", re.MULTILINE)
+            return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(text)}
+        ends = [*starts[1:], len(text)]
+        return {
+            row
+            for row, (a, b) in enumerate(zip(starts, ends, strict=True))
+            if text[a:b].lstrip().startswith(self.prefixes)
+        }
 
 
 # -- Python -----------------------------------------------------------------------------------
@@ -146,20 +161,29 @@ class PythonSyntax(Syntax):
             return ast.parse(text)
 
     def members(self, node: Any) -> list[Member]:
+        kind = type(node)
+        fields = _PY_FIELDS.get(kind)
+        if fields is None:
+            fields = _PY_FIELDS[kind] = tuple(f for f in _PY_BLOCK_FIELDS if f in kind._fields)
         children: list[ast.AST] = []
-        for name in _PY_BLOCK_FIELDS:
+        for name in fields:
             value = getattr(node, name, None)
             if isinstance(value, list):
                 children += value
         out = []
+        widen = self.lines.widen
         for c in children:
-            row = _py_line(c) - 1
-            defn = _py_definition(c)
-            if defn is not None:
-                decorators = getattr(c, "decorator_list", None)
-                if decorators:
-                    row = min(row, *(d.lineno - 1 for d in decorators))
-            out.append(Member(self.lines.widen(row), c, defn))
+            word = _PY_DEFINITIONS.get(type(c))
+            if word is None:
+                row = _py_line(c) - 1
+                out.append(Member(widen(row), c))
+                continue
+            row = c.lineno - 1
+            decorators = c.decorator_list  # type: ignore[attr-defined]
+            if decorators:
+                row = min(row, *(d.lineno - 1 for d in decorators))
+            defn = Definition(word, c.name, container=word == "class")  # type: ignore[attr-defined]
+            out.append(Member(widen(row), c, defn))
         return out
 
 
@@ -170,11 +194,10 @@ def _py_line(node: ast.AST) -> int:
     return line
 
 
-def _py_definition(node: ast.AST) -> Definition | None:
-    if isinstance(node, ast.FunctionDef):
-        return Definition("def", node.name)
-    if isinstance(node, ast.AsyncFunctionDef):
-        return Definition("async def", node.name)
-    if isinstance(node, ast.ClassDef):
-        return Definition("class", node.name, container=True)
-    return None
+_PY_DEFINITIONS: dict[type, str] = {
+    ast.FunctionDef: "def",
+    ast.AsyncFunctionDef: "async def",
+    ast.ClassDef: "class",
+}
+_PY_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Per node type, which of ``_PY_BLOCK_FIELDS`` it has."""

@@ -188,6 +188,10 @@ class LinePacker(SpanPacker):
         lines = text.split("\n")
         starts = list(accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
         self.line_starts = starts
+        self._row_at = dict(zip(starts, range(len(starts)), strict=True))
+        self._row_at.setdefault(len(text), len(starts))
+        """Row of every line start (and of the end of the text): spans cut at line starts,
+        the usual case, are counted with two dictionary look-ups."""
         line_counts = getattr(tokenizer, "line_counts", None)
         if type(tokenizer) is WhitespaceTokenizer:
             per_line = [len(x.split()) for x in lines]  # str.split: the same whitespace as \s
@@ -227,7 +231,14 @@ class LinePacker(SpanPacker):
         return super().count(start, end) if n is None else n
 
     def counts(self, spans: Sequence[tuple[int, int]], limit: bool = True) -> list[int | None]:
-        out = [self._by_lines(a, b) for a, b in spans]
+        row_at, prefix = self._row_at.get, self.prefix
+        out: list[int | None] = []
+        for a, b in spans:
+            ra, rb = row_at(a), row_at(b)
+            if ra is not None and rb is not None and a < b:
+                out.append(prefix[rb] - prefix[ra])
+            else:
+                out.append(self._by_lines(a, b))
         rest = [k for k, n in enumerate(out) if n is None]
         if rest:
             for k, n in zip(rest, super().counts([spans[k] for k in rest], limit), strict=True):
@@ -288,6 +299,9 @@ def pack_units(text: str, p: SpanPacker, units: list[_Unit]) -> list[Chunk]:
 def _balanced(p: SpanPacker, pieces: list[Piece]) -> list[Piece]:
     """Greedy packing, evened out: if the same number of chunks fits under a smaller budget,
     use it, so a long function ends in a fair share rather than a scrap like ``return x``."""
+    sizes = [n for _, _, n in pieces]
+    if p._additive and min(sizes) > 0 and all(p._spaced(a) for a, _, _ in pieces[1:]):
+        return _balanced_sums(p, pieces, sizes)
     greedy = p.pack(pieces, overlap=0)
     if len(greedy) < 2:
         return greedy
@@ -304,6 +318,35 @@ def _balanced(p: SpanPacker, pieces: list[Piece]) -> list[Piece]:
     finally:
         p.budget = budget
     return greedy
+
+
+def _balanced_sums(p: SpanPacker, pieces: list[Piece], sizes: list[int]) -> list[Piece]:
+    """:func:`_balanced` when every run's count is the sum of its pieces' (a
+    ``whitespace_additive`` tokenizer, pieces cut at whitespace, none empty): the runs are
+    found on the running sums alone and only the chosen ones are trimmed (what
+    :meth:`SpanPacker.pack` does then, without its checks)."""
+    prefix = list(accumulate(sizes, initial=0))
+    n = len(pieces)
+
+    def runs(budget: int) -> list[tuple[int, int]]:
+        out, i = [], 0
+        while i < n:
+            j = max(bisect_right(prefix, prefix[i] + budget, lo=i + 1) - 1, i + 1)
+            out.append((i, j))
+            i = j
+        return out
+
+    chosen = greedy = runs(p.budget)
+    if len(greedy) >= 2:
+        for slack in (1.05, 1.2, 1.4):
+            budget = min(p.budget, max(1, math.ceil(slack * prefix[-1] / len(greedy))))
+            if budget >= p.budget:
+                break
+            even = runs(budget)
+            if len(even) <= len(greedy):
+                chosen = even
+                break
+    return [(*p.trim(pieces[i][0], pieces[j - 1][1]), prefix[j] - prefix[i]) for i, j in chosen]
 
 
 def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit]) -> Chunk:

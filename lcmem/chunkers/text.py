@@ -28,7 +28,7 @@ from operator import itemgetter, lt
 from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
 from lcmem.chunkers.sentences import sentence_cuts
 from lcmem.errors import ConfigError
-from lcmem.tokens import Tokenizer
+from lcmem.tokens import TokenIndex, Tokenizer
 from lcmem.types import Chunk, Document
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "SpanPacker",
     "TokenChunker",
     "make_chunks",
+    "token_windows",
 ]
 
 CutFn = Callable[[str, int, int], list[int]]
@@ -54,6 +55,7 @@ almost surely over budget; if not, its pieces are packed back together and count
 
 _NON_SPACE = re.compile(r"\S")
 _SPLITTING_SPACE = frozenset(" \t\n\r")
+_SPLITTING_SPACE_RE = re.compile(r"[ \t\n\r]")
 """Whitespace every whitespace-additive tokenizer splits at (see ``_spaced``)."""
 
 
@@ -168,11 +170,17 @@ class SpanPacker:
 
     def trim(self, start: int, end: int) -> tuple[int, int]:
         """``(start, end)`` without surrounding whitespace; ``start == end`` if nothing is left."""
-        m = _NON_SPACE.search(self.text, start, end)
+        text = self.text
+        m = _NON_SPACE.search(text, start, end)
         if m is None:
             return start, start
         start = m.start()
-        return start, start + len(self.text[start:end].rstrip())
+        # rstrip a short tail rather than a copy of the whole span
+        lo = max(start, end - 64)
+        tail = text[lo:end].rstrip()
+        if tail or lo == start:
+            return start, lo + len(tail)
+        return start, start + len(text[start:lo].rstrip())
 
     def count(self, start: int, end: int) -> int:
         """Tokens in the trimmed span."""
@@ -314,10 +322,20 @@ class SpanPacker:
         if len(keep) < len(pieces):
             fresh = sum(1 for k in keep if k < fresh)
             pieces = [pieces[k] for k in keep]
+            sizes = list(map(itemgetter(2), pieces))
         out: list[Piece] = []
         n_pieces = len(pieces)
-        prefix = list(accumulate(map(itemgetter(2), pieces), initial=0))
+        prefix = list(accumulate(sizes, initial=0))
         whole = len(keep) == len(pieces)  # pieces[0] and pieces[-1] are the region's edges
+        if exact and self._additive and all(self._spaced(p[0]) for p in pieces[1:]):
+            # Every run's count is the sum of its pieces' (see _adds_up) and, by _grow, within
+            # the budget unless it is one piece: the greedy runs are the chunks.
+            i = 0
+            while i < n_pieces:
+                j = self._grow(pieces, i, prefix)
+                out.append((*self.trim(pieces[i][0], pieces[j - 1][1]), prefix[j] - prefix[i]))
+                i = self._next_start(pieces, i, j, overlap, prefix)
+            return out
         i = 0
         batch = 16
         while i < n_pieces:
@@ -452,7 +470,92 @@ class TokenChunker(_TextChunker):
 
     def _chunk(self, doc: Document) -> list[Chunk]:
         p = self._packer(doc.text)
+        index_of = getattr(self.tokenizer, "token_index", None)
+        index = index_of(doc.text) if index_of is not None and p._additive else None
+        if index is not None and index.n:
+            return make_chunks(doc.text, token_windows(p, index))
         return make_chunks(doc.text, p.pack(p.token_pieces(0, len(doc.text)), exact=False))
+
+
+def token_windows(p: SpanPacker, index: TokenIndex) -> list[Piece]:
+    """``p.pack(p.token_pieces(0, len(p.text)), exact=False)`` for a ``whitespace_additive``
+    tokenizer, from a :class:`~lcmem.tokens.TokenIndex`: the same chunks, but only the tokens
+    at window edges are located (each token is its own piece, so piece ``k`` starts at token
+    ``k`` and the running sums of piece counts are the indices themselves).
+
+    A window's count is known without tokenizing it: between the first splitting space after
+    its start and the last one before its end it holds the text's own tokens (tokens never
+    cross those spaces); only a word cut at either end (a word piece) is counted alone. A cut
+    next to a character the index says always stands alone (punctuation) splits no word.
+
+    Example:
+        >>> from lcmem.tokens import HFTokenizer
+        >>> tok = HFTokenizer.default()
+        >>> p = SpanPacker("one two three four five", tok, budget=3, overlap=1)
+        >>> token_windows(p, tok.token_index(p.text)) == p.pack(p.token_pieces(0, 23), exact=False)
+        True
+    """
+    text, budget, n, count_of = p.text, p.budget, index.n, p.tok.count
+    size = len(text)
+    start_of, before = index.start, index.before
+    space = _SPLITTING_SPACE | index.alone  # a cut next to one of these splits no word
+
+    def at(k: int) -> int:  # where piece k starts (the first one at 0; k == n: the end)
+        return 0 if k == 0 else size if k >= n else start_of(k)
+
+    def trimmed(a: int, b: int) -> tuple[int, int]:  # p.trim without copying the window
+        if a == 0 or text[a].isspace():
+            return p.trim(a, b)
+        lo = max(a, b - 64)
+        tail = text[lo:b].rstrip()
+        return (a, lo + len(tail)) if tail or lo == a else p.trim(a, b)
+
+    def counted(i: int, j: int, a: int, b: int) -> int | None:  # see the docstring
+        count = j - i
+        if a > 0 and (text[a - 1] not in space and text[a] not in space):
+            m = _SPLITTING_SPACE_RE.search(text, a, b)
+            if m is None:
+                return None
+            w = m.start()
+            count += count_of(text[a:w]) - (before(w) - i)
+        if b < size and (text[b - 1] not in space and text[b] not in space):
+            w = 1 + max(
+                text.rfind(" ", a, b),
+                text.rfind("\n", a, b),
+                text.rfind("\t", a, b),
+                text.rfind("\r", a, b),
+            )
+            if w <= a:
+                return None
+            count += count_of(text[w:b]) - (j - before(w))
+        return count
+
+    def real(i: int, j: int) -> tuple[int, int, int]:
+        s, e = trimmed(at(i), at(j))
+        return s, e, p.count(s, e)
+
+    limit = min(p.overlap, budget - 1)
+    step = p.overlap > 0 and limit >= 0
+    out: list[Piece] = []
+    i = fresh = 0
+    while i < n:
+        j = min(i + budget, n)
+        a, b = at(i), at(j)
+        s, e = trimmed(a, b)
+        count = counted(i, j, a, b)
+        if count is None:
+            count = p.count(s, e)
+        if count > budget and j - i > 1:  # drop the overlap, then tokens from the end
+            if i < fresh:
+                i = fresh
+                j = min(i + budget, n)
+                s, e, count = real(i, j)
+            while count > budget and j - i > 1:
+                j = max(i + 1, j - (count - budget))
+                s, e, count = real(i, j)
+        out.append((s, e, count))
+        i, fresh = (max(i + 1, j - limit) if step and j < n else j), j
+    return out
 
 
 class SentenceChunker(_TextChunker):
