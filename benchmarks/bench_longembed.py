@@ -11,7 +11,10 @@ methods of a length use the same ``n``.
 
 Methods (one encoding can give several rows):
   truncate            first 512 tokens (the base model's window)
-  pcw gp rp pi        LongContextEmbedder strategies; ``pi+s`` etc. add the log-n logit scaling
+  pcw gp rp pi        LongContextEmbedder strategies; ``pi+s`` etc. add the log-n logit scaling,
+                      ``pcw@256`` etc. set the native window; plain names use the whole
+                      position table (512), ``@256`` is lcmem's default for MiniLM (its
+                      sentence-transformers max_seq_length)
                       each also gives ``late(<strategy>)``: late chunking of the same encoding
                       into sentence blocks of <= 254 tokens, document score = best block
   sea                 blocks of <= 254 tokens encoded apart; rows sea-mean, sea-max,
@@ -49,6 +52,7 @@ ROWS = WORK / "rows.jsonl"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
 METHODS = ("truncate", "sea", "pcw", "pi", "pi+s", "gp", "gp+s", "rp", "rp+s")
 BLOCK = 254
+TABLE = 512  # native window of the plain method names: MiniLM's whole position table
 
 _NAME_TEXT = (
     "Abigail Bartholomew Cordelia Desmond Evangeline Fitzgerald Gwendolyn Horatio Isadora "
@@ -187,8 +191,14 @@ def make_encoder(method: str, length: int):
             return out, sum(len(x) for x in sea.base.encode_ids(blocks))
 
         return encode_sea
-    strategy, _, scaled = method.partition("+")
-    emb = LongContextEmbedder(strategy=strategy, max_tokens=length, logit_scaling=bool(scaled))
+    spec, _, native = method.partition("@")  # "pcw@256": native window 256, not the config's
+    strategy, _, scaled = spec.partition("+")
+    emb = LongContextEmbedder(
+        strategy=strategy,
+        max_tokens=length,
+        logit_scaling=bool(scaled),
+        native_tokens=int(native) if native else TABLE,
+    )
     splitter = SplitEncodeAggregate(emb, block_tokens=BLOCK, split="sentence")
 
     def encode(doc: str):

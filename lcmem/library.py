@@ -164,6 +164,8 @@ class Library:
                     strategy=recorded["strategy"],
                     max_tokens=recorded.get("max_tokens"),
                     trust_remote_code=bool(recorded.get("trust_remote_code")),
+                    # libraries made before the window was recorded used the position table
+                    native_tokens=recorded.get("native_tokens", "table"),
                 )
             return SentenceEmbedder(model)
         emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
@@ -769,7 +771,7 @@ def _long_context_setting(embedder: Embedder) -> dict[str, Any]:
     setting = config() if callable(config) else {}
     if not setting.get("strategy"):
         return {}
-    keep = ("strategy", "max_tokens", "trust_remote_code")
+    keep = ("strategy", "max_tokens", "native_tokens", "trust_remote_code")
     return {k: setting[k] for k in keep if k in setting}
 
 

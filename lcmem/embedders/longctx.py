@@ -37,7 +37,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -75,7 +75,9 @@ class LongContextEmbedder(Embedder):
         max_tokens: longest input read; longer ones are truncated to it.
         logit_scaling: multiply attention logits by ``max(1, log n / log L)`` for extended
             inputs (``gp``, ``rp``, ``pi``, ``ntk``).
-        native_tokens: the window the model was trained on (default: from its config).
+        native_tokens: the window the model was trained on (default: a sentence-transformers
+            model's ``max_seq_length``, else its position table's size; ``"table"``: the
+            position table's size in any case).
         pooling: ``"mean"``, ``"cls"`` or ``"last"``; default from the sentence-transformers
             pooling config, else ``"mean"``.
         selfextend_window, selfextend_group: SelfExtend neighbour window (default ``L // 2``)
@@ -95,7 +97,7 @@ class LongContextEmbedder(Embedder):
         strategy: str = "pi",
         max_tokens: int = 4096,
         logit_scaling: bool = False,
-        native_tokens: int | None = None,
+        native_tokens: int | Literal["table"] | None = None,
         pooling: str | None = None,
         selfextend_window: int | None = None,
         selfextend_group: int | None = None,
@@ -182,6 +184,7 @@ class LongContextEmbedder(Embedder):
             "dim": self.dim,
             "max_tokens": self._max_tokens_arg,
             "strategy": self.strategy + ("+s" if self.logit_scaling else ""),
+            "native_tokens": self.loaded.native + self.loaded.offset,
             **({"trust_remote_code": True} if self.trust_remote_code else {}),
         }
 
@@ -292,6 +295,7 @@ def make_embedder(
     strategy: str | None = None,
     max_tokens: int | None = None,
     trust_remote_code: bool = False,
+    native_tokens: int | Literal["table"] | None = None,
 ) -> Embedder:
     """The embedder for a library setting (``lcmem index --embed-strategy --embed-max-tokens``).
 
@@ -299,7 +303,8 @@ def make_embedder(
     (``"pi+s"``), or ``sea-mean`` / ``sea-max`` / ``sea-attention`` (split-encode-aggregate);
     without a strategy or length it is the plain :class:`SentenceEmbedder`. With only
     ``max_tokens`` the strategy is ``pi``. ``trust_remote_code`` lets a model folder that ships
-    its own modelling code (nomic-embed, gte-v1.5) run it.
+    its own modelling code (nomic-embed, gte-v1.5) run it; ``native_tokens`` overrides the
+    model's own window (see :class:`LongContextEmbedder`).
 
     Example:
         >>> make_embedder(strategy="gp+s", max_tokens=2048).name
@@ -332,6 +337,7 @@ def make_embedder(
         max_tokens=max_tokens or 4096,
         logit_scaling=bool(scaled),
         trust_remote_code=trust_remote_code,
+        native_tokens=native_tokens,
     )
 
 
@@ -397,10 +403,17 @@ def _load(emb: LongContextEmbedder) -> _Loaded:
     model.eval().to(emb.device)
     cfg = model.config
     pooling = emb._pooling_arg or _st_pooling(path) or "mean"
-    native = emb._native_arg or int(getattr(cfg, "max_position_embeddings", 512))
-    loaded = _Loaded(model, tokenizer, native, pooling)
-    if loaded.offset:
-        loaded.native = native - loaded.offset
+    loaded = _Loaded(model, tokenizer, 0, pooling)
+    # Native window: the tuned one of a sentence-transformers model (256 for MiniLM: reading 512
+    # tokens whole it finds the pass key in 0.19 of documents, 256 in 0.66; BENCHMARKS.md), else
+    # the position table (minus RoBERTa's padding offset).
+    usable = int(getattr(cfg, "max_position_embeddings", 512)) - loaded.offset
+    if emb._native_arg == "table":
+        loaded.native = usable
+    elif emb._native_arg:
+        loaded.native = int(emb._native_arg) - loaded.offset
+    else:
+        loaded.native = min(_st_max_seq_length(path) or usable, usable)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         loaded.pad_id = tokenizer.pad_token_id or 0
@@ -463,6 +476,16 @@ def _ships_own_code(path: str) -> bool:
         return bool(json.loads((Path(path) / "config.json").read_text()).get("auto_map"))
     except (OSError, ValueError):
         return False
+
+
+def _st_max_seq_length(path: str) -> int | None:
+    """The window a sentence-transformers model was tuned for (``max_seq_length`` of its
+    ``sentence_bert_config.json``; 256 for all-MiniLM-L6-v2, whose position table has 512)."""
+    try:
+        cfg = json.loads((Path(path) / "sentence_bert_config.json").read_text())
+        return int(cfg["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _st_pooling(path: str) -> str | None:

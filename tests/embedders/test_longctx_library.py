@@ -105,3 +105,25 @@ def test_cli_index_options(tmp_path, model_dir, docs):
     assert bad.exit_code != 0  # lcmem.cli.main prints the message and exits 2
     assert isinstance(bad.exception, EmbedderMismatchError)
     assert "built with embedder" in str(bad.exception)
+
+
+def test_native_window_is_recorded_and_old_libraries_keep_the_table(tmp_path, model_dir, docs):
+    tuned = tmp_path / "tuned"
+    shutil.copytree(model_dir, tuned)
+    (tuned / "sentence_bert_config.json").write_text('{"max_seq_length": 32}')
+    emb = make_embedder(tuned, strategy="pcw", max_tokens=256)
+    assert emb.native_tokens == 32  # the tuned window, not the 64-position table
+    assert make_embedder(tuned, strategy="pcw", native_tokens="table").native_tokens == 64
+    store = tmp_path / "lib"
+    with lcmem.open(store, embedder=emb, chunker="none") as lib:
+        assert lib.index([docs]).ok
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert manifest["embedder"]["native_tokens"] == 32
+    with lcmem.open(store) as lib:
+        assert lib.embedder.native_tokens == 32
+    # a manifest written before the window was recorded: the library was built with the table
+    with lcmem.open(store) as lib:
+        del lib.manifest["embedder"]["native_tokens"]
+        lib.store.set_meta("manifest", lib.manifest)
+    with lcmem.open(store) as lib:
+        assert lib.embedder.native_tokens == 64

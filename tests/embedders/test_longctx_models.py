@@ -33,8 +33,13 @@ def test_minilm_within_window_equals_sentence_transformers():
 def test_minilm_reads_past_the_window():
     trunc = LongContextEmbedder(strategy="truncate")
     ids = trunc.encode_ids([LONG])[0]
-    assert len(ids) == 512  # the base window
+    assert (
+        len(ids) == 256
+    )  # the window MiniLM was tuned for (sentence-transformers' max_seq_length)
     vecs = {"truncate": trunc.embed([LONG])[0]}
+    np.testing.assert_allclose(vecs["truncate"], SentenceEmbedder().embed([LONG])[0], atol=1e-5)
+    wide = LongContextEmbedder(strategy="truncate", native_tokens=512)  # the whole position table
+    assert len(wide.encode_ids([LONG])[0]) == 512
     for strategy in ("pi", "gp", "rp", "pcw"):
         emb = LongContextEmbedder(strategy=strategy, max_tokens=4096)
         assert len(emb.encode_ids([LONG])[0]) > 1500
