@@ -88,7 +88,7 @@ def cli() -> None:
     "--embed-strategy",
     default=None,
     help="long-context strategy: pcw, gp, rp, pi, ntk, selfextend, truncate (+s: logit "
-    "scaling, e.g. pi+s) or sea-mean/sea-max/sea-attention; default pi with --embed-max-tokens",
+    "scaling, e.g. pi+s) or sea-mean/sea-max/sea-attention; default pcw with --embed-max-tokens",
 )
 @click.option(
     "--trust-remote-code",

@@ -71,7 +71,7 @@ class LongContextEmbedder(Embedder):
         base: ``"all-MiniLM-L6-v2"`` (packaged default), a :class:`SentenceEmbedder`, a local
             model folder (sentence-transformers or plain Hugging Face), or
             ``"SmolLM2-135M-Instruct"`` (the packaged decoder, mean-pooled).
-        strategy: one of :data:`STRATEGIES`.
+        strategy: one of :data:`STRATEGIES` (default ``pcw``, the best measured on MiniLM).
         max_tokens: longest input read; longer ones are truncated to it.
         logit_scaling: multiply attention logits by ``max(1, log n / log L)`` for extended
             inputs (``gp``, ``rp``, ``pi``, ``ntk``).
@@ -94,7 +94,7 @@ class LongContextEmbedder(Embedder):
         self,
         base: str | Path | SentenceEmbedder = DEFAULT_MODEL,
         *,
-        strategy: str = "pi",
+        strategy: str = "pcw",
         max_tokens: int = 4096,
         logit_scaling: bool = False,
         native_tokens: int | Literal["table"] | None = None,
@@ -302,9 +302,10 @@ def make_embedder(
     ``strategy`` is one of :data:`STRATEGIES`, optionally with ``+s`` for logit scaling
     (``"pi+s"``), or ``sea-mean`` / ``sea-max`` / ``sea-attention`` (split-encode-aggregate);
     without a strategy or length it is the plain :class:`SentenceEmbedder`. With only
-    ``max_tokens`` the strategy is ``pi``. ``trust_remote_code`` lets a model folder that ships
-    its own modelling code (nomic-embed, gte-v1.5) run it; ``native_tokens`` overrides the
-    model's own window (see :class:`LongContextEmbedder`).
+    ``max_tokens`` the strategy is ``pcw`` (the best measured on MiniLM, BENCHMARKS.md).
+    ``trust_remote_code`` lets a model folder that ships its own modelling code (nomic-embed,
+    gte-v1.5) run it; ``native_tokens`` overrides the model's own window (see
+    :class:`LongContextEmbedder`).
 
     Example:
         >>> make_embedder(strategy="gp+s", max_tokens=2048).name
@@ -317,7 +318,7 @@ def make_embedder(
     model = str(model) if model is not None else DEFAULT_MODEL
     if strategy is None and max_tokens is None:
         return SentenceEmbedder(model)
-    strategy = strategy or "pi"
+    strategy = strategy or "pcw"
     if strategy.startswith("sea-"):
         from lcmem.embedders.pooling import SplitEncodeAggregate
 

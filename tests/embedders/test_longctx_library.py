@@ -58,7 +58,7 @@ def test_make_embedder_parses_settings(model_dir):
     emb = make_embedder(model_dir, strategy="rp+s", max_tokens=1024)
     assert isinstance(emb, LongContextEmbedder) and emb.logit_scaling
     assert emb.strategy == "rp" and emb.max_tokens == 1024
-    assert make_embedder(model_dir, max_tokens=512).strategy == "pi"
+    assert make_embedder(model_dir, max_tokens=512).strategy == "pcw"
     with pytest.raises(ConfigError):
         make_embedder(model_dir, strategy="pi+x")
     with pytest.raises(ConfigError):
