@@ -21,8 +21,15 @@ model read), mean LLM tokens (prompt + completion) and wall seconds per question
 the number of evidence lines in the final prompt, or citations, that are not verbatim
 document text (``RtR unverified``; must be 0).
 
-Rows are appended to ``benchmarks/results/pipelines.jsonl`` as they finish; a rerun skips rows
-already there (same seed, item and method), so an interrupted run resumes. Questions are taken
+Also ``facts kept`` (rag, rtr, coa): the share of the needed facts inside the evidence the
+answer rests on (RAG's packed passages, RtR's final evidence, CoA's last unit), and for RtR
+and CoA the evidence lines of the final prompt, or citations, that are not verbatim document
+text (``unverified``; must be 0).
+
+Rows are appended to ``benchmarks/results/pipelines.jsonl`` as they finish, with the
+pipeline's version (:data:`VERSIONS`); a rerun skips rows already there (same seed, item,
+method and version), so an interrupted run resumes, and the table shows only rows of the
+current versions (rows of older versions stay in the file, for the record). Questions are taken
 index by index over all lengths, so a stopped run has every cell.
 
 Run: ``.venv/bin/python benchmarks/bench_pipelines.py --lengths 4096,16384,65536 --n 5``
@@ -67,6 +74,16 @@ RESULTS = HERE / "results" / "pipelines.jsonl"
 WORK = HERE / ".work" / "pipelines"
 METHODS = ("trunc", "rag", "rtr", "coa")
 LENGTHS = (4096, 16384, 65536)
+VERSIONS = {"trunc": 1, "rag": 1, "rtr": 3, "coa": 3}
+"""Version of each method's code; rows of other versions are not shown nor reused. v1: the
+first runs (CoA with free-text notes). rtr v2: second retrieval hop for the bridge names,
+focus on the chained evidence (superseded); rtr v3: v2 plus the anchor step (the shown
+passages' sentences naming the question's names join the evidence). coa v2: workers copy
+sentences, the unit is verified evidence carried within a budget (2 rows, superseded after
+reading their traces); coa v3: v2 plus worker stop sequences, question echoes and repeats
+skipped, paraphrase matching on the sentence's share of words too. The coa v3 rows were run
+before one later fix (21:56 UTC): when the unit overflows, chained lines sharing more words
+with the question are now kept first (before: earlier chained lines first)."""
 ANSWER_TOKENS = 96
 """Answer room (``max_tokens``) of every method: the pipelines' default. (32 looks enough for
 a one-word gold, but SmolLM2 often starts a RAG answer by echoing the passage header
@@ -122,10 +139,11 @@ def prompts_text(trace: Trace) -> str:
 
 
 def unverified_evidence(answer: Answer, item: Item) -> tuple[int, int]:
-    """RtR: (evidence lines of the final prompt not verbatim in the document, lines checked).
+    """RtR, CoA: (evidence lines of the final prompt not verbatim in the document, lines
+    checked).
 
     Also counts citations whose text is not the document's text at their span."""
-    reason = [s for s in answer.trace.steps if s.name == "reason" and s.prompt]
+    reason = [s for s in answer.trace.steps if s.name in ("reason", "manager") and s.prompt]
     bad = checked = 0
     if reason:
         content = reason[-1].prompt[-1]["content"]  # type: ignore[index]
@@ -199,17 +217,35 @@ def run_one(
         "index_seconds": round(index_s, 2) if method in ("rag", "rtr") else 0.0,
         "error": error,
     }
-    if method == "rtr" and not error:
+    if method != "trunc":
+        cited = [h.chunk.text for h in answer.citations]
+        row["kept"] = sum(any(f in c for c in cited) for f in facts) / len(facts)
+    if method in ("rtr", "coa") and not error:
         bad, checked = unverified_evidence(answer, item)
+        row.update(unverified=bad, evidence_checked=checked)
+    if method == "coa" and not error:
+        workers = [s.detail for s in answer.trace.steps if s.name.startswith("worker")]
+        row.update(
+            quotes=sum(
+                len(w.get("verified", [])) + len(w.get("matched", [])) + len(w.get("dropped", []))
+                for w in workers
+            ),
+            verified=sum(len(w.get("verified", [])) for w in workers),
+            matched=sum(len(w.get("matched", [])) for w in workers),
+            dropped=sum(len(w.get("dropped", [])) for w in workers),
+            unit=len(answer.citations),
+        )
+    if method == "rtr" and not error:
         verify = next((s.detail for s in answer.trace.steps if s.name == "verify quotes"), {})
         row.update(
-            unverified=bad,
-            evidence_checked=checked,
             quotes=verify.get("quotes", 0),
             verified=len(verify.get("verified", [])),
             dropped=len(verify.get("dropped", [])),
             replaced=len(verify.get("replaced", [])),
             fallback=verify.get("fallback") is not None,
+            anchored=len(verify.get("anchored", [])),
+            hop=len(verify.get("hop", [])),
+            set_aside=len(verify.get("set_aside", [])),
         )
     return row
 
@@ -231,9 +267,9 @@ def table(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
     for r in rows:
         cells[(r["length"], r["kind"], r["method"])].append(r)
     out = [
-        "| length | questions | method | n | accuracy | strict | facts seen | LLM tokens/q "
-        "| LLM calls/q | seconds/q | index s/doc | errors | RtR unverified |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| length | questions | method | n | accuracy | strict | facts seen | facts kept "
+        "| LLM tokens/q | LLM calls/q | seconds/q | index s/doc | errors | unverified |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for length in sorted({k[0] for k in cells}):
         for kind in KINDS:
@@ -243,11 +279,16 @@ def table(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
                     continue
                 mean = lambda key, rs=rs: statistics.mean(float(r.get(key, 0)) for r in rs)  # noqa: E731
                 tokens = statistics.mean(r["prompt_tokens"] + r["completion_tokens"] for r in rs)
-                unverified = str(sum(r.get("unverified", 0) for r in rs)) if method == "rtr" else ""
+                unverified = (
+                    str(sum(r.get("unverified", 0) for r in rs)) if method in ("rtr", "coa") else ""
+                )
+                # rag v1 rows have no "kept": its one prompt is the packed passages, so "seen"
+                kept_mean = statistics.mean(float(r.get("kept", r["seen"])) for r in rs)
+                kept = f"{kept_mean:.2f}" if method != "trunc" else ""
                 index_s = f"{mean('index_seconds'):.1f}" if method in ("rag", "rtr") else ""
                 out.append(
                     f"| {length} | {kind} | {method} | {len(rs)} | {mean('correct'):.2f} "
-                    f"| {mean('strict'):.2f} | {mean('seen'):.2f} | {tokens:,.0f} "
+                    f"| {mean('strict'):.2f} | {mean('seen'):.2f} | {kept} | {tokens:,.0f} "
                     f"| {mean('llm_calls'):.1f} | {mean('seconds'):.1f} | {index_s} "
                     f"| {sum(bool(r['error']) for r in rs)} | {unverified} |"
                 )
@@ -287,15 +328,17 @@ def goals(rows: Sequence[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"- {method} above rag on two-hop (all lengths): {verdict} ({got:.2f} vs {rag:.2f})"
             )
-    rtr = [r for r in rows if r["method"] == "rtr" and not r["error"]]
-    if rtr:
-        bad = sum(r.get("unverified", 0) for r in rtr)
-        checked = sum(r.get("evidence_checked", 0) for r in rtr)
-        verdict = "MET" if bad == 0 else "MISSED"
-        lines.append(
-            f"- rtr with no unverified quote in its final evidence: {verdict} "
-            f"({bad} of {checked} evidence lines/citations not verbatim source text)"
-        )
+    for method in ("rtr", "coa"):
+        done = [r for r in rows if r["method"] == method and not r["error"]]
+        if done:
+            bad = sum(r.get("unverified", 0) for r in done)
+            checked = sum(r.get("evidence_checked", 0) for r in done)
+            verdict = "MET" if bad == 0 else "MISSED"
+            goal = "" if method == "rtr" else " (not a goal of the issue; checked too)"
+            lines.append(
+                f"- {method} with no unverified quote in its final evidence{goal}: {verdict} "
+                f"({bad} of {checked} evidence lines/citations not verbatim source text)"
+            )
     return lines
 
 
@@ -329,7 +372,11 @@ def main() -> None:
     if not args.report:
         run(args, lengths, methods, kinds, n_by_length, coa_n)
 
-    latest = {(r["seed"], r["item"], r["method"]): r for r in load_rows(args.results)}
+    latest = {
+        (r["seed"], r["item"], r["method"]): r
+        for r in load_rows(args.results)
+        if r.get("version", 1) == VERSIONS[r["method"]]
+    }
     rows = [
         r
         for r in latest.values()
@@ -377,6 +424,7 @@ def run(
         for r in load_rows(args.results)
         if not r.get("error")  # errors are retried
         and r.get("answer_tokens") == args.answer_tokens
+        and r.get("version", 1) == VERSIONS[r["method"]]
     }
     import torch
 
@@ -427,6 +475,7 @@ def run(
                         "index": index,
                         "item": item.id,
                         "method": method,
+                        "version": VERSIONS[method],
                         "doc_tokens": item.tokens,
                         "gold": item.gold,
                         "answer_tokens": args.answer_tokens,

@@ -44,8 +44,9 @@ def doc(tmp_path: Path) -> Path:
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     def script(messages):
         prompt = messages[-1]["content"]
-        if prompt.startswith("Notes so far:"):
-            return "Clara Voss built the bridge." if "Voss" in prompt else "nothing new"
+        if prompt.startswith("Evidence so far:"):  # a Chain-of-Agents worker
+            segment = prompt.split("\n\nText:\n", 1)[1].split("\n\nQuestion:", 1)[0]
+            return "Clara Voss built the Elmsford bridge." if "Voss" in segment else "NONE"
         return "Clara Voss built it."
 
     llm = ScriptedLLM(script)

@@ -56,7 +56,7 @@ def context_budget(
         max_tokens: room kept for the answer.
         budget: what the caller asked for; ``None`` for "as much as fits, up to ``cap``".
         cap: the default's upper bound (speed on CPU).
-        reserve: more room kept (e.g. for a previous worker's notes).
+        reserve: more room kept (e.g. for the evidence a previous worker passes on).
 
     Raises:
         ConfigError: the budget asked for, or the question alone, does not fit the window.

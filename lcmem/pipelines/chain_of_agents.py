@@ -1,17 +1,32 @@
-"""Chain-of-Agents: workers read the input segment by segment and pass notes along.
+"""Chain-of-Agents: workers read the input segment by segment and pass evidence along.
 
 The input is split into segments that fit a worker's budget in the LLM's tokens (on paragraph,
 line, sentence, then word boundaries; each segment is an exact span of its document). Worker
-``i`` reads segment ``i``, the question and the notes of worker ``i - 1`` (the communication
-unit) and writes the next notes; a manager answers from the last notes. Any input length works
-and nothing is retrieved when documents are given.
+``i`` reads segment ``i``, the question and the communication unit of worker ``i - 1`` and
+writes the next unit; a manager answers from the last unit. Any input length works and nothing
+is retrieved when documents are given.
+
+The unit is *verified evidence*, so that a small model cannot lose a fact on the way: each
+worker copies the sentences of its segment that help answer the question (or that name
+someone or something already in the evidence: the bridge of a two-hop question), or writes
+``NONE``. Every copied line is checked against the segment (:mod:`lcmem.pipelines.quotes`);
+a paraphrase is replaced by the segment sentence it points at
+(:func:`~lcmem.pipelines.evidence.closest_sentence`); lines that only restate the question
+or repeat the evidence so far are skipped; anything else is dropped. The next unit
+is the previous evidence plus the new, trimmed to ``unit_tokens`` by
+:func:`~lcmem.pipelines.evidence.keep_within` (lines chained to the question's names first,
+then the lines sharing most words with the question), in chain order. So the unit only ever
+holds exact text of the input, and a worker that copies nothing or junk cannot erase what
+earlier workers found. Each worker's trace step shows what it wrote, what was verified,
+matched, dropped, kept and left out.
+
+The manager reads the last unit; with ``focus_chain`` (default) only its lines chained to the
+question's names when there are some (:func:`~lcmem.pipelines.evidence.focus`: a small model
+answers a two-hop question far better from the two linked facts alone than among look-alike
+facts). Citations are the evidence the manager answered from.
 
 With a library and no documents, the pipeline reads the documents that hold the question's
 best ``k`` hits (``read_all=True`` reads every document of the library instead).
-
-Citations are the segments that share the most content words with the answer (after leaving
-out the question's words); if the answer shares none, the segments whose worker added facts
-from its segment to the notes.
 
 Example:
     >>> from lcmem.llm import load_llm                                    # doctest: +SKIP
@@ -24,13 +39,15 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lcmem.errors import ConfigError
 from lcmem.pipelines.base import Answer, Pipeline, Trace
 from lcmem.pipelines.budget import DEFAULT_BUDGET_CAP, LLMTokenizer, context_budget
+from lcmem.pipelines.evidence import closest_sentence, echoes, focus, keep_within, overlaps
 from lcmem.pipelines.prompts import (
+    NO_ANSWER,
+    NONE,
     call_llm,
     check_question,
     clean_answer,
@@ -38,6 +55,7 @@ from lcmem.pipelines.prompts import (
     timed_step,
     worker_messages,
 )
+from lcmem.pipelines.quotes import split_quotes, verify_quotes
 from lcmem.pipelines.sources import (
     library_documents,
     line_starts,
@@ -50,8 +68,10 @@ if TYPE_CHECKING:
     from lcmem.library import Library
     from lcmem.llm.base import LLM
 
-_NOTES_SLACK = 8
-"""Tokens kept beyond ``unit_tokens`` for the incoming notes (re-tokenising may add a few)."""
+WORKER_STOP = ("\nQuestion:", "\n\n\n")
+"""Where a worker's output ends: small models go on to invent the next question, or loop."""
+_UNIT_SLACK = 8
+"""Tokens kept beyond ``unit_tokens`` for the incoming unit (re-tokenising may add a few)."""
 
 
 def segment_documents(documents: Sequence[Document], llm: Any, budget: int) -> list[Chunk]:
@@ -84,14 +104,18 @@ def segment_documents(documents: Sequence[Document], llm: Any, budget: int) -> l
 
 
 class ChainOfAgentsPipeline(Pipeline):
-    """Workers read segments in turn and pass notes on; a manager answers from the last notes.
+    """Workers read segments in turn and pass verified evidence on; a manager answers from it.
 
     Args:
         llm: the model (every worker and the manager).
         budget: segment size in LLM tokens; default what fits the window after the prompt,
-            the notes in and out, capped at ``budget_cap``.
+            the unit in and the worker's output, capped at ``budget_cap``.
         max_tokens: most answer tokens (manager).
-        unit_tokens: most tokens of a worker's notes (the communication unit).
+        unit_tokens: most tokens of the evidence passed from worker to worker (the
+            communication unit) and read by the manager.
+        worker_tokens: most tokens a worker writes.
+        focus_chain: the manager reads only the unit's lines chained to the question's names,
+            when there are some.
         k: hits used to choose documents when reading a library.
         read_all: with a library, read every document instead of those holding the best hits.
         max_segments: refuse inputs that need more segments (``None``: no limit).
@@ -107,7 +131,9 @@ class ChainOfAgentsPipeline(Pipeline):
         *,
         budget: int | None = None,
         max_tokens: int = 96,
-        unit_tokens: int = 128,
+        unit_tokens: int = 160,
+        worker_tokens: int = 64,
+        focus_chain: bool = True,
         k: int = 8,
         read_all: bool = False,
         max_segments: int | None = None,
@@ -115,10 +141,16 @@ class ChainOfAgentsPipeline(Pipeline):
         on_text: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(llm)
-        for label, value in (("max_tokens", max_tokens), ("unit_tokens", unit_tokens), ("k", k)):
+        for label, value in (
+            ("max_tokens", max_tokens),
+            ("unit_tokens", unit_tokens),
+            ("worker_tokens", worker_tokens),
+            ("k", k),
+        ):
             if value < 1:
                 raise ConfigError(f"{label} must be at least 1, got {value}")
         self.budget, self.max_tokens, self.unit_tokens = budget, max_tokens, unit_tokens
+        self.worker_tokens, self.focus_chain = worker_tokens, focus_chain
         self.k, self.read_all, self.max_segments = k, read_all, max_segments
         self.budget_cap = budget_cap
         self.on_text = on_text
@@ -143,10 +175,10 @@ class ChainOfAgentsPipeline(Pipeline):
         budget = context_budget(
             self.llm,
             worker_messages("", question, ""),
-            self.unit_tokens,
+            self.worker_tokens,
             self.budget,
             self.budget_cap,
-            reserve=self.unit_tokens + _NOTES_SLACK,
+            reserve=self.unit_tokens + _UNIT_SLACK,
         )
         started = time.perf_counter()
         docs = list(documents) if documents is not None else self._library_docs(question, library)
@@ -165,31 +197,83 @@ class ChainOfAgentsPipeline(Pipeline):
                 f"max_segments={self.max_segments}: raise the budget or max_segments, or use "
                 "the rag pipeline"
             )
-        notes = ""
-        added: list[bool] = []
+        unit: list[Hit] = []
         for i, seg in enumerate(segments, start=1):
             step = call_llm(
                 self.llm,
                 trace,
                 f"worker {i}/{len(segments)}",
-                worker_messages(seg.text, question, notes),
-                self.unit_tokens,
-                detail={"segment": f"{seg.doc_path}:{seg.start}-{seg.end}"},
+                worker_messages(seg.text, question, unit_text(unit)),
+                self.worker_tokens,
+                stop=WORKER_STOP,
+                detail={"segment": _span(seg)},
             )
-            new = _unique_lines(step.output)
-            added.append(_adds_evidence(new, notes, seg.text, question))
-            step.detail["added_evidence"] = added[-1]
-            notes = new or notes
+            unit = self._next_unit(question, unit, seg, step.output, step.detail)
+        if not unit:
+            timed_step(trace, "manager skipped", time.perf_counter(), reason="no evidence")
+            return Answer(NO_ANSWER, [], trace)
+        evidence, aside = focus(question, unit) if self.focus_chain else (unit, [])
         step = call_llm(
             self.llm,
             trace,
             "manager",
-            manager_messages(notes, question),
+            manager_messages(unit_text(evidence), question),
             self.max_tokens,
             on_text=self.on_text,
+            detail={"set_aside": [_span(h.chunk) for h in aside]},
         )
-        text = clean_answer(step.output)
-        return Answer(text, _citations(text, question, segments, added), trace)
+        for rank, hit in enumerate(evidence, start=1):
+            hit.rank = rank
+        return Answer(clean_answer(step.output), evidence, trace)
+
+    def _next_unit(
+        self, question: str, unit: list[Hit], segment: Chunk, output: str, detail: dict[str, Any]
+    ) -> list[Hit]:
+        """The unit after a worker: ``unit`` plus the verified lines of ``output``, trimmed.
+
+        Records in ``detail`` what was verified, matched, dropped, kept and left out."""
+        lines = [q for q in split_quotes(output) if q.strip(" .").upper() != NONE]
+        quotes = [q for q in lines if not echoes(q, question)]
+        check = verify_quotes(quotes, [segment])
+        new = list(check.verified)
+        matched, dropped = [], []
+        repeated = []
+        for quote in check.dropped:
+            if verify_quotes([quote], [h.chunk for h in unit]).verified:
+                repeated.append(quote)  # the evidence so far, copied again: already kept
+                continue
+            sentence = closest_sentence(quote, segment)
+            if sentence is None:
+                dropped.append(quote)
+                continue
+            sentence.metadata = {"quote": quote, "method": "sentence", "score": 0.0}
+            new.append(Hit(sentence, 0.0))
+            matched.append({"quote": quote, "source": sentence.text, "span": _span(sentence)})
+        fresh = [h for h in new if not any(overlaps(h.chunk, e.chunk) for e in unit)]
+        fresh = [
+            h for j, h in enumerate(fresh) if not any(overlaps(h.chunk, g.chunk) for g in fresh[:j])
+        ]
+        kept, left_out = keep_within(
+            question, [*unit, *fresh], self.unit_tokens, self.llm.count_tokens, _evidence_line
+        )
+        detail.update(
+            echoes=[q for q in lines if echoes(q, question)],
+            verified=[
+                {
+                    "quote": h.chunk.metadata.get("quote"),
+                    "source": h.chunk.text,
+                    "span": _span(h.chunk),
+                }
+                for h in check.verified
+            ],
+            matched=matched,
+            repeated=repeated,
+            dropped=dropped,
+            added=[_span(h.chunk) for h in fresh if h in kept],
+            left_out=[_span(h.chunk) for h in left_out],
+            unit=[_span(h.chunk) for h in kept],
+        )
+        return kept
 
     def _library_docs(self, question: str, library: Library | None) -> list[Document]:
         assert library is not None
@@ -203,52 +287,19 @@ class ChainOfAgentsPipeline(Pipeline):
         return library_documents(library, paths)
 
 
-@lru_cache(maxsize=1)
-def _analyzer() -> Any:
-    from lcmem.indexers.analyzer import Analyzer
-
-    return Analyzer()
+def _evidence_line(hit: Hit) -> str:
+    return f"- {hit.chunk.text.strip()}"
 
 
-def _terms(text: str) -> set[str]:
-    """Content words of ``text``: lowercased, stemmed, without stopwords."""
-    return set(_analyzer()(text))
-
-
-def _unique_lines(text: str) -> str:
-    """``text`` without blank or repeated lines (small models loop on their notes).
+def unit_text(unit: Sequence[Hit]) -> str:
+    """The unit as a worker and the manager read it: one ``- text`` line per evidence span.
 
     Example:
-        >>> _unique_lines("a\\n\\nb\\na")
-        'a\\nb'
+        >>> unit_text([Hit(Chunk("The code is 5.", 0, 14), 1.0)])
+        '- The code is 5.'
     """
-    seen: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and line not in seen:
-            seen.append(line)
-    return "\n".join(seen)
+    return "\n".join(_evidence_line(h) for h in unit)
 
 
-def _adds_evidence(notes: str, previous: str, segment: str, question: str) -> bool:
-    """Did the worker put words of its segment into the notes that were not there before?"""
-    new = _terms(notes) - _terms(previous) - _terms(question)
-    return bool(new & _terms(segment))
-
-
-def _citations(
-    answer: str, question: str, segments: Sequence[Chunk], added: Sequence[bool], most: int = 3
-) -> list[Hit]:
-    """Segments sharing the most answer words (not question words); else evidence segments."""
-    words = _terms(answer) - _terms(question)
-    overlap = [len(words & _terms(s.text)) for s in segments]
-    best = max(overlap, default=0)
-    if best > 0:
-        chosen = [i for i, n in enumerate(overlap) if n == best]
-    else:
-        chosen = [i for i, a in enumerate(added) if a]
-    chosen = chosen[:most]
-    return [
-        Hit(segments[i], float(overlap[i]), rank=r, scores={"answer_overlap": overlap[i]})
-        for r, i in enumerate(chosen, start=1)
-    ]
+def _span(chunk: Chunk) -> str:
+    return f"{chunk.doc_path}:{chunk.start}-{chunk.end}"

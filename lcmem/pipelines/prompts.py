@@ -66,24 +66,30 @@ def rag_messages(context: str, question: str) -> list[Message]:
     ]
 
 
-def worker_messages(segment: str, question: str, notes: str) -> list[Message]:
-    """A Chain-of-Agents worker: read one segment, update the notes passed along."""
-    previous = notes.strip() or "(none yet)"
+NONE = "NONE"
+"""What a Chain-of-Agents worker writes when its segment holds nothing useful."""
+
+
+def worker_messages(segment: str, question: str, evidence: str) -> list[Message]:
+    """A Chain-of-Agents worker: read the evidence so far and one segment, copy the segment's
+    sentences that help (or name someone or something in the evidence), or write NONE."""
+    previous = evidence.strip() or "(none yet)"
     return [
-        system("You take short notes of facts that help answer a question."),
+        system("You copy sentences exactly from a text."),
         user(
-            f"Notes so far:\n{previous}\n\nText:\n{segment}\n\nQuestion: {question}\n"
-            "Rewrite the notes: keep the useful notes and add facts from the text that help "
-            "answer the question. If the text has none, repeat the notes.\nNotes:"
+            f"Evidence so far:\n{previous}\n\nText:\n{segment}\n\nQuestion: {question}\n"
+            "Copy the sentences from the text that help answer the question or that name "
+            "someone or something in the evidence so far, word for word, one per line. "
+            f"If there are none, write {NONE}.\nSentences:"
         ),
     ]
 
 
-def manager_messages(notes: str, question: str) -> list[Message]:
-    """The Chain-of-Agents manager: answer from the last worker's notes."""
+def manager_messages(evidence: str, question: str) -> list[Message]:
+    """The Chain-of-Agents manager: answer from the evidence the last worker passed on."""
     return [
         system(SYSTEM),
-        user(f"Notes:\n{notes.strip() or '(none)'}\n\nQuestion: {question}\nAnswer:"),
+        user(f"Evidence:\n{evidence.strip() or '(none)'}\n\nQuestion: {question}\nAnswer:"),
     ]
 
 

@@ -6,10 +6,20 @@
    the best retrieval hit for the quote's words when that hit is not already evidence
    (``replace_dropped``). If nothing is left, the best hit for the question is the evidence.
    Evidence is always the source's own text at the span found, never the model's wording.
-3. The model answers from the verified evidence only.
+3. Anchor (``anchor=True``): the sentences of the passages shown that name a name of the
+   question (:func:`~lcmem.pipelines.evidence.names`) are added as evidence (exact source
+   spans), so a quote step that copied the wrong lines cannot leave the question's entity out.
+4. Second hop (``hops=2``, the default): the names that the evidence chained to the
+   question introduces (:func:`~lcmem.pipelines.evidence.bridge_names`: in "The Naram
+   observatory is run by Lena Voss." asked about Naram, "Lena Voss") are searched for, and
+   the sentences of those hits naming them are added (exact source spans). No LLM call.
+5. Focus (``focus_chain=True``): when some evidence is chained to the question's names, the
+   model reads only that, in chain order (question's entity, then what it links to); see
+   :func:`~lcmem.pipelines.evidence.focus`. Otherwise all evidence, in document order.
+6. The model answers from the verified evidence only.
 
-The trace step ``verify quotes`` lists what was verified (with spans and method), dropped
-and replaced. Citations are the evidence spans.
+The trace step ``verify quotes`` lists what was verified (with spans and method), dropped,
+replaced, anchored, added by the second hop and set aside. Citations are the evidence spans.
 
 Example:
     >>> from lcmem.llm import load_llm                                    # doctest: +SKIP
@@ -31,6 +41,14 @@ from lcmem.pipelines.budget import (
     context_budget,
     pack_hits,
     shrink_to_fit,
+)
+from lcmem.pipelines.evidence import (
+    bridge_names,
+    chain_order,
+    focus,
+    names,
+    overlaps,
+    sentences_naming,
 )
 from lcmem.pipelines.prompts import (
     NO_ANSWER,
@@ -67,6 +85,11 @@ class RetrieveThenReasonPipeline(Pipeline):
         where: metadata filter passed to ``library.search``.
         threshold: least fuzzy score (0-100) for a quote to count as found.
         replace_dropped: replace a dropped quote with the best retrieval hit for its words.
+        anchor: add the passages' sentences that name a name of the question.
+        hops: 2 searches again for the names the evidence introduces (the bridge of a
+            two-hop question); 1 does not.
+        focus_chain: reason only over the evidence chained to the question's names, when
+            there is some.
         budget_cap: the default budget's cap (2048: fast on CPU).
         on_text: called with each piece of the answer as it streams.
     """
@@ -85,6 +108,9 @@ class RetrieveThenReasonPipeline(Pipeline):
         where: dict[str, Any] | None = None,
         threshold: float = FUZZY_THRESHOLD,
         replace_dropped: bool = True,
+        anchor: bool = True,
+        hops: int = 2,
+        focus_chain: bool = True,
         budget_cap: int = DEFAULT_BUDGET_CAP,
         on_text: Callable[[str], None] | None = None,
     ) -> None:
@@ -92,12 +118,15 @@ class RetrieveThenReasonPipeline(Pipeline):
         for label, value in (("k", k), ("max_tokens", max_tokens), ("quote_tokens", quote_tokens)):
             if value < 1:
                 raise ConfigError(f"{label} must be at least 1, got {value}")
+        if hops not in (1, 2):
+            raise ConfigError(f"hops must be 1 or 2, got {hops}")
         if not 0 < threshold <= 100:
             raise ConfigError(f"threshold must be in (0, 100], got {threshold}")
         self.k, self.budget, self.max_tokens = k, budget, max_tokens
         self.quote_tokens = quote_tokens
         self.mode, self.where, self.threshold = mode, where, threshold
         self.replace_dropped, self.budget_cap = replace_dropped, budget_cap
+        self.anchor, self.hops, self.focus_chain = anchor, hops, focus_chain
         self.on_text = on_text
         self._sources = Sources()
 
@@ -151,10 +180,18 @@ class RetrieveThenReasonPipeline(Pipeline):
             best = min(packed, key=lambda h: h.rank or 1 << 30)
             evidence.append(_as_evidence(best, "fallback", ""))
             fallback = _span(best)
+        anchored = _add_naming(evidence, packed, names(question), "anchor") if self.anchor else []
+        hop: list[str] = []
+        if self.hops == 2:
+            hop = self._second_hop(question, evidence, retrieve)
+        aside: list[Hit] = []
+        if self.focus_chain:
+            evidence, aside = focus(question, evidence)
         room = context_budget(self.llm, reason_messages("", question), self.max_tokens, cap=budget)
         evidence, _ = pack_hits(evidence, self.llm, room, _evidence_line, separator="\n")
         evidence = shrink_to_fit(evidence, self.llm, room, _evidence_text)
-        evidence = sorted(evidence, key=lambda h: h.rank)
+        order, _ = chain_order(question, [h.chunk.text for h in evidence])
+        evidence = [evidence[i] for i in order]
         for rank, hit in enumerate(evidence, start=1):
             hit.rank = rank
         timed_step(
@@ -165,6 +202,9 @@ class RetrieveThenReasonPipeline(Pipeline):
             **check.detail(),
             replaced=replaced,
             fallback=fallback,
+            anchored=anchored,
+            hop=hop,
+            set_aside=[_span(h) for h in aside],
             evidence=[_span(h) for h in evidence],
         )
         step = call_llm(
@@ -176,6 +216,35 @@ class RetrieveThenReasonPipeline(Pipeline):
             on_text=self.on_text,
         )
         return Answer(clean_answer(step.output), evidence, trace)
+
+    def _second_hop(
+        self, question: str, evidence: list[Hit], retrieve: dict[str, Any]
+    ) -> list[str]:
+        """Add the sentences naming the evidence's bridge names (searched for) to ``evidence``;
+        return their spans."""
+        wanted = bridge_names(question, evidence)
+        if not wanted:
+            return []
+        found = self._sources.retrieve(" ".join(wanted), self.k, **retrieve)  # type: ignore[arg-type]
+        return _add_naming(evidence, found, wanted, "hop")
+
+
+def _add_naming(
+    evidence: list[Hit], hits: Sequence[Hit], wanted: list[str], method: str
+) -> list[str]:
+    """Add the sentences of ``hits`` that name one of ``wanted`` (and overlap no evidence yet)
+    to ``evidence``, marked with ``method``; return their spans."""
+    added: list[str] = []
+    if not wanted:
+        return added
+    for hit in hits:
+        for sentence in sentences_naming(hit.chunk, wanted):
+            if any(overlaps(sentence, e.chunk) for e in evidence):
+                continue
+            sentence.metadata = {"quote": "", "method": method, "score": hit.score}
+            evidence.append(Hit(sentence, hit.score, rank=1 << 21))
+            added.append(_span(evidence[-1]))
+    return added
 
 
 def _evidence_line(hit: Hit) -> str:

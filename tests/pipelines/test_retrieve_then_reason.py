@@ -74,3 +74,85 @@ def test_no_quotes_at_all_falls_back_to_the_best_hit():
         "verify quotes",
         "reason",
     ]
+
+
+OBS = Document(
+    "The Naram observatory is run by Lena Voss. It opened in spring.\n"
+    "The Kelda observatory is run by Ivo Stam.\n"
+    "Telescopes need dark skies and dry air to work well at night.\n"
+    "The badge number of Ivo Stam is 55555.\n"
+    "Budgets are set every year. The badge number of Lena Voss is 18383.",
+    path="/docs/obs.txt",
+)
+OBS_PIECES = [
+    "The Naram observatory is run by Lena Voss. It opened in spring.",
+    "The Kelda observatory is run by Ivo Stam.",
+    "Telescopes need dark skies and dry air to work well at night.",
+    "The badge number of Ivo Stam is 55555.",
+    "Budgets are set every year. The badge number of Lena Voss is 18383.",
+]
+OBS_QUESTION = "What is the badge number of the person who runs the Naram observatory?"
+
+
+def test_the_second_hop_finds_the_bridge_names_fact_and_focus_sets_look_alikes_aside():
+    llm = ScriptedLLM(
+        [
+            "The Naram observatory is run by Lena Voss.\nThe badge number of Ivo Stam is 55555.",
+            "18383",
+        ]
+    )
+    lib = FakeLibrary([OBS], chunks_of(OBS, OBS_PIECES))
+    answer = RetrieveThenReasonPipeline(llm, k=3).ask(OBS_QUESTION, library=lib)
+    verify = next(s for s in answer.trace.steps if s.name == "verify quotes")
+    # the quote step missed the answer fact; searching for "Lena Voss" finds it
+    assert ("Lena Voss", 3) in lib.searches
+    assert len(verify.detail["hop"]) == 1
+    assert evidence_lines(llm.prompt(1)) == [
+        "The Naram observatory is run by Lena Voss.",
+        "The badge number of Lena Voss is 18383.",
+    ]
+    assert len(verify.detail["set_aside"]) == 1  # Ivo Stam's badge: not on the chain
+    assert [c.chunk.metadata["method"] for c in answer.citations] == ["exact", "hop"]
+    for c in answer.citations:
+        assert OBS.text[c.chunk.start : c.chunk.end] == c.chunk.text
+
+
+def test_one_hop_without_focus_reads_all_verified_evidence_chained_first():
+    llm = ScriptedLLM(
+        [
+            "The badge number of Ivo Stam is 55555.\nThe Naram observatory is run by Lena Voss.",
+            "18383",
+        ]
+    )
+    lib = FakeLibrary([OBS], chunks_of(OBS, OBS_PIECES))
+    rtr = RetrieveThenReasonPipeline(llm, k=3, hops=1, focus_chain=False)
+    answer = rtr.ask(OBS_QUESTION, library=lib)
+    verify = next(s for s in answer.trace.steps if s.name == "verify quotes")
+    assert verify.detail["hop"] == [] and verify.detail["set_aside"] == []
+    assert len(lib.searches) == 1  # no second round
+    assert evidence_lines(llm.prompt(1)) == [
+        "The Naram observatory is run by Lena Voss.",
+        "The badge number of Ivo Stam is 55555.",
+    ]
+
+
+def test_the_anchor_adds_the_shown_sentences_naming_the_question_entity():
+    # the quote step copies a look-alike fact about another observatory
+    llm = ScriptedLLM(["The Kelda observatory is run by Ivo Stam.", "18383"])
+    lib = FakeLibrary([OBS], chunks_of(OBS, OBS_PIECES))
+    answer = RetrieveThenReasonPipeline(llm, k=5).ask(OBS_QUESTION, library=lib)
+    verify = next(s for s in answer.trace.steps if s.name == "verify quotes")
+    assert [v["source"] for v in verify.detail["verified"]] == [
+        "The Kelda observatory is run by Ivo Stam."
+    ]
+    assert len(verify.detail["anchored"]) == 1  # the Naram sentence, from a shown passage
+    assert evidence_lines(llm.prompt(1)) == [
+        "The Naram observatory is run by Lena Voss.",
+        "The badge number of Lena Voss is 18383.",
+    ]
+    assert [c.chunk.metadata["method"] for c in answer.citations] == ["anchor", "hop"]
+    no_anchor = RetrieveThenReasonPipeline(
+        ScriptedLLM(["The Kelda observatory is run by Ivo Stam.", "?"]), k=5, anchor=False
+    )
+    plain = no_anchor.ask(OBS_QUESTION, library=FakeLibrary([OBS], chunks_of(OBS, OBS_PIECES)))
+    assert [c.chunk.text for c in plain.citations] == ["The Kelda observatory is run by Ivo Stam."]
