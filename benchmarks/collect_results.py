@@ -33,7 +33,11 @@ def section(name: str, title: str) -> str:
     lines = path.read_text().strip().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    body = "\n".join("#" + x if re.match(r"^#{1,5} ", x) else x for x in lines).strip()
+    out, fenced = [], False
+    for line in lines:
+        fenced ^= line.startswith("```")  # headings inside code blocks are not headings
+        out.append("#" + line if not fenced and re.match(r"^#{1,5} ", line) else line)
+    body = "\n".join(out).strip()
     return (
         f"\n## {title}\n\nFull results and raw rows: `benchmarks/results/{name}` "
         f"(and the `.jsonl`/`.tsv` beside it).\n\n{body}\n"
