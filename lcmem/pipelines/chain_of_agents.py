@@ -52,6 +52,7 @@ from lcmem.pipelines.prompts import (
     check_question,
     clean_answer,
     manager_messages,
+    require_positive,
     timed_step,
     worker_messages,
 )
@@ -141,14 +142,9 @@ class ChainOfAgentsPipeline(Pipeline):
         on_text: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(llm)
-        for label, value in (
-            ("max_tokens", max_tokens),
-            ("unit_tokens", unit_tokens),
-            ("worker_tokens", worker_tokens),
-            ("k", k),
-        ):
-            if value < 1:
-                raise ConfigError(f"{label} must be at least 1, got {value}")
+        require_positive(
+            max_tokens=max_tokens, unit_tokens=unit_tokens, worker_tokens=worker_tokens, k=k
+        )
         self.budget, self.max_tokens, self.unit_tokens = budget, max_tokens, unit_tokens
         self.worker_tokens, self.focus_chain = worker_tokens, focus_chain
         self.k, self.read_all, self.max_segments = k, read_all, max_segments

@@ -22,8 +22,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lcmem.errors import ConfigError, EmptyQueryError, IndexCorruptError
+from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.pipelines.base import Answer, Pipeline, Step
+from lcmem.pipelines.prompts import check_question
 from lcmem.types import Document
 
 if TYPE_CHECKING:
@@ -99,8 +100,7 @@ class KVPipeline(Pipeline):
             EmptyQueryError: the question is empty.
             ConfigError: neither documents nor a library, or a model that cannot be paged.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise EmptyQueryError("the question is empty: ask something about the documents")
+        question = check_question(question)
         steps: list[Step] = []
         if documents:
             doc = self._documents(list(documents), steps)

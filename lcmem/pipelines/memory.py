@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from lcmem.errors import ConfigError, EmptyQueryError
+from lcmem.errors import ConfigError
 from lcmem.pipelines.base import Answer, Pipeline, Step, Trace
+from lcmem.pipelines.prompts import check_question
 from lcmem.types import Chunk, Hit
 
 if TYPE_CHECKING:
@@ -117,8 +118,7 @@ class MemoryPipeline(Pipeline):
             EmptyQueryError: the question is empty.
             ConfigError: no workspace, library or documents to answer from.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise EmptyQueryError("the question is empty: ask something")
+        question = check_question(question)
         trace = Trace()
         ws = self._workspace(library, documents)
         started = time.perf_counter()

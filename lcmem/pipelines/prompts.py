@@ -176,6 +176,21 @@ def check_question(question: object) -> str:
     return question.strip()
 
 
+def require_positive(**values: int) -> None:
+    """:class:`~lcmem.errors.ConfigError` for the first setting below 1.
+
+    Example:
+        >>> require_positive(k=8, max_tokens=0)
+        Traceback (most recent call last):
+        lcmem.errors.ConfigError: max_tokens must be at least 1, got 0
+    """
+    from lcmem.errors import ConfigError
+
+    for label, value in values.items():
+        if value < 1:
+            raise ConfigError(f"{label} must be at least 1, got {value}")
+
+
 def timed_step(trace: Trace, name: str, started: float, **detail: Any) -> Step:
     """Record a non-LLM step (retrieval, checks) that began at ``started``."""
     return trace.add(Step(name, seconds=time.perf_counter() - started, detail=detail))

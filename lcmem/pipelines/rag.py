@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lcmem.errors import ConfigError
 from lcmem.pipelines.base import Answer, Pipeline, Trace
 from lcmem.pipelines.budget import (
     DEFAULT_BUDGET_CAP,
@@ -34,6 +33,7 @@ from lcmem.pipelines.prompts import (
     numbered_context,
     passage,
     rag_messages,
+    require_positive,
     timed_step,
 )
 from lcmem.pipelines.sources import Sources, require_source
@@ -74,10 +74,7 @@ class RAGPipeline(Pipeline):
         on_text: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(llm)
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
-        if max_tokens < 1:
-            raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+        require_positive(k=k, max_tokens=max_tokens)
         self.k, self.budget, self.max_tokens = k, budget, max_tokens
         self.mode, self.where, self.budget_cap = mode, where, budget_cap
         self.on_text = on_text

@@ -58,6 +58,7 @@ from lcmem.pipelines.prompts import (
     numbered_context,
     quote_messages,
     reason_messages,
+    require_positive,
     timed_step,
 )
 from lcmem.pipelines.quotes import FUZZY_THRESHOLD, split_quotes, sub_chunk, verify_quotes
@@ -115,9 +116,7 @@ class RetrieveThenReasonPipeline(Pipeline):
         on_text: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(llm)
-        for label, value in (("k", k), ("max_tokens", max_tokens), ("quote_tokens", quote_tokens)):
-            if value < 1:
-                raise ConfigError(f"{label} must be at least 1, got {value}")
+        require_positive(k=k, max_tokens=max_tokens, quote_tokens=quote_tokens)
         if hops not in (1, 2):
             raise ConfigError(f"hops must be 1 or 2, got {hops}")
         if not 0 < threshold <= 100:
