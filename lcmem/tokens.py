@@ -3,8 +3,9 @@
 The default is the packaged embedder's own tokenizer (a Hugging Face ``tokenizer.json`` read by
 the ``tokenizers`` library, no torch needed; counted by ``tokie`` where it agrees exactly).
 :class:`WhitespaceTokenizer` is a cheap stand-in for unit tests and for callers who do not care
-about model tokens. :class:`TokenIndex` locates tokens one line at a time, for chunkers that only
-need every n-th token.
+about model tokens. For chunkers that only need every n-th token, ``HFTokenizer.token_index``
+gives every token's start at once from tokie's ids (:class:`ArrayTokenIndex`, mostly-ASCII
+text) or locates them one row at a time (:class:`TokenIndex`, any other text).
 
 Example:
     >>> tok = WhitespaceTokenizer()
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -92,8 +93,12 @@ class HFTokenizer:
         self._tokie = _load_tokie(self._tok, file) if self._fast is not None else None
         """``tokie`` (a Rust tokenizer) for counting, when it loads this file and agrees with the
         real tokenizer (see :func:`_load_tokie`); used on ASCII text only."""
-        self._pieces: tuple[frozenset[int], list[int]] | None = None
-        """Ids of the word pieces that continue a word, and each id's length in characters."""
+        self._pieces = _piece_lengths(self._tok) if self._tokie is not None else None
+        self._sizes = None  # the sizes as a numpy array, made on first use (see _all_starts)
+        unk = getattr(self._tok.model, "unk_token", None)
+        self._unk = self._tok.token_to_id(unk) if unk else None
+        """Ids of the word pieces that continue a word, and each id's length in characters
+        (for :meth:`_row_starts`; made with tokie, ~25 ms, not in the first chunking call)."""
 
     @classmethod
     def default(cls) -> HFTokenizer:
@@ -161,7 +166,7 @@ class HFTokenizer:
                 return found
         return self.count_many(text.split("\n"))
 
-    def token_index(self, text: str) -> TokenIndex | None:
+    def token_index(self, text: str) -> TokenIndex | ArrayTokenIndex | None:
         """Where the tokens of ``text`` start, located line by line when asked (see
         :class:`TokenIndex`); ``None`` when this tokenizer is not BERT-style or two tokens of
         ``text`` start at one offset (then use :meth:`token_starts`).
@@ -173,16 +178,19 @@ class HFTokenizer:
         """
         if self._fast is None:
             return None
-        rows = text.split("\n")
+        starts = self._all_starts(text)
+        if starts is not None:
+            return ArrayTokenIndex(starts, _PUNCTUATION)
+        rows = split_rows(text)
         ascii = text.isascii()
         odd = [] if ascii else [r for r, row in enumerate(rows) if not row.isascii()]
         if self._tokie is not None and "\x7f" not in text:
             counts = self._count_rows(rows, odd)
-            starts_of = self._row_starts
+            starts_of, start_in = self._row_starts, self._row_start
         else:
             counts = self.count_many(rows)
-            starts_of = self.token_starts
-        index = TokenIndex(rows, counts, starts_of, self._fast.nth, _PUNCTUATION)
+            starts_of, start_in = self.token_starts, None
+        index = TokenIndex(rows, counts, starts_of, _PUNCTUATION, start_in)
         if ascii:
             return index
         # Two tokens start at one offset only where normalizing turns one character into
@@ -193,17 +201,101 @@ class HFTokenizer:
             return None
         return index
 
+    def _all_starts(self, text: str):
+        """The start of every token of ``text`` at once (a numpy array), or ``None`` when this
+        shortcut does not apply (no tokie, a very long text, DEL or an added token in it, text
+        mostly not ASCII, or two tokens starting at one offset).
+
+        The ASCII text goes through :meth:`_ascii_starts` in one piece, with each
+        space-delimited segment holding a non-ASCII character blanked out (which keeps every
+        offset); those segments are listed alone by the word cache (tokens never cross a
+        space) and their starts merged in.
+        """
+        if (
+            self._tokie is None
+            or self._fast is None
+            or len(text) > _ARRAY_CHARS
+            or "\x7f" in text
+            or self._fast._has_added(text)
+        ):
+            return None
+        if text.isascii():
+            return self._ascii_starts(text.encode())
+        import numpy as np
+
+        # One byte per character, DEL (absent from the text) for each non-ASCII one.
+        encoded = text.encode("ascii", _del_for_non_ascii())
+        codes = np.frombuffer(encoded, dtype=np.uint8)
+        wide = np.flatnonzero(codes == 127)
+        if len(wide) > len(text) // 16:
+            return None  # much non-ASCII: the segments would cost more than they save
+        spaces = np.flatnonzero(_splitting_ascii()[codes])
+        cuts = np.concatenate([[-1], spaces, [len(text)]])
+        k = np.unique(np.searchsorted(cuts, wide))  # one per segment around them
+        blanked = bytearray(encoded)
+        extra: list[int] = []
+        bounds = zip((cuts[k - 1] + 1).tolist(), cuts[k].tolist(), strict=True)
+        segments = [(a, text[a:b]) for a, b in bounds]
+        self._fast.cache({seg for _, seg in segments})
+        cached = self._fast._starts
+        for a, seg in segments:
+            blanked[a : a + len(seg)] = b" " * len(seg)
+            rel = cached.get(seg)
+            extra += [a + r for r in (rel if rel is not None else self.token_starts(seg))]
+        if len(set(extra)) < len(extra):
+            return None  # normalizing made two tokens of one character (e.g. Hangul)
+        starts = self._ascii_starts(bytes(blanked))
+        if starts is None:
+            return None
+        return np.insert(starts, np.searchsorted(starts, extra), extra)
+
+    def _ascii_starts(self, text: bytes):
+        """The start of every token of an ASCII ``text`` (no DEL, no added token) at once.
+
+        On ASCII, BERT-style tokens are exactly the text's printable characters in order (the
+        normalizer only lowercases them; spaces split, control characters are deleted), and a
+        token covers as many of them as its vocabulary string has (without ``##``). So tokie's
+        ids alone (one call, no Python object per token) give every start: the printable
+        character at the running sum of the sizes before it. ``[UNK]`` (a word over 100
+        characters) breaks the one-to-one sizes: ``None`` then (the caller goes row by row), as
+        whenever the sizes do not add up to the printable characters.
+        """
+        import numpy as np
+
+        assert self._tokie is not None and self._pieces is not None
+        if self._sizes is None:
+            self._sizes = np.asarray(self._pieces[1], dtype=np.int64)
+        ids, _ = self._tokie.encode_batch_flat([text.decode()], add_special_tokens=False)
+        if self._unk is not None and bool((ids == self._unk).any()):
+            return None
+        sizes = self._sizes[ids]
+        printable = np.flatnonzero(_printable_ascii()[np.frombuffer(text, np.uint8)])
+        if int(sizes.sum()) != len(printable):
+            return None
+        return printable[np.cumsum(sizes) - sizes]
+
     def _count_rows(self, rows: list[str], odd: list[int]) -> list[int]:
         """Counts of ``rows`` (no DEL in them): tokie for all but the non-ASCII ones (``odd``)."""
         assert self._tokie is not None
         if not odd:
             return list(map(self._tokie.count_tokens, rows))
+        # A non-ASCII row: its space-delimited segments holding a non-ASCII character go to the
+        # word cache (else the real tokenizer), the ASCII rest to tokie (tokens never cross a
+        # space, so the counts add up).
         safe = list(rows)
+        segments: list[str] = []
+        ends = []
         for r in odd:
-            safe[r] = ""
+            found = _NON_ASCII_SEGMENT.findall(rows[r])
+            segments += found
+            ends.append(len(segments))
+            safe[r] = _NON_ASCII_SEGMENT.sub(" ", rows[r])
         counts = list(map(self._tokie.count_tokens, safe))
-        for r, n in zip(odd, self._count_many_here([rows[r] for r in odd]), strict=True):
-            counts[r] = n
+        found_counts = list(accumulate(self._count_many_here(segments), initial=0))
+        start = 0
+        for r, end in zip(odd, ends, strict=True):
+            counts[r] += found_counts[end] - found_counts[start]
+            start = end
         return counts
 
     def _row_starts(self, text: str) -> list[int]:
@@ -221,13 +313,28 @@ class HFTokenizer:
         enc = self._tokie.encode_with_offsets(text, add_special_tokens=False)
         starts = [a for a, _ in enc.offsets]
         ids = enc.ids
-        if self._pieces is None:
-            self._pieces = _piece_lengths(self._tok)
+        assert self._pieces is not None
         follow, size = self._pieces
         if not follow.isdisjoint(ids):
             for k in [k for k, t in enumerate(ids) if t in follow]:
                 starts[k] = starts[k - 1] + size[ids[k - 1]]
         return starts
+
+    def _row_start(self, text: str, r: int) -> int:
+        """``self._row_starts(text)[r]`` without listing the other starts (a token index asks
+        for one or two tokens of each row it visits)."""
+        assert self._tokie is not None and self._fast is not None and self._pieces is not None
+        if not _tokie_safe(text) or self._fast.special(text):
+            return self.token_starts(text)[r]
+        enc = self._tokie.encode_with_offsets(text, add_special_tokens=False)
+        ids = enc.ids
+        follow, size = self._pieces
+        if ids[r] not in follow:  # the first piece of a word: tokie's offset is right
+            return enc.offsets[r][0]
+        first = r - 1  # the first piece of token r's word
+        while ids[first] in follow:
+            first -= 1
+        return enc.offsets[first][0] + sum(size[t] for t in ids[first:r])
 
     def token_starts(self, text: str) -> list[int]:
         """Start offset of every token of ``text`` (no special tokens), in order.
@@ -251,12 +358,114 @@ class HFTokenizer:
         return _merge_subword_offsets(enc.offsets)
 
 
-class TokenIndex:
-    """The start offsets of a text's tokens, found one row (a line) at a time when asked for.
+class ArrayTokenIndex:
+    """A :class:`TokenIndex` over every token's start, known at once (see
+    ``HFTokenizer._all_starts``).
 
-    Built from each row's token count (rows are cut at newlines, which tokens never cross):
-    :meth:`start` finds the row of token ``k`` by bisection and walks or tokenizes that row
-    alone, so a chunker that needs every 180th token never lists the other starts.
+    Example:
+        >>> import numpy as np
+        >>> index = ArrayTokenIndex(np.array([0, 4, 8]))
+        >>> index.n, index.start(1), index.before(5)
+        (3, 4, 2)
+    """
+
+    def __init__(self, starts, alone: frozenset[str] = frozenset()) -> None:
+        self._starts = starts
+        self.n = len(starts)
+        """Number of tokens."""
+        self.alone = alone
+        """As :attr:`TokenIndex.alone`."""
+
+    def start(self, k: int) -> int:
+        """Offset of token ``k`` (``0 <= k < n``)."""
+        return int(self._starts[k])
+
+    def before(self, offset: int) -> int:
+        """Number of tokens starting before ``offset``."""
+        return int(self._starts.searchsorted(offset))
+
+
+_ARRAY_CHARS = 4_000_000
+"""Texts up to this long get an :class:`ArrayTokenIndex` (a few bytes per character at once);
+longer ones the row by row :class:`TokenIndex`."""
+
+
+@lru_cache(maxsize=1)
+def _del_for_non_ascii() -> str:
+    """The name of a codec error handler that encodes each non-ASCII character as DEL (so an
+    ASCII encoding keeps one byte per character)."""
+    import codecs
+
+    def handler(exc: UnicodeError) -> tuple[str, int]:
+        assert isinstance(exc, UnicodeEncodeError)
+        return "\x7f" * (exc.end - exc.start), exc.end
+
+    codecs.register_error("lcmem-del-for-non-ascii", handler)
+    return "lcmem-del-for-non-ascii"
+
+
+@lru_cache(maxsize=1)
+def _splitting_ascii():
+    """A byte -> bool table: the spaces no token crosses (space, tab, LF, CR)."""
+    import numpy as np
+
+    table = np.zeros(256, dtype=bool)
+    table[[9, 10, 13, 32]] = True
+    return table
+
+
+@lru_cache(maxsize=1)
+def _printable_ascii():
+    """A byte -> bool table: the characters a BERT-style token covers on ASCII text."""
+    import numpy as np
+
+    table = np.zeros(256, dtype=bool)
+    table[0x21:0x7F] = True
+    return table
+
+
+ROW_CHARS = 256
+"""Rows of a :class:`TokenIndex` longer than this are cut at spaces (see :func:`split_rows`)."""
+
+
+def split_rows(text: str, limit: int = ROW_CHARS) -> list[str]:
+    """``text`` cut at every newline and, in lines over ``limit`` characters, at a space about
+    every ``limit`` characters; each row is followed by exactly one dropped character (the
+    newline or space it was cut at), so row ``r + 1`` starts ``len(row) + 1`` after row ``r``.
+
+    A whitespace-splitting tokenizer's tokens never cross these cuts. Short rows keep finding
+    a token cheap: a text without newlines (scraped pages, one paragraph per line) would
+    otherwise be one row tokenized whole for every token looked up.
+
+    Example:
+        >>> split_rows("one two three\nfour", limit=8)
+        ['one two', 'three', 'four']
+    """
+    rows = text.split("\n")
+    if max(map(len, rows)) <= limit:
+        return rows
+    out: list[str] = []
+    for row in rows:
+        a = 0
+        while len(row) - a > limit:
+            cut = row.rfind(" ", a + 1, a + limit + 1)
+            if cut < 0:  # no space within the limit: the next one (or keep the rest whole)
+                cut = row.find(" ", a + limit + 1)
+                if cut < 0:
+                    break
+            out.append(row[a:cut])
+            a = cut + 1
+        out.append(row[a:])
+    return out
+
+
+class TokenIndex:
+    """The start offsets of a text's tokens, found one row at a time when asked for.
+
+    Built from each row's token count (rows are cut at newlines and spaces, which tokens never
+    cross, see :func:`split_rows`): :meth:`start` finds the row of token ``k`` by bisection and
+    tokenizes that row alone, so a chunker that needs every 180th token never lists the other
+    starts. A row longer than ``4 * ROW_CHARS`` (no space to cut it at) is listed once and kept.
 
     Example:
         >>> index = TokenIndex(["a b", "", "c"], [2, 0, 1], WhitespaceTokenizer().token_starts)
@@ -268,12 +477,13 @@ class TokenIndex:
         self,
         rows: list[str],
         counts: list[int],
-        starts_of,
-        nth=None,
+        starts_of: Callable[[str], list[int]],
         alone: frozenset[str] = frozenset(),
+        start_in: Callable[[str, int], int] | None = None,
     ) -> None:
         self.rows = rows
-        """The text cut at its newlines (each row without its newline)."""
+        """The text cut into rows, each without the one character after it (see
+        :func:`split_rows`)."""
         self.row_starts = list(accumulate(map((1).__add__, map(len, rows[:-1])), initial=0))
         self.alone = alone
         """Characters that are always a word of their own (BERT's ASCII punctuation): the
@@ -282,10 +492,9 @@ class TokenIndex:
         self.n = self.prefix[-1]
         """Number of tokens."""
         self._starts_of = starts_of
-        self._nth = nth
-        """Optional ``nth(row, r, offset)``: the start of token ``r`` of a row (``offset is
-        None``) or the number of its tokens starting before ``offset``, without listing the
-        row's tokens; ``None`` when it cannot tell."""
+        """``starts_of(row)``: the start of every token of a row."""
+        self._start_in = start_in
+        """Optional ``start_in(row, r)``: the start of token ``r`` of a row alone (cheaper)."""
         self._found: dict[int, list[int]] = {}
 
     def before(self, offset: int) -> int:
@@ -293,10 +502,6 @@ class TokenIndex:
         row = bisect_right(self.row_starts, offset) - 1
         starts = self._found.get(row)
         if starts is None:
-            if self._nth is not None:
-                found = self._nth(self.rows[row], None, offset - self.row_starts[row])
-                if found is not None:
-                    return self.prefix[row] + found
             starts = self._row(row)
         return self.prefix[row] + bisect_left(starts, offset - self.row_starts[row])
 
@@ -305,11 +510,10 @@ class TokenIndex:
         row = bisect_right(self.prefix, k) - 1
         starts = self._found.get(row)
         if starts is None:
-            if self._nth is not None:
-                found = self._nth(self.rows[row], k - self.prefix[row], None)
-                if found is not None:
-                    return self.row_starts[row] + found
-            starts = self._row(row)
+            text = self.rows[row]
+            if self._start_in is not None and len(text) <= 4 * ROW_CHARS:
+                return self.row_starts[row] + self._start_in(text, k - self.prefix[row])
+            starts = self._row(row)  # a long row without spaces: listed once, kept
         return self.row_starts[row] + starts[k - self.prefix[row]]
 
     def check(self, row: int) -> bool:
@@ -342,6 +546,8 @@ _SEGMENT = r"[^ \t\n\r\x80-\U0010ffff]*[\x80-\U0010ffff][^ \t\n\r]*|"
 """A space-delimited segment holding a non-ASCII character: handed whole to the real
 tokenizer (normalizing, splitting and word pieces never look across a space, tab or newline)."""
 _MIXED_WORD = re.compile(_SEGMENT + _ASCII_WORD.pattern)
+_NON_ASCII_SEGMENT = re.compile(_SEGMENT[:-1])
+"""A space-delimited segment holding a non-ASCII character (see :data:`_SEGMENT`)."""
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters BertNormalizer(clean_text=True) deletes (control characters but tab/CR/LF)."""
 
@@ -366,6 +572,8 @@ class _WordPieceFastPath:
         self._heads = "".join(sorted({a[0] for a in exact}))
         """First characters of the exact added tokens (``"["``): a text holding none of them
         holds no added token, checked without a regex."""
+        self._exact_re = re.compile("|".join(map(re.escape, exact))) if exact else None
+        """The exact added tokens as one pattern: one scan of a long text, not one per token."""
 
     @classmethod
     def for_tokenizer(cls, tok, file: Path) -> _WordPieceFastPath | None:
@@ -397,9 +605,14 @@ class _WordPieceFastPath:
         return cls(tok, exact, [a.lower() for a in lowered])
 
     def _has_added(self, text: str) -> bool:
-        if any(a in text for a in self._exact):
+        if self._exact_re is not None and self._exact_re.search(text) is not None:
             return True
         return bool(self._lowered) and any(a in text.lower() for a in self._lowered)
+
+    def cache(self, words: set[str]) -> None:
+        """Cache the pieces of ``words`` (the fast path's words, see :data:`_MIXED_WORD`) in
+        one call to the real tokenizer, for texts about to be listed one by one."""
+        self._fill({w for w in words if w not in self._counts and not self.special(w)})
 
     def _fill(self, words: set[str]) -> None:
         """Tokenize the ``words`` not cached yet and cache their pieces.
@@ -480,41 +693,6 @@ class _WordPieceFastPath:
             out = norm.normalize_str(char) if norm is not None else char
             found = self._expanding[char] = len("".join(out.split())) > 1
         return found
-
-    def nth(self, text: str, r: int | None, offset: int | None) -> int | None:
-        """For a plain ASCII ``text`` (no added token, no control character): the start of its
-        token ``r`` or, with ``r=None``, the number of its tokens starting before ``offset``,
-        from the word cache without listing every token; ``None`` for any other text.
-
-        Example:
-            >>> fast = HFTokenizer.default()._fast
-            >>> _ = fast.token_starts("Hello, tokenizers")  # caches its words
-            >>> fast.nth("Hello, tokenizers", 3, None), fast.nth("Hello, tokenizers", None, 8)
-            (12, 3)
-        """
-        if not text.isascii() or self.special(text):
-            return None
-        counts, rel = self._counts, self._starts
-        try:
-            if r is None:
-                assert offset is not None
-                n = 0
-                for m in _ASCII_WORD.finditer(text):
-                    a, w = m.start(), m.group()
-                    if a >= offset:
-                        break
-                    n += counts[w] if m.end() <= offset else bisect_left(rel[w], offset - a)
-                return n
-            for m in _ASCII_WORD.finditer(text):
-                w = m.group()
-                c = counts[w]
-                if r < c:
-                    return m.start() + rel[w][r]
-                r -= c
-        except KeyError:
-            self._fill(set(_ASCII_WORD.findall(text)))
-            return None  # asked again, the row is listed (its words are cached now)
-        return None
 
     def special(self, text: str) -> bool:
         """Whether ``text`` holds an added token or an ASCII control character."""

@@ -14,6 +14,8 @@ from lcmem.tokens import (
     _load_tokie,
     _merge_subword_offsets,
     _tokie_safe,
+    default_model_path,
+    split_rows,
 )
 
 TOK = HFTokenizer.default()  # the packaged tokenizer.json: cheap to load, no model weights
@@ -102,7 +104,6 @@ def test_whitespace_additive():
 
 
 def test_the_word_cache_is_bounded():
-    from lcmem.tokens import default_model_path
 
     fast = HFTokenizer(default_model_path())._fast
     assert fast is not None
@@ -141,7 +142,9 @@ def test_tokie_counts_and_starts_match_on_ascii(text):
     if _tokie_safe(text):
         assert TOK._tokie.count_tokens(text) == real_count(text)
     assert TOK.count(text) == real_count(text)
-    assert TOK._row_starts(text) == real_starts(text)
+    starts = real_starts(text)
+    assert TOK._row_starts(text) == starts
+    assert [TOK._row_start(text, r) for r in range(len(starts))] == starts
 
 
 def test_tokie_is_not_trusted_where_it_differs():
@@ -155,8 +158,6 @@ def test_tokie_is_not_trusted_where_it_differs():
 def test_a_tokenizer_tokie_does_not_reproduce_is_not_used(tmp_path):
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
-
-    from lcmem.tokens import default_model_path
 
     other = Tokenizer(WordLevel({"[UNK]": 0, "hello": 1}, unk_token="[UNK]"))
     assert _load_tokie(other, default_model_path() / "tokenizer.json") is None
@@ -188,3 +189,45 @@ def test_token_index_on_real_text():
             continue
         assert [index.start(k) for k in range(index.n)] == starts
         assert [index.before(a) for a in starts] == list(range(len(starts)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" \n\tab.", max_size=200), st.integers(1, 12))
+def test_split_rows_cuts_at_one_newline_or_space(text, limit):
+    rows = split_rows(text, limit)
+    at = 0
+    for k, row in enumerate(rows):
+        assert text[at : at + len(row)] == row
+        at += len(row)
+        if k < len(rows) - 1:
+            assert text[at] in " \n"  # the one character dropped after the row
+            at += 1
+        assert len(row) <= limit or " " not in row[1:]  # longer only where no space to cut
+    assert at == len(text)
+
+
+def test_token_index_on_long_lines():
+    # No newline at all (a scraped page): rows are cut at spaces, and every token is found.
+    words = inspect.getsource(textwrap).split()
+    text = " ".join(words) + " " + "x" * 3000 + "".join(f" {w}" for w in words[:50])
+    index = TOK.token_index(text)
+    assert max(map(len, index.rows)) == 3000  # only the spaceless run stays one long row
+    starts = real_starts(text)
+    assert [index.start(k) for k in range(index.n)] == starts
+    assert [index.before(a) for a in starts[::7]] == list(range(0, len(starts), 7))
+
+
+def test_token_index_takes_every_start_at_once_where_it_can():
+    from lcmem.tokens import ArrayTokenIndex, TokenIndex
+
+    src = inspect.getsource(textwrap)
+    mixed = src.replace("\n\n", "\n# café ‘quoted’ — naïve\n\n", 3)  # a few non-ASCII lines
+    for text in (src, mixed):
+        index = TOK.token_index(text)
+        assert isinstance(index, ArrayTokenIndex)
+        starts = real_starts(text)
+        assert [index.start(k) for k in range(index.n)] == starts
+        assert [index.before(a + 1) for a in starts] == list(range(1, len(starts) + 1))
+    # a word over 100 characters is one [UNK]; mostly non-ASCII text: both go row by row
+    assert isinstance(TOK.token_index("a " + "x" * 120), TokenIndex)
+    assert isinstance(TOK.token_index("日本語のテキスト\nand a little English"), TokenIndex)

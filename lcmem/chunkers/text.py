@@ -28,7 +28,7 @@ from operator import itemgetter, lt
 from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
 from lcmem.chunkers.sentences import sentence_cuts
 from lcmem.errors import ConfigError
-from lcmem.tokens import TokenIndex, Tokenizer
+from lcmem.tokens import ArrayTokenIndex, TokenIndex, Tokenizer
 from lcmem.types import Chunk, Document
 
 __all__ = [
@@ -440,7 +440,9 @@ class SpanPacker:
 
 def make_chunks(text: str, pieces: Sequence[Piece], **fields) -> list[Chunk]:
     """Chunks from packed ``(start, end, tokens)`` spans; ``fields`` go to every chunk."""
-    return [Chunk(text=text[s:e], start=s, end=e, token_count=n, **fields) for s, e, n in pieces]
+    if fields:
+        return [Chunk(text[s:e], s, e, token_count=n, **fields) for s, e, n in pieces]
+    return [Chunk(text[s:e], s, e, "", n) for s, e, n in pieces]  # positional: the hot path
 
 
 class _TextChunker(Chunker):
@@ -477,7 +479,7 @@ class TokenChunker(_TextChunker):
         return make_chunks(doc.text, p.pack(p.token_pieces(0, len(doc.text)), exact=False))
 
 
-def token_windows(p: SpanPacker, index: TokenIndex) -> list[Piece]:
+def token_windows(p: SpanPacker, index: TokenIndex | ArrayTokenIndex) -> list[Piece]:
     """``p.pack(p.token_pieces(0, len(p.text)), exact=False)`` for a ``whitespace_additive``
     tokenizer, from a :class:`~lcmem.tokens.TokenIndex`: the same chunks, but only the tokens
     at window edges are located (each token is its own piece, so piece ``k`` starts at token
