@@ -223,12 +223,12 @@ class HFTokenizer:
             return self._ascii_starts(text.encode())
         import numpy as np
 
+        if len(text.encode()) - len(text) > len(text) // 16:  # at least one extra byte each
+            return None  # much non-ASCII: the segments would cost more than they save
         # One byte per character, DEL (absent from the text) for each non-ASCII one.
         encoded = text.encode("ascii", _del_for_non_ascii())
         codes = np.frombuffer(encoded, dtype=np.uint8)
         wide = np.flatnonzero(codes == 127)
-        if len(wide) > len(text) // 16:
-            return None  # much non-ASCII: the segments would cost more than they save
         spaces = np.flatnonzero(_splitting_ascii()[codes])
         cuts = np.concatenate([[-1], spaces, [len(text)]])
         k = np.unique(np.searchsorted(cuts, wide))  # one per segment around them
@@ -279,23 +279,12 @@ class HFTokenizer:
         assert self._tokie is not None
         if not odd:
             return list(map(self._tokie.count_tokens, rows))
-        # A non-ASCII row: its space-delimited segments holding a non-ASCII character go to the
-        # word cache (else the real tokenizer), the ASCII rest to tokie (tokens never cross a
-        # space, so the counts add up).
         safe = list(rows)
-        segments: list[str] = []
-        ends = []
         for r in odd:
-            found = _NON_ASCII_SEGMENT.findall(rows[r])
-            segments += found
-            ends.append(len(segments))
-            safe[r] = _NON_ASCII_SEGMENT.sub(" ", rows[r])
+            safe[r] = ""
         counts = list(map(self._tokie.count_tokens, safe))
-        found_counts = list(accumulate(self._count_many_here(segments), initial=0))
-        start = 0
-        for r, end in zip(odd, ends, strict=True):
-            counts[r] += found_counts[end] - found_counts[start]
-            start = end
+        for r, n in zip(odd, self._count_many_here([rows[r] for r in odd]), strict=True):
+            counts[r] = n
         return counts
 
     def _row_starts(self, text: str) -> list[int]:
@@ -546,8 +535,6 @@ _SEGMENT = r"[^ \t\n\r\x80-\U0010ffff]*[\x80-\U0010ffff][^ \t\n\r]*|"
 """A space-delimited segment holding a non-ASCII character: handed whole to the real
 tokenizer (normalizing, splitting and word pieces never look across a space, tab or newline)."""
 _MIXED_WORD = re.compile(_SEGMENT + _ASCII_WORD.pattern)
-_NON_ASCII_SEGMENT = re.compile(_SEGMENT[:-1])
-"""A space-delimited segment holding a non-ASCII character (see :data:`_SEGMENT`)."""
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters BertNormalizer(clean_text=True) deletes (control characters but tab/CR/LF)."""
 
