@@ -427,7 +427,7 @@ def split_rows(text: str, limit: int = ROW_CHARS) -> list[str]:
     otherwise be one row tokenized whole for every token looked up.
 
     Example:
-        >>> split_rows("one two three\nfour", limit=8)
+        >>> split_rows("one two three\\nfour", limit=8)
         ['one two', 'three', 'four']
     """
     rows = text.split("\n")

@@ -18,6 +18,7 @@ MODULES = [
     "lcmem.chunkers.code_syntax",
     "lcmem.chunkers.code_units",
     "lcmem.chunkers.code_treesitter",
+    "lcmem.tokens",
 ]
 
 
