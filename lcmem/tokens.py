@@ -95,6 +95,7 @@ class HFTokenizer:
         real tokenizer (see :func:`_load_tokie`); used on ASCII text only."""
         self._pieces = _piece_lengths(self._tok) if self._tokie is not None else None
         self._sizes = None  # the sizes as a numpy array, made on first use (see _all_starts)
+        self._widths: dict[int, int | None] = {}  # see _char_width
         unk = getattr(self._tok.model, "unk_token", None)
         self._unk = self._tok.token_to_id(unk) if unk else None
         """Ids of the word pieces that continue a word, and each id's length in characters
@@ -106,7 +107,7 @@ class HFTokenizer:
         return _default_tokenizer()
 
     def count(self, text: str) -> int:
-        if self._tokie is not None and _tokie_safe(text):
+        if self._tokie is not None and self._tokie_counts(text):
             return self._tokie.count_tokens(text)
         if self._fast is not None:
             n = self._fast.count(text)
@@ -126,7 +127,7 @@ class HFTokenizer:
         if _tokie_safe("".join(texts)):  # the usual case: one check for all
             return list(map(count, texts))
         # str.isascii is O(1): finding the few other texts costs little.
-        rest = [k for k, t in enumerate(texts) if not t.isascii() or "\x7f" in t]
+        rest = [k for k, t in enumerate(texts) if not self._tokie_counts(t)]
         safe = list(texts)
         for k in rest:
             safe[k] = ""
@@ -134,6 +135,15 @@ class HFTokenizer:
         for k, n in zip(rest, self._count_many_here([texts[k] for k in rest]), strict=True):
             out[k] = n
         return out
+
+    def _tokie_counts(self, text: str) -> bool:
+        """Whether tokie counts ``text`` exactly: ASCII without DEL (see :func:`_tokie_safe`),
+        or text whose every non-ASCII character passed :meth:`_char_width`."""
+        if text.isascii():
+            return "\x7f" not in text
+        if "\x7f" in text:
+            return False
+        return all(self._char_width(ord(c)) is not None for c in set(text) if c > "\x7f")
 
     def _count_many_here(self, texts: list[str]) -> list[int]:
         """:meth:`count_many` without tokie: the word cache, else the real tokenizer."""
@@ -203,13 +213,18 @@ class HFTokenizer:
 
     def _all_starts(self, text: str):
         """The start of every token of ``text`` at once (a numpy array), or ``None`` when this
-        shortcut does not apply (no tokie, a very long text, DEL or an added token in it, text
-        mostly not ASCII, or two tokens starting at one offset).
+        shortcut does not apply (no tokie, a very long text, DEL or an added token in it, much
+        text tokie is not trusted with, or two tokens starting at one offset).
 
-        The ASCII text goes through :meth:`_ascii_starts` in one piece, with each
-        space-delimited segment holding a non-ASCII character blanked out (which keeps every
-        offset); those segments are listed alone by the word cache (tokens never cross a
-        space) and their starts merged in.
+        A BERT-style tokenizer's tokens cover, in order, the characters that normalize into one
+        visible character (letters, digits, punctuation, CJK ideographs...; spaces split,
+        control characters and combining accents vanish), as many of them as the token's
+        vocabulary string is long (without ``##``). So tokie's ids alone (one call, no Python
+        object per token) give every start: the covered character at the running sum of the
+        sizes before it. Each non-ASCII character is first checked against the real tokenizer
+        (:meth:`_char_width`, once per character); the space-delimited segments holding one
+        that fails are blanked out (which keeps every offset), listed alone by the word cache
+        (tokens never cross a space) and merged in.
         """
         if (
             self._tokie is None
@@ -219,64 +234,109 @@ class HFTokenizer:
             or self._fast._has_added(text)
         ):
             return None
-        if text.isascii():
-            return self._ascii_starts(text.encode())
         import numpy as np
 
-        if len(text.encode()) - len(text) > len(text) // 16:  # at least one extra byte each
-            return None  # much non-ASCII: the segments would cost more than they save
-        # One byte per character, DEL (absent from the text) for each non-ASCII one.
-        encoded = text.encode("ascii", _del_for_non_ascii())
-        codes = np.frombuffer(encoded, dtype=np.uint8)
-        wide = np.flatnonzero(codes == 127)
-        spaces = np.flatnonzero(_splitting_ascii()[codes])
-        cuts = np.concatenate([[-1], spaces, [len(text)]])
-        k = np.unique(np.searchsorted(cuts, wide))  # one per segment around them
-        blanked = bytearray(encoded)
+        if text.isascii():
+            covered = _printable_ascii()[np.frombuffer(text.encode(), np.uint8)]
+            return self._starts_from_ids(text, covered)
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        wide = codes > 127
+        chars = np.unique(codes[wide])
+        widths = [self._char_width(c) for c in chars.tolist()]
+        trusted = np.asarray([w is not None for w in widths])
         extra: list[int] = []
-        bounds = zip((cuts[k - 1] + 1).tolist(), cuts[k].tolist(), strict=True)
-        segments = [(a, text[a:b]) for a, b in bounds]
-        self._fast.cache({seg for _, seg in segments})
-        cached = self._fast._starts
-        for a, seg in segments:
-            blanked[a : a + len(seg)] = b" " * len(seg)
-            rel = cached.get(seg)
-            extra += [a + r for r in (rel if rel is not None else self.token_starts(seg))]
+        if not trusted.all():
+            blanked = self._blank_untrusted(text, codes, chars[~trusted])
+            if blanked is None:
+                return None
+            text, codes, extra = blanked
+        covered = _printable_ascii()[np.where(codes > 127, 0, codes)]
+        wide = codes > 127
+        covered[wide] = np.asarray([bool(w) for w in widths])[np.searchsorted(chars, codes[wide])]
+        starts = self._starts_from_ids(text, covered)
+        if starts is None or not extra:
+            return starts
         if len(set(extra)) < len(extra):
             return None  # normalizing made two tokens of one character (e.g. Hangul)
-        starts = self._ascii_starts(bytes(blanked))
-        if starts is None:
-            return None
         return np.insert(starts, np.searchsorted(starts, extra), extra)
 
-    def _ascii_starts(self, text: bytes):
-        """The start of every token of an ASCII ``text`` (no DEL, no added token) at once.
+    def _char_width(self, code: int) -> int | None:
+        """How many token characters a non-ASCII character stands for (0 or 1), if tokie
+        tokenizes it as the real tokenizer does; ``None`` otherwise, or if it normalizes into
+        several (e.g. a Hangul syllable into its jamo), or is out of the vocabulary. Checked
+        once per character: tokie and the real tokenizer must give the same ids on a probe
+        holding it in a few positions."""
+        found = self._widths.get(code, -1)
+        if found != -1:
+            return found
+        char = chr(code)
+        norm = self._tok.normalizer
+        visible = "".join((norm.normalize_str(char) if norm is not None else char).split())
+        width: int | None = len(visible) if len(visible) <= 1 else None
+        if width is not None:
+            probe = f"a{char}b {char} {char}{char}x.{char} (z{char})"
+            assert self._tokie is not None
+            got = list(self._tokie.encode(probe, add_special_tokens=False).ids)
+            if got != self._tok.encode(probe, add_special_tokens=False).ids or self._unk in got:
+                width = None  # an [UNK] covers its whole word: no size to count it by
+        self._widths[code] = width
+        return width
 
-        On ASCII, BERT-style tokens are exactly the text's printable characters in order (the
-        normalizer only lowercases them; spaces split, control characters are deleted), and a
-        token covers as many of them as its vocabulary string has (without ``##``). So tokie's
-        ids alone (one call, no Python object per token) give every start: the printable
-        character at the running sum of the sizes before it. ``[UNK]`` (a word over 100
-        characters) breaks the one-to-one sizes: ``None`` then (the caller goes row by row), as
-        whenever the sizes do not add up to the printable characters.
-        """
+    def _blank_untrusted(self, text: str, codes, untrusted):
+        """``text`` and its ``codes`` with every space-delimited segment holding one of the
+        ``untrusted`` characters turned into spaces, and the starts of those segments' tokens
+        (from the word cache); ``None`` when such characters are too much of the text for this
+        to be worth it."""
+        import numpy as np
+
+        bad = np.flatnonzero(np.isin(codes, untrusted))
+        if len(bad) > len(text) // 16:
+            return None
+        small = np.where(codes > 127, 0, codes).astype(np.uint8)
+        spaces = np.flatnonzero(_splitting_ascii()[small])
+        cuts = np.concatenate([[-1], spaces, [len(text)]])
+        k = np.unique(np.searchsorted(cuts, bad))  # one per segment around them
+        bounds = list(zip((cuts[k - 1] + 1).tolist(), cuts[k].tolist(), strict=True))
+        segments = [text[a:b] for a, b in bounds]
+        self._fast.cache(set(segments))
+        cached = self._fast._starts
+        extra: list[int] = []
+        pieces: list[str] = []
+        blanked = codes.copy()
+        done = 0
+        for (a, b), seg in zip(bounds, segments, strict=True):
+            rel = cached.get(seg)
+            extra += [a + r for r in (rel if rel is not None else self.token_starts(seg))]
+            pieces += [text[done:a], " " * (b - a)]
+            blanked[a:b] = 32
+            done = b
+        pieces.append(text[done:])
+        return "".join(pieces), blanked, extra
+
+    def _starts_from_ids(self, text: str, covered):
+        """Every token's start from tokie's ids of ``text`` and the mask of the characters
+        tokens cover (see :meth:`_all_starts`); ``None`` when an ``[UNK]`` (a word over 100
+        characters, or a character out of the vocabulary, covers a whole word) or anything
+        else makes the sizes not add up to the covered characters."""
         import numpy as np
 
         assert self._tokie is not None and self._pieces is not None
         if self._sizes is None:
             self._sizes = np.asarray(self._pieces[1], dtype=np.int64)
-        ids, _ = self._tokie.encode_batch_flat([text.decode()], add_special_tokens=False)
+        ids, _ = self._tokie.encode_batch_flat([text], add_special_tokens=False)
         if self._unk is not None and bool((ids == self._unk).any()):
             return None
         sizes = self._sizes[ids]
-        printable = np.flatnonzero(_printable_ascii()[np.frombuffer(text, np.uint8)])
-        if int(sizes.sum()) != len(printable):
+        positions = np.flatnonzero(covered)
+        if int(sizes.sum()) != len(positions):
             return None
-        return printable[np.cumsum(sizes) - sizes]
+        return positions[np.cumsum(sizes) - sizes]
 
     def _count_rows(self, rows: list[str], odd: list[int]) -> list[int]:
-        """Counts of ``rows`` (no DEL in them): tokie for all but the non-ASCII ones (``odd``)."""
+        """Counts of ``rows`` (no DEL in them): tokie for all but the non-ASCII ones (``odd``)
+        holding a character it is not trusted with (see :meth:`_tokie_counts`)."""
         assert self._tokie is not None
+        odd = [r for r in odd if not self._tokie_counts(rows[r])]
         if not odd:
             return list(map(self._tokie.count_tokens, rows))
         safe = list(rows)
@@ -377,20 +437,6 @@ class ArrayTokenIndex:
 _ARRAY_CHARS = 4_000_000
 """Texts up to this long get an :class:`ArrayTokenIndex` (a few bytes per character at once);
 longer ones the row by row :class:`TokenIndex`."""
-
-
-@lru_cache(maxsize=1)
-def _del_for_non_ascii() -> str:
-    """The name of a codec error handler that encodes each non-ASCII character as DEL (so an
-    ASCII encoding keeps one byte per character)."""
-    import codecs
-
-    def handler(exc: UnicodeError) -> tuple[str, int]:
-        assert isinstance(exc, UnicodeEncodeError)
-        return "\x7f" * (exc.end - exc.start), exc.end
-
-    codecs.register_error("lcmem-del-for-non-ascii", handler)
-    return "lcmem-del-for-non-ascii"
 
 
 @lru_cache(maxsize=1)

@@ -150,6 +150,11 @@ def test_tokie_counts_and_starts_match_on_ascii(text):
 def test_tokie_is_not_trusted_where_it_differs():
     assert not _tokie_safe("a\x7fb")  # BertNormalizer deletes DEL, tokie does not
     assert not _tokie_safe("café")
+    # Non-ASCII characters are trusted one by one, each checked against the real tokenizer:
+    assert TOK._tokie_counts("naïve café 日本語")
+    assert not TOK._tokie_counts("gg\U000443af")  # unassigned: tokie counts 2, really 1
+    assert not TOK._tokie_counts("\U000e6b0d")  # tokie drops it, the real tokenizer does not
+    assert not TOK._tokie_counts("한국어")  # a syllable normalizes into several jamo
     for text in ("\x7f,", "Æ😍Í\x81", "\U000e6b0d[CLS]", "gg\U000443af"):
         assert TOK.count(text) == real_count(text)
         assert TOK.count_many([text, "plain words"]) == [real_count(text), 2]
@@ -222,12 +227,15 @@ def test_token_index_takes_every_start_at_once_where_it_can():
 
     src = inspect.getsource(textwrap)
     mixed = src.replace("\n\n", "\n# café ‘quoted’ — naïve\n\n", 3)  # a few non-ASCII lines
-    for text in (src, mixed):
+    accented = src.replace("e", "é")  # every character one tokie is trusted with
+    cjk = "日本語のテキスト、そして English.\n" * 20
+    for text in (src, mixed, accented, cjk):
         index = TOK.token_index(text)
         assert isinstance(index, ArrayTokenIndex)
         starts = real_starts(text)
         assert [index.start(k) for k in range(index.n)] == starts
         assert [index.before(a + 1) for a in starts] == list(range(1, len(starts) + 1))
-    # a word over 100 characters is one [UNK]; mostly non-ASCII text: both go row by row
+    # a word over 100 characters is one [UNK]; Hangul normalizes into several characters:
+    # both go row by row
     assert isinstance(TOK.token_index("a " + "x" * 120), TokenIndex)
-    assert isinstance(TOK.token_index("日本語のテキスト\nand a little English"), TokenIndex)
+    assert not isinstance(TOK.token_index("한국어 문장\nand English " * 30), ArrayTokenIndex)
