@@ -92,7 +92,8 @@ class HFTokenizer:
         count of a text cut there is the sum of its pieces' counts."""
         self._tokie = _load_tokie(self._tok, file) if self._fast is not None else None
         """``tokie`` (a Rust tokenizer) for counting, when it loads this file and agrees with the
-        real tokenizer (see :func:`_load_tokie`); used on ASCII text only."""
+        real tokenizer (see :func:`_load_tokie`); trusted on ASCII and, character by
+        character, on what it was checked on (see :meth:`_tokie_counts`)."""
         self._pieces = _piece_lengths(self._tok) if self._tokie is not None else None
         self._sizes = None  # the sizes as a numpy array, made on first use (see _all_starts)
         self._widths: dict[int, int | None] = {}  # see _char_width
@@ -801,12 +802,13 @@ def _piece_lengths(tok) -> tuple[frozenset[int], list[int]]:
 
 
 def _tokie_safe(text: str) -> bool:
-    """Whether tokie counts ``text`` exactly as the real BERT tokenizer does: ASCII without DEL.
+    """Whether ``text`` is ASCII without DEL, which tokie counts exactly as the real BERT
+    tokenizer does (no per-character check needed, see ``HFTokenizer._tokie_counts``).
 
     Checked against the real tokenizer with hypothesis (tests/test_tokens.py) and on the
     benchmark corpora: every ASCII text agreed except those holding DEL (``\\x7f``, which
-    BertNormalizer deletes and tokie keeps); on non-ASCII text (accents, CJK, unassigned code
-    points) tokie and the real tokenizer differ, so such text never goes to tokie.
+    BertNormalizer deletes and tokie keeps). On other characters tokie sometimes differs
+    (unassigned code points, some symbols): each is checked once before it is trusted.
     """
     return text.isascii() and "\x7f" not in text
 
