@@ -22,7 +22,9 @@ embedder's): lcmem through ``HFTokenizer.default()``, chonkie and langchain thro
 same ``tokenizers.Tokenizer`` object (chonkie also with ``tokie``, its own fast re-implementation
 loaded from the same ``tokenizer.json``). ``--cheap`` adds each library's default cheap counter:
 lcmem ``WhitespaceTokenizer`` (200 words), chonkie ``"character"`` and langchain ``len``
-(1,000 characters): different units, shown for completeness.
+(1,000 characters): different units, shown for completeness. ``--variants`` adds token chunking
+of the same pages reshaped (one line per page; every ``e`` accented), lcmem against chonkie +
+tokie.
 
 Timing: each system runs ``--repeat`` passes over its input, the systems of a task taking turns
 pass by pass (so a burst of load from other processes on the shared machine falls on all of
@@ -207,7 +209,22 @@ def chonkie_split(chunker) -> Split:
     return lambda text: [c.text for c in chunker.chunk(text)]
 
 
-def systems(cheap: bool) -> dict[str, list[tuple[str, str, Callable[[], Split]]]]:
+VARIANTS: dict[str, Callable[[str], str]] = {
+    "prose, no newlines": lambda text: text.replace("\n", " "),
+    "prose, accented": lambda text: text.replace("e", "é"),
+}
+"""``--variants``: the man pages as one line each (text scraped without line breaks), and with
+every ``e`` accented (a language heavy in non-ASCII letters)."""
+
+
+def input_of(task: str) -> str:
+    """The input a task runs on: the text between its parentheses."""
+    return task[task.index("(") + 1 : task.rindex(")")]
+
+
+def systems(
+    cheap: bool, variants: bool = False
+) -> dict[str, list[tuple[str, str, Callable[[], Split]]]]:
     """Per task: (system, counter, factory). Factories build lazily so a failing peer is a row."""
     hf = HFTokenizer.default()
     raw = hf._tok  # the tokenizers.Tokenizer object lcmem itself wraps: same vocabulary, rules
@@ -294,6 +311,12 @@ def systems(cheap: bool) -> dict[str, list[tuple[str, str, Callable[[], Split]]]
             ("(reference) ast.parse alone", "-", lambda: parse_only),
         ],
     }
+    if variants:  # the same pages reshaped: robustness, lcmem against the fastest peer
+        for variant in VARIANTS:
+            out[f"token ({variant})"] = [
+                out["token (prose)"][0],
+                out["token (prose)"][2],
+            ]
     if cheap:
         out["token (prose)"] += [
             (
@@ -338,11 +361,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="passes per system (default 3)")
     ap.add_argument("--cheap", action="store_true", help="also each library's cheap counter")
     ap.add_argument("--only", default="", help="run only tasks whose name contains this")
+    ap.add_argument("--variants", action="store_true", help="also token chunking of reshaped prose")
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
     inputs = {"prose": prose_texts(args.prose_mb), "python": [p.read_text() for p in stdlib_a_m()]}
     warmups = {"prose": prose_texts(0.2, skip=len(inputs["prose"])), "python": stdlib_warmup()}
+    for variant, reshape in VARIANTS.items():
+        inputs[variant] = [reshape(t) for t in inputs["prose"]]
+        warmups[variant] = [reshape(t) for t in warmups["prose"]]
     sizes = {k: sum(len(t.encode()) for t in v) / 1e6 for k, v in inputs.items()}
     print(
         f"inputs: prose {len(inputs['prose'])} man pages, {sizes['prose']:.2f} MB; python "
@@ -355,7 +382,7 @@ def main() -> None:
     new_file = not RESULTS.exists()
     rows: list[Row] = []
     header = (
-        f"{'task':<18} {'system':<40} {'counter':<15} {'chunks':>7} {'tok/chunk':>9} "
+        f"{'task':<28} {'system':<40} {'counter':<15} {'chunks':>7} {'tok/chunk':>9} "
         f"{'cold MB/s wall/cpu':>19} {'warm MB/s wall/cpu':>19} {'exact':>6}"
     )
     print(header, flush=True)
@@ -365,11 +392,11 @@ def main() -> None:
                 "when\ttask\tsystem\tcounter\tchunks\tmean_tokens\tMB\tcold_wall_s\tcold_cpu_s"
                 "\twarm_wall_s\twarm_cpu_s\tload\texact\n"
             )
-        for task, entries in systems(args.cheap).items():
+        for task, entries in systems(args.cheap, args.variants).items():
             if args.only and args.only not in task:
                 continue
-            kind = "python" if "python" in task else "prose"
-            texts, mb = inputs[kind], sizes[kind]
+            kind = input_of(task)
+            texts, mb = inputs[kind], sum(len(t.encode()) for t in inputs[kind]) / 1e6
             built: list[tuple[str, str, Split | Exception]] = []
             for system, counter, factory in entries:
                 try:
@@ -390,7 +417,7 @@ def main() -> None:
                 if isinstance(result, Exception):
                     reason = f"{type(result).__name__}: {str(result).splitlines()[0][:150]}"
                     print(
-                        f"{task:<18} {system:<40} {counter:<15} not runnable: {reason}", flush=True
+                        f"{task:<28} {system:<40} {counter:<15} not runnable: {reason}", flush=True
                     )
                     log.write(
                         f"{time.strftime('%FT%T')}\t{task}\t{system}\t{counter}\t"
@@ -406,7 +433,7 @@ def main() -> None:
                 row = Row(task, system, counter, len(chunks), mean_tok, *passes[0], *warm)
                 rows.append(row)
                 print(
-                    f"{task:<18} {system:<40} {counter:<15} {row.chunks:>7} {mean_tok:>9.1f} "
+                    f"{task:<28} {system:<40} {counter:<15} {row.chunks:>7} {mean_tok:>9.1f} "
                     f"{mb / row.cold_wall:>9.2f}/{mb / row.cold_cpu:<9.2f} "
                     f"{mb / row.warm_wall:>9.2f}/{mb / row.warm_cpu:<9.2f} {exact:>6.1%}",
                     flush=True,
@@ -420,14 +447,14 @@ def main() -> None:
 
     print("\nlcmem / fastest peer with the minilm tokenizer (warm CPU MB/s):")
     for task in dict.fromkeys(r.task for r in rows):
-        mb = sizes["python" if "python" in task else "prose"]
+        mb = sum(len(t.encode()) for t in inputs[input_of(task)]) / 1e6
         here = [r for r in rows if r.task == task and r.counter.startswith("minilm")]
         mine = [r for r in here if r.system.startswith("lcmem")]
         peers = [r for r in here if not r.system.startswith("lcmem")]
         if mine and peers:
             best = min(peers, key=lambda r: r.warm_cpu)
             print(
-                f"  {task:<18} lcmem {mb / mine[0].warm_cpu:.2f} vs {best.system} "
+                f"  {task:<28} lcmem {mb / mine[0].warm_cpu:.2f} vs {best.system} "
                 f"[{best.counter}] {mb / best.warm_cpu:.2f}: "
                 f"x{best.warm_cpu / mine[0].warm_cpu:.2f} (cold: "
                 f"x{best.cold_cpu / mine[0].cold_cpu:.2f})"
