@@ -25,10 +25,19 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Any, NamedTuple
 
-__all__ = ["Definition", "Lines", "Member", "PythonSyntax", "Syntax", "no_cyclic_gc"]
+__all__ = [
+    "Definition",
+    "Lines",
+    "Member",
+    "PythonSyntax",
+    "Syntax",
+    "line_starts",
+    "no_cyclic_gc",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,11 @@ class Syntax(ABC):
     def members(self, node: Any) -> list[Member]:
         """The members of ``node`` in document order."""
 
+    def definitions(self, node: Any) -> list[tuple[Any, Definition | None]]:
+        """``(node, defn)`` of each member of ``node``, for walks that need no offsets
+        (a parser may answer it faster than :meth:`members`)."""
+        return [(m.node, m.defn) for m in self.members(node)]
+
 
 # -- line helpers shared by the parsers -------------------------------------------------------
 
@@ -75,16 +89,24 @@ class Lines:
         0
     """
 
-    def __init__(self, text: str, newline: re.Pattern[str], prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        text: str,
+        newline: re.Pattern[str],
+        prefixes: tuple[str, ...],
+        starts: list[int] | None = None,
+    ) -> None:
+        """``starts``: the offsets of the lines of ``text.split("\\n")`` when the caller has
+        them already (used if lines end at ``\\n`` only)."""
         self.text = text
         self._by_newline = newline.pattern == r"\n" or "\r" not in text
         if self._by_newline:
-            lengths = (len(line) + 1 for line in text.split("\n")[:-1])
-            self.starts = list(accumulate(lengths, initial=0))
+            self.starts = starts if starts is not None else line_starts(text)
+            self._head: re.Pattern[str] | None = _head_pattern(prefixes)
         else:
             self.starts = [0, *(m.end() for m in newline.finditer(text))]
+            self._head = None
         self.prefixes = prefixes
-        self._marked: set[int] | None = None
 
     def start_of(self, row: int) -> int:
         """Offset of line ``row`` (0-based), clamped to the text."""
@@ -100,27 +122,55 @@ class Lines:
     def widen(self, row: int, floor: int = 0) -> int:
         """Offset of line ``row``, moved up over the comment/decorator lines directly above
         it (not over a blank line, not above line ``floor``)."""
-        marked = self._marked
-        if marked is None:
-            marked = self._marked = self._mark()
-        while row > floor and row - 1 in marked:
+        floor = max(floor, 0)
+        while row > floor and self.marked(row - 1):
             row -= 1
         return self.start_of(row)
 
-    def _mark(self) -> set[int]:
-        """Rows of the lines that start (after whitespace) with one of the prefixes, found in
-        one regex pass when lines end at ``\\n`` (``^`` knows no other line end)."""
-        text, starts = self.text, self.starts
-        if self._by_newline:
-            heads = "|".join(map(re.escape, self.prefixes))
-            pattern = re.compile(rf"^[^\S\n]*(?:{heads})", re.MULTILINE)
-            return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(text)}
-        ends = [*starts[1:], len(text)]
-        return {
-            row
-            for row, (a, b) in enumerate(zip(starts, ends, strict=True))
-            if text[a:b].lstrip().startswith(self.prefixes)
-        }
+    def widen_all(self, rows: list[int]) -> list[int]:
+        """:meth:`widen` of each of ``rows`` (floor 0).
+
+        Lines are tested when asked (one anchored regex match each; most statements have
+        code or a blank line above them), in one loop: this runs for every statement of
+        every block the code chunker splits, so it avoids a method call per row.
+        """
+        if self._head is None:
+            return [self.widen(row) for row in rows]
+        match, text, starts = self._head.match, self.text, self.starts
+        n = len(starts)
+        out = []
+        for row in rows:
+            while 0 < row <= n and match(text, starts[row - 1]):
+                row -= 1
+            out.append(0 if row < 0 else starts[row] if row < n else len(text))
+        return out
+
+    def marked(self, row: int) -> bool:
+        """Whether line ``row`` starts (after whitespace) with one of the prefixes."""
+        starts = self.starts
+        if not 0 <= row < len(starts):
+            return False
+        if self._head is not None:
+            return self._head.match(self.text, starts[row]) is not None
+        end = starts[row + 1] if row + 1 < len(starts) else len(self.text)
+        return self.text[starts[row] : end].lstrip().startswith(self.prefixes)
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of every line of ``text.split("\\n")``.
+
+    Example:
+        >>> line_starts("ab\\n\\ncd")
+        [0, 3, 4]
+    """
+    return list(accumulate((len(line) + 1 for line in text.split("\n")[:-1]), initial=0))
+
+
+@lru_cache(maxsize=16)
+def _head_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """Matches at a line start followed by optional blanks (not a newline) and a prefix."""
+    heads = "|".join(map(re.escape, prefixes))
+    return re.compile(rf"[^\S\n]*(?:{heads})")
 
 
 # -- Python -----------------------------------------------------------------------------------
@@ -148,10 +198,15 @@ def no_cyclic_gc() -> Iterator[None]:
 
 class PythonSyntax(Syntax):
     """:class:`Syntax` over the standard :mod:`ast` module (line numbers only, so UTF-8
-    column offsets never need converting)."""
+    column offsets never need converting).
 
-    def __init__(self, text: str) -> None:
-        self.lines = Lines(text, _PY_NEWLINE, ("#", "@"))
+    ``starts``: the offsets of the lines of ``text.split("\\n")`` if already known (the code
+    chunker's line counter has them).
+    """
+
+    def __init__(self, text: str, starts: list[int] | None = None) -> None:
+        self.lines = Lines(text, _PY_NEWLINE, ("#", "@"), starts)
+        self._defs: dict[tuple[str, str], Definition] = {}
 
     @staticmethod
     def parse(text: str) -> ast.Module:
@@ -161,38 +216,63 @@ class PythonSyntax(Syntax):
             return ast.parse(text)
 
     def members(self, node: Any) -> list[Member]:
-        kind = type(node)
-        fields = _PY_FIELDS.get(kind)
-        if fields is None:
-            fields = _PY_FIELDS[kind] = tuple(f for f in _PY_BLOCK_FIELDS if f in kind._fields)
-        children: list[ast.AST] = []
-        for name in fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                children += value
-        out = []
-        widen = self.lines.widen
+        children = _py_children(node)
+        rows: list[int] = []
+        defs: list[Definition | None] = []
         for c in children:
             word = _PY_DEFINITIONS.get(type(c))
             if word is None:
-                row = _py_line(c) - 1
-                out.append(Member(widen(row), c))
+                defs.append(None)
+                try:
+                    rows.append(c.lineno - 1)
+                except AttributeError:  # match_case: the line of its pattern
+                    rows.append(c.pattern.lineno - 1)
                 continue
             row = c.lineno - 1
-            decorators = c.decorator_list  # type: ignore[attr-defined]
+            decorators = c.decorator_list
             if decorators:
                 row = min(row, *(d.lineno - 1 for d in decorators))
-            defn = Definition(word, c.name, container=word == "class")  # type: ignore[attr-defined]
-            out.append(Member(widen(row), c, defn))
-        return out
+            rows.append(row)
+            defs.append(self._definition(word, c.name))
+        cuts = self.lines.widen_all(rows)
+        return list(map(_MEMBER, zip(cuts, children, defs, strict=True)))
+
+    def definitions(self, node: Any) -> list[tuple[Any, Definition | None]]:
+        defs = []
+        for c in _py_children(node):
+            word = _PY_DEFINITIONS.get(type(c))
+            defs.append((c, None if word is None else self._definition(word, c.name)))
+        return defs
+
+    def _definition(self, word: str, name: str) -> Definition:
+        """One :class:`Definition` per word and name in a file (a frozen dataclass costs
+        several times a dictionary look-up to make)."""
+        defn = self._defs.get((word, name))
+        if defn is None:
+            defn = self._defs[word, name] = Definition(word, name, container=word == "class")
+        return defn
 
 
-def _py_line(node: ast.AST) -> int:
-    line = getattr(node, "lineno", None)
-    if line is None:  # match_case: the line of its pattern
-        line = node.pattern.lineno  # type: ignore[attr-defined]
-    return line
+def _py_children(node: ast.AST) -> list[Any]:
+    """The statements (handlers, match cases) directly inside ``node``, in order."""
+    kind = type(node)
+    fields = _PY_FIELDS.get(kind)
+    if fields is None:
+        fields = _PY_FIELDS[kind] = tuple(f for f in _PY_BLOCK_FIELDS if f in kind._fields)
+    if len(fields) == 1:  # a module, class or function: its body
+        value = getattr(node, fields[0], None)
+        return value if isinstance(value, list) else []
+    children: list[Any] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            children += value
+    return children
 
+
+_MEMBER = partial(tuple.__new__, Member)
+"""Makes a :class:`Member` from a ``(cut, node, defn)`` tuple without the Python-level
+``__new__`` of named tuples (one is made per statement)."""
 
 _PY_DEFINITIONS: dict[type, str] = {
     ast.FunctionDef: "def",

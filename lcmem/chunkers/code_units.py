@@ -18,8 +18,10 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
-from typing import Any
+from functools import partial
+from itertools import accumulate, groupby, islice, pairwise
+from operator import attrgetter, lt, sub
+from typing import Any, NamedTuple
 
 from lcmem.chunkers.code_syntax import Member, Syntax
 from lcmem.chunkers.text import LINES, WORDS, Piece, SpanPacker
@@ -34,14 +36,21 @@ MAX_DEPTH = 60
 """Nesting depth past which a block is split by lines rather than by its members."""
 
 
-@dataclass
-class _Unit:
+class _Unit(NamedTuple):
+    """A piece that fits the budget; neighbours of one ``group`` may merge into a chunk.
+    (A named tuple: one is made per statement, so it must be cheap.)"""
+
     start: int
     end: int
     tokens: int
     context: tuple[str, ...]
     symbols: tuple[str, ...]
     group: int
+
+
+_UNIT = partial(tuple.__new__, _Unit)
+"""Makes a :class:`_Unit` from a tuple without the Python-level ``__new__`` of named tuples
+(one is made per statement)."""
 
 
 @dataclass
@@ -60,11 +69,15 @@ class _Scope:
         container's name on its header and fields before the first method."""
         return () if self.container and self.seen_def else self.own
 
+    def group(self) -> int:
+        """Group of a non-definition unit here: the header's until a definition is met."""
+        return self.body_group if self.seen_def else self.head_group
+
 
 class Builder:
     """Turns a :class:`Syntax` tree into units that each fit the budget."""
 
-    def __init__(self, packer: SpanPacker, syntax: Syntax) -> None:
+    def __init__(self, packer: LinePacker, syntax: Syntax) -> None:
         self.p = packer
         self.syntax = syntax
         self.units: list[_Unit] = []
@@ -88,7 +101,7 @@ class Builder:
 
     def _code(self, start: int, end: int, n: int | None, scope: _Scope, depth: int, node: Any):
         """A non-definition piece: one unit if it fits, else its members, else its lines."""
-        group = scope.body_group if scope.seen_def else scope.head_group
+        group = scope.group()
         syms = scope.symbols()
         if n is not None and n <= self.p.budget:
             self._emit(start, end, n, scope.context, syms, group)
@@ -106,19 +119,25 @@ class Builder:
         if not members:
             self._code(start, end, None, scope, MAX_DEPTH, None)
             return
-        bounds = [m.cut for m in members] + [end]
-        spans = [(start, bounds[0])] if bounds[0] > start else []
-        spans += [(bounds[i], bounds[i + 1]) for i in range(len(members))]
-        counts = self.p.counts(spans)
-        if bounds[0] > start:
-            self._code(start, bounds[0], counts[0], scope, MAX_DEPTH, None)
-            counts = counts[1:]
-        for i, m in enumerate(members):
-            a, b, n = bounds[i], bounds[i + 1], counts[i]
+        cuts = [m.cut for m in members]
+        head = cuts[0] > start  # text before the first member (e.g. a signature)
+        bounds = [start, *cuts, end] if head else [*cuts, end]
+        counts = self.p.counts_between(bounds)
+        if head:
+            self._code(start, cuts[0], counts[0], scope, MAX_DEPTH, None)
+        units, text, budget = self.units, self.p.text, self.p.budget
+        ctx, syms, group = scope.context, scope.symbols(), scope.group()
+        for m, (a, b), n in zip(members, pairwise(bounds[head:]), counts[head:], strict=True):
+            if m.defn is None and n is not None and n <= budget:
+                # A statement that fits (most do): what _code and _emit do, inlined.
+                if n or _NON_SPACE.search(text, a, b):
+                    units.append(_UNIT((a, b, n, ctx, syms, group)))
+                continue
             if m.defn is None:
                 self._code(a, b, n, scope, depth, m.node)
             else:
                 self._definition(m, a, b, n, scope, depth)
+            syms, group = scope.symbols(), scope.group()  # it may have met a definition
 
     def _definition(self, m: Member, a: int, b: int, n: int | None, scope: _Scope, depth: int):
         d = m.defn
@@ -147,21 +166,24 @@ class Builder:
         todo = [(node, qual, 0)]
         while todo:
             nd, q, depth = todo.pop()
-            for m in self.syntax.members(nd):
-                if m.defn is None:
+            for child, defn in self.syntax.definitions(nd):
+                if defn is None:
                     if depth < 8:
-                        todo.append((m.node, q, depth + 1))  # e.g. a body or an #ifdef block
+                        todo.append((child, q, depth + 1))  # e.g. a body or an #ifdef block
                     continue
-                sub = (*q, m.defn.name)
+                sub = (*q, defn.name)
                 out.append(self.syntax.sep.join(sub))
-                if m.defn.container and depth < 8:
-                    todo.append((m.node, sub, depth + 1))
+                if defn.container and depth < 8:
+                    todo.append((child, sub, depth + 1))
         return sorted(set(out), key=out.index)
 
 
-def _normalise(members: Sequence[Member], start: int, end: int) -> list[Member]:
+def _normalise(members: list[Member], start: int, end: int) -> list[Member]:
     """Members whose cuts strictly increase inside ``[start, end)``; a member whose piece
     would be empty (its text swallowed by the next one's comments) is dropped."""
+    cuts = [m.cut for m in members]
+    if cuts and start <= cuts[0] and cuts[-1] < end and all(map(lt, cuts, cuts[1:])):
+        return members  # the usual case, checked in C
     out: list[Member] = []
     for m in members:
         cut = max(m.cut, start)
@@ -230,7 +252,37 @@ class LinePacker(SpanPacker):
         n = self._by_lines(start, end)
         return super().count(start, end) if n is None else n
 
+    def counts_between(self, bounds: list[int]) -> list[int | None]:
+        """:meth:`counts` of the spans between consecutive ``bounds`` (increasing offsets).
+
+        The usual case, every bound a line start, costs three C-level passes: the code
+        chunker asks for the counts of every statement of every block it splits.
+        """
+        rows = list(map(self._row_at.get, bounds))
+        if None in rows:
+            return self.counts(list(pairwise(bounds)))
+        sums = list(map(self.prefix.__getitem__, rows))
+        return list(map(sub, islice(sums, 1, None), sums))
+
+    def spaced(self, cuts: list[int]) -> bool:
+        """Whether every cut touches whitespace (see ``SpanPacker._spaced``); a line start
+        does (a newline precedes it), so the usual case is a dictionary look-up each."""
+        return all(map(self._row_at.__contains__, cuts)) or all(map(self._spaced, cuts))
+
     def counts(self, spans: Sequence[tuple[int, int]], limit: bool = True) -> list[int | None]:
+        if spans:
+            # The usual case, every span from a line start to a later one, costs a few C-level
+            # passes (the code chunker asks for the counts of every statement of a block).
+            firsts, lasts = zip(*spans, strict=True)
+            rows_a = list(map(self._row_at.get, firsts))
+            rows_b = list(map(self._row_at.get, lasts))
+            if None not in rows_a and None not in rows_b and all(map(lt, firsts, lasts)):
+                at = self.prefix.__getitem__
+                return list(map(sub, map(at, rows_b), map(at, rows_a)))
+        return self._counts(spans, limit)
+
+    def _counts(self, spans: Sequence[tuple[int, int]], limit: bool) -> list[int | None]:
+        """:meth:`counts` span by span: by lines where they allow, else for real."""
         row_at, prefix = self._row_at.get, self.prefix
         out: list[int | None] = []
         for a, b in spans:
@@ -270,37 +322,32 @@ def _whitespace_additive(tok: Tokenizer) -> bool:
     return getattr(tok, "whitespace_additive", False) is True
 
 
-def pack_units(text: str, p: SpanPacker, units: list[_Unit]) -> list[Chunk]:
+def pack_units(text: str, p: LinePacker, units: list[_Unit]) -> list[Chunk]:
     """Merge neighbouring units of one group up to the budget; each chunk gets the common
     prefix of its units' context paths and the union of their symbols."""
     out: list[Chunk] = []
-    i = 0
-    while i < len(units):
-        j = i + 1
-        while j < len(units) and units[j].group == units[i].group:
-            j += 1
-        run = units[i:j]
-        pieces: list[Piece] = [(u.start, u.end, u.tokens) for u in run]
+    for _, grouped in groupby(units, key=attrgetter("group")):
+        run = list(grouped)
+        if len(run) == 1:  # a definition that fits, most often
+            u = run[0]
+            s, e = p.trim(u.start, u.end)
+            out.append(_make_chunk(text, s, e, u.tokens, run if u.start < e else []))
+            continue
         k = 0
-        if len(run) == 1:
-            packed = [(*p.trim(run[0].start, run[0].end), run[0].tokens)]
-        else:
-            packed = _balanced(p, pieces)
-        for s, e, n in packed:
-            members = []
-            while k < len(run) and run[k].start < e:
-                members.append(run[k])
-                k += 1
-            out.append(_make_chunk(text, s, e, n, members))
-        i = j
+        for s, e, n in _balanced(p, [(u.start, u.end, u.tokens) for u in run]):
+            j = k
+            while j < len(run) and run[j].start < e:
+                j += 1
+            out.append(_make_chunk(text, s, e, n, run[k:j]))
+            k = j
     return out
 
 
-def _balanced(p: SpanPacker, pieces: list[Piece]) -> list[Piece]:
+def _balanced(p: LinePacker, pieces: list[Piece]) -> list[Piece]:
     """Greedy packing, evened out: if the same number of chunks fits under a smaller budget,
     use it, so a long function ends in a fair share rather than a scrap like ``return x``."""
     sizes = [n for _, _, n in pieces]
-    if p._additive and min(sizes) > 0 and all(p._spaced(a) for a, _, _ in pieces[1:]):
+    if p._additive and min(sizes) > 0 and p.spaced([a for a, _, _ in pieces[1:]]):
         return _balanced_sums(p, pieces, sizes)
     greedy = p.pack(pieces, overlap=0)
     if len(greedy) < 2:
@@ -331,7 +378,9 @@ def _balanced_sums(p: SpanPacker, pieces: list[Piece], sizes: list[int]) -> list
     def runs(budget: int) -> list[tuple[int, int]]:
         out, i = [], 0
         while i < n:
-            j = max(bisect_right(prefix, prefix[i] + budget, lo=i + 1) - 1, i + 1)
+            j = bisect_right(prefix, prefix[i] + budget, lo=i + 1) - 1
+            if j <= i:  # a piece over the budget alone
+                j = i + 1
             out.append((i, j))
             i = j
         return out
@@ -350,20 +399,24 @@ def _balanced_sums(p: SpanPacker, pieces: list[Piece], sizes: list[int]) -> list
 
 
 def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit]) -> Chunk:
-    context = _common_prefix([u.context for u in units])
-    symbols = list(dict.fromkeys(sym for u in units for sym in u.symbols))
+    if len(units) == 1:
+        context = units[0].context
+        symbols = list(dict.fromkeys(units[0].symbols))
+    else:
+        context = _common_prefix([u.context for u in units])
+        symbols = list(dict.fromkeys([sym for u in units for sym in u.symbols]))
     meta: dict[str, Any] = {"symbols": symbols}
     if symbols:
         meta["symbol"] = symbols[0]
-    return Chunk(
-        text=text[s:e], start=s, end=e, context=" > ".join(context), token_count=n, metadata=meta
-    )
+    return Chunk(text[s:e], s, e, " > ".join(context), n, meta)
 
 
 def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     if not paths:
         return ()
     first = paths[0]
+    if paths.count(first) == len(paths):  # the usual case: one scope
+        return first
     n = len(first)
     for path in paths[1:]:
         n = min(n, len(path))
