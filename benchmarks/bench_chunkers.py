@@ -22,9 +22,9 @@ embedder's): lcmem through ``HFTokenizer.default()``, chonkie and langchain thro
 same ``tokenizers.Tokenizer`` object (chonkie also with ``tokie``, its own fast re-implementation
 loaded from the same ``tokenizer.json``). ``--cheap`` adds each library's default cheap counter:
 lcmem ``WhitespaceTokenizer`` (200 words), chonkie ``"character"`` and langchain ``len``
-(1,000 characters): different units, shown for completeness. ``--variants`` adds token chunking
-of the same pages reshaped (one line per page; every ``e`` accented), lcmem against chonkie +
-tokie.
+(1,000 characters): different units, shown for completeness. ``--variants`` adds token and
+recursive chunking of the same pages reshaped (one line per page; every ``e`` accented), lcmem
+against chonkie + tokie.
 
 Timing: each system runs ``--repeat`` passes over its input, the systems of a task taking turns
 pass by pass (so a burst of load from other processes on the shared machine falls on all of
@@ -313,10 +313,8 @@ def systems(
     }
     if variants:  # the same pages reshaped: robustness, lcmem against the fastest peer
         for variant in VARIANTS:
-            out[f"token ({variant})"] = [
-                out["token (prose)"][0],
-                out["token (prose)"][2],
-            ]
+            for kind in ("token", "recursive"):
+                out[f"{kind} ({variant})"] = [out[f"{kind} (prose)"][0], out[f"{kind} (prose)"][2]]
     if cheap:
         out["token (prose)"] += [
             (

