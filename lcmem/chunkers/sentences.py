@@ -134,7 +134,7 @@ def _ends_sentence(text: str, at: int, punct: str, nxt: int, lo: int) -> bool:
         return False
     if low in SOFT_ABBREVIATIONS:
         return not lower_next
-    if _DOTTED_ACRONYM.fullmatch(word):
+    if "." in word and _DOTTED_ACRONYM.fullmatch(word):  # the test first: most words have none
         return False
     if word.isdigit() and len(word) <= 3:
         # "1. First item" at the start of a line is a list number, not a sentence end.
