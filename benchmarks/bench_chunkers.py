@@ -394,7 +394,7 @@ def main() -> None:
             if args.only and args.only not in task:
                 continue
             kind = input_of(task)
-            texts, mb = inputs[kind], sum(len(t.encode()) for t in inputs[kind]) / 1e6
+            texts, mb = inputs[kind], sizes[kind]
             built: list[tuple[str, str, Split | Exception]] = []
             for system, counter, factory in entries:
                 try:
@@ -445,7 +445,7 @@ def main() -> None:
 
     print("\nlcmem / fastest peer with the minilm tokenizer (warm CPU MB/s):")
     for task in dict.fromkeys(r.task for r in rows):
-        mb = sum(len(t.encode()) for t in inputs[input_of(task)]) / 1e6
+        mb = sizes[input_of(task)]
         here = [r for r in rows if r.task == task and r.counter.startswith("minilm")]
         mine = [r for r in here if r.system.startswith("lcmem")]
         peers = [r for r in here if not r.system.startswith("lcmem")]

@@ -95,12 +95,12 @@ class HFTokenizer:
         real tokenizer (see :func:`_load_tokie`); trusted on ASCII and, character by
         character, on what it was checked on (see :meth:`_tokie_counts`)."""
         self._pieces = _piece_lengths(self._tok) if self._tokie is not None else None
-        self._sizes = None  # the sizes as a numpy array, made on first use (see _all_starts)
+        """Ids of the word pieces that continue a word, and each id's length in characters
+        (made with tokie, ~25 ms, not in the first chunking call)."""
+        self._sizes = None  # the lengths as a numpy array, made on first use (see _all_starts)
         self._widths: dict[int, int | None] = {}  # see _char_width
         unk = getattr(self._tok.model, "unk_token", None)
         self._unk = self._tok.token_to_id(unk) if unk else None
-        """Ids of the word pieces that continue a word, and each id's length in characters
-        (for :meth:`_row_starts`; made with tokie, ~25 ms, not in the first chunking call)."""
 
     @classmethod
     def default(cls) -> HFTokenizer:
@@ -251,8 +251,8 @@ class HFTokenizer:
             if blanked is None:
                 return None
             text, codes, extra = blanked
-        covered = _printable_ascii()[np.where(codes > 127, 0, codes)]
-        wide = codes > 127
+            wide = codes > 127
+        covered = _printable_ascii()[np.where(wide, 0, codes)]
         covered[wide] = np.asarray([bool(w) for w in widths])[np.searchsorted(chars, codes[wide])]
         starts = self._starts_from_ids(text, covered)
         if starts is None or not extra:
