@@ -108,3 +108,29 @@ def make_progress(enabled: bool | None) -> NullProgress:
     if enabled is None:
         enabled = sys.stderr.isatty()
     return RichProgress() if enabled else NullProgress()
+
+
+def quiet_hf_progress(*, unless_terminal: bool = True) -> None:
+    """Turn off transformers' and huggingface_hub's own progress bars ("Loading weights",
+    "Converting and de-quantizing GGUF tensors", "Writing model shards").
+
+    With ``unless_terminal`` they stay on when stderr is a terminal (a one-time conversion
+    that takes a minute deserves a bar there); piped output never gets them.
+
+    Example:
+        >>> quiet_hf_progress(unless_terminal=False)
+    """
+    if unless_terminal and sys.stderr.isatty():
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is optional for some paths
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass

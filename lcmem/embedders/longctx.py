@@ -44,6 +44,7 @@ import numpy as np
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder, resolve_model_path
 from lcmem.errors import ConfigError, ModelNotFoundError
+from lcmem.progress import quiet_hf_progress
 
 STRATEGIES: dict[str, str] = {
     "truncate": "all",
@@ -382,6 +383,7 @@ def _load(emb: LongContextEmbedder) -> _Loaded:
 
     from lcmem.embedders import rope
 
+    quiet_hf_progress(unless_terminal=False)  # as the default embedder: no "Loading weights" bar
     rope.register()
     path = _resolve(emb.base)
     try:

@@ -21,6 +21,7 @@ import numpy as np
 
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.errors import ModelNotFoundError
+from lcmem.progress import quiet_hf_progress
 from lcmem.tokens import default_model_path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -146,9 +147,7 @@ def _load(model: str, device: str | None) -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     path = resolve_model_path(model)
     try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
+        quiet_hf_progress(unless_terminal=False)
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ModelNotFoundError(

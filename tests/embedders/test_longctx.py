@@ -75,8 +75,12 @@ def modernbert_dir(tmp_path_factory) -> Path:
 
 def _ref_mean(model, ids, **kwargs) -> np.ndarray:
     """Mean-pooled, normalised last hidden state of ``model`` on one input (the reference)."""
+    x = torch.tensor([ids])
+    # An explicit all-ones mask: without one, transformers >= 5.25 reads non-consecutive
+    # position_ids as packed sequences and attends only within each run of positions.
+    kwargs.setdefault("attention_mask", torch.ones_like(x))
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([ids]), **kwargs).last_hidden_state[0]
+        out = model(input_ids=x, **kwargs).last_hidden_state[0]
     v = out.mean(0).numpy()
     return v / np.linalg.norm(v)
 
