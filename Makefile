@@ -21,7 +21,7 @@ LLAMA_BUILD := --config-settings-package 'llama-cpp-python:cmake.define.GGML_NAT
 RESOLVE := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--find-links $(FIND_LINKS) --override requirements/overrides.txt --extra dev
 
-.PHONY: demo test lint lock test-latest clean
+.PHONY: demo test lint lock lock-upgrade test-latest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check lcmem tests benchmarks examples
 	$(BIN)/ruff format --check lcmem tests benchmarks examples
 
-# Re-resolve the lock from pyproject.toml (newest releases that fit its ranges), with hashes.
+# Re-resolve the lock after editing pyproject.toml: pins already in the lock are kept where
+# they still fit, so adding a dependency moves nothing else. `make lock-upgrade` takes the
+# newest releases of everything (then run `make test`).
 lock: $(UV)
+	$(UV) pip compile pyproject.toml $(RESOLVE) --generate-hashes -o $(LOCK)
+
+lock-upgrade: $(UV)
 	$(UV) pip compile pyproject.toml $(RESOLVE) --generate-hashes --upgrade -o $(LOCK)
 
 # The suite against the newest releases, in a venv of its own: shows drift on purpose.

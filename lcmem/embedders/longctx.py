@@ -375,6 +375,44 @@ class _Loaded:
             setattr(self.rotary, name, value)
 
 
+# The strategies reach into transformers (attention registry, mask functions, position
+# handling), whose behaviour has changed between minor releases: 5.25 began to read
+# non-consecutive position_ids as packed sequences when no attention mask is given. The range
+# below is the one the test suite ran against; outside it lcmem refuses rather than risk
+# silently different vectors.
+TESTED_TRANSFORMERS = ">=5.24,<5.26"
+UNTESTED_TRANSFORMERS_ENV = "LCMEM_UNTESTED_TRANSFORMERS"
+
+
+def check_transformers_version(version: str | None = None) -> None:
+    """Raise :class:`ConfigError` when transformers is outside :data:`TESTED_TRANSFORMERS`.
+
+    Setting ``LCMEM_UNTESTED_TRANSFORMERS=1`` turns the error into a warning.
+
+    Example:
+        >>> check_transformers_version("5.24.0")
+    """
+    from packaging.specifiers import SpecifierSet
+
+    if version is None:
+        import transformers
+
+        version = transformers.__version__
+    if version in SpecifierSet(TESTED_TRANSFORMERS):
+        return
+    message = (
+        f"long-context embedders are tested with transformers {TESTED_TRANSFORMERS}, and "
+        f"{version} is installed: pip install 'transformers{TESTED_TRANSFORMERS}', or set "
+        f"{UNTESTED_TRANSFORMERS_ENV}=1 to run anyway (vectors may differ)"
+    )
+    if os.environ.get(UNTESTED_TRANSFORMERS_ENV) == "1":
+        import warnings
+
+        warnings.warn(message, stacklevel=2)
+        return
+    raise ConfigError(message)
+
+
 def _load(emb: LongContextEmbedder) -> _Loaded:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -384,6 +422,7 @@ def _load(emb: LongContextEmbedder) -> _Loaded:
     from lcmem.embedders import rope
 
     quiet_hf_progress(unless_terminal=False)  # as the default embedder: no "Loading weights" bar
+    check_transformers_version()
     rope.register()
     path = _resolve(emb.base)
     try:

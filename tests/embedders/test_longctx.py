@@ -286,3 +286,18 @@ def test_selfextend_maps_positions_as_defined(request, which):
     )
     plain = _ref_mean(transformers.AutoModel.from_pretrained(folder).eval(), ids)
     assert not np.allclose(got, plain, atol=1e-4)  # beyond the window it does change things
+
+
+def test_untested_transformers_version_is_a_clear_error(monkeypatch):
+    from lcmem.embedders.longctx import UNTESTED_TRANSFORMERS_ENV, check_transformers_version
+    from lcmem.errors import ConfigError
+
+    monkeypatch.delenv(UNTESTED_TRANSFORMERS_ENV, raising=False)
+    check_transformers_version(transformers.__version__)  # the installed one is tested
+    with pytest.raises(ConfigError, match="tested with transformers"):
+        check_transformers_version("5.26.0")
+    with pytest.raises(ConfigError, match=UNTESTED_TRANSFORMERS_ENV):
+        check_transformers_version("4.57.1")
+    monkeypatch.setenv(UNTESTED_TRANSFORMERS_ENV, "1")
+    with pytest.warns(UserWarning, match="vectors may differ"):
+        check_transformers_version("5.26.0")
