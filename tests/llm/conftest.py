@@ -157,8 +157,8 @@ def _llama_server_session() -> Iterator[LlamaServer]:
         str(n_ctx),
         "--n_threads",  # one thread: the model is tiny, and spinning threads on a busy
         "1",  # machine slow everything down
-        "--verbose",
-        "False",
+        "--verbose",  # llama.cpp's load log (CPU features, buffers) and request timings go to
+        "True",  # the log file, which a failure shows when the server dies
     ]
     server = ServerProcess.start("llama_cpp.server", cmd, log)
     base_url = f"http://127.0.0.1:{port}/v1"
