@@ -15,9 +15,16 @@ DEMO_STORE := .lcmem-demo
 # The CPU build of PyTorch lies in this folder on this machine kind (pip's config names it; uv
 # needs it said).
 FIND_LINKS ?= /opt/wheels
-# llama.cpp (the test extra's OpenAI-compatible server) is compiled for any x86-64 with AVX2,
-# not for this machine's CPU: a native build crashed on some machines (see requirements/README.md).
-LLAMA_BUILD := --config-settings-package 'llama-cpp-python:cmake.define.GGML_NATIVE=OFF'
+# llama.cpp (the test extra's OpenAI-compatible server) is compiled from source by pip/uv.
+# GGML_NATIVE=OFF: for any x86-64 with AVX2, not for the building CPU. A native build on an
+#   Intel host with AMX compiles ggml's AMX kernels, and GCC 12's _tile_loadconfig tells the
+#   compiler it reads 8 bytes, so the tile shapes are dropped as dead stores: the server dies
+#   on its first request (general protection fault in libggml-cpu.so).
+# GGML_LLAMAFILE=OFF: the llamafile GEMM for f16 x f16 on AVX2 (no AVX512) gives wrong
+#   attention scores for a batch of prompt tokens (f16 KV cache): greedy answers differ between
+#   a fresh prompt and a cached one. ggml's own kernels are used instead.
+LLAMA_BUILD := --config-settings-package 'llama-cpp-python:cmake.define.GGML_NATIVE=OFF' \
+	--config-settings-package 'llama-cpp-python:cmake.define.GGML_LLAMAFILE=OFF'
 RESOLVE := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--find-links $(FIND_LINKS) --override requirements/overrides.txt --extra dev
 

@@ -23,6 +23,7 @@ import pytest
 
 SERVER_KEY = "test-key-123"
 SERVER_READY_SECONDS = 180  # the model loads in seconds; the bound only guards a broken start
+LOG_TAIL_CHARS = 3000  # how much of a dead server's log a failure shows
 
 
 def free_port() -> int:
@@ -43,16 +44,94 @@ def smollm() -> Any:
 
 
 @dataclass
+class ServerProcess:
+    """A server run as a child process, its output in a log file.
+
+    ``check()`` fails the calling test at once when the child has exited, with the end of its
+    log, so a crashed server shows its own last words instead of connection errors (the client
+    retries those, against a port nobody listens on any more).
+
+    Example:
+        >>> import sys, tempfile
+        >>> log = Path(tempfile.mkdtemp()) / "log"
+        >>> server = ServerProcess.start("demo", [sys.executable, "-c", "print('bye')"], log)
+        >>> server.proc.wait()
+        0
+        >>> server.exit_message().splitlines()[-1]
+        'bye'
+    """
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, cmd: list[str], log: Path) -> ServerProcess:
+        with open(log, "wb") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        return cls(name, proc, log)
+
+    def tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        """The last ``chars`` characters of the child's output."""
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError as e:
+            return f"(no log: {e})"
+
+    def exit_message(self) -> str | None:
+        """None while the child runs; else how it ended and its last log lines."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return f"{self.name} {how}; the end of its log ({self.log}):\n{self.tail()}"
+
+    def check(self) -> None:
+        """Fail the running test at once if the child has exited."""
+        message = self.exit_message()
+        if message is not None:
+            pytest.fail(message, pytrace=False)
+
+    def wait_ready(self, url: str, headers: dict[str, str], seconds: float) -> None:
+        """Poll ``url`` until it answers 200; fail at once if the child exits meanwhile."""
+        deadline = time.monotonic() + seconds
+        request = urllib.request.Request(url, headers=headers)
+        while True:
+            self.check()
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{self.name} not ready in {seconds} s; the end of its log:\n{self.tail()}",
+                    pytrace=False,
+                )
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
+
+@dataclass
 class LlamaServer:
     """A running ``python -m llama_cpp.server`` with the packaged GGUF."""
 
     base_url: str
     api_key: str
     n_ctx: int
+    process: ServerProcess
 
 
 @pytest.fixture(scope="session")
-def llama_server() -> Iterator[LlamaServer]:
+def _llama_server_session() -> Iterator[LlamaServer]:
     """llama-cpp-python's OpenAI-compatible server on a free loopback port, with an API key."""
     pytest.importorskip(
         "llama_cpp.server.app",
@@ -78,47 +157,38 @@ def llama_server() -> Iterator[LlamaServer]:
         str(n_ctx),
         "--n_threads",  # one thread: the model is tiny, and spinning threads on a busy
         "1",  # machine slow everything down
-        "--verbose",
-        "False",
+        "--verbose",  # llama.cpp's load log (CPU features, buffers) and request timings go to
+        "True",  # the log file, which a failure shows when the server dies
     ]
-    with open(log, "wb") as out:  # the child keeps its own descriptor
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    server = ServerProcess.start("llama_cpp.server", cmd, log)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_ready(proc, base_url, log)
-        yield LlamaServer(base_url, SERVER_KEY, n_ctx)
+        auth = {"Authorization": f"Bearer {SERVER_KEY}"}
+        server.wait_ready(base_url + "/models", auth, SERVER_READY_SECONDS)
+        yield LlamaServer(base_url, SERVER_KEY, n_ctx, server)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        server.stop()
         shutil.rmtree(log.parent, ignore_errors=True)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_READY_SECONDS
-    request = urllib.request.Request(
-        base_url + "/models", headers={"Authorization": f"Bearer {SERVER_KEY}"}
-    )
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"llama_cpp.server not ready in {SERVER_READY_SECONDS} s:\n"
-                f"{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.3)
+@pytest.fixture
+def llama_server(_llama_server_session: LlamaServer) -> LlamaServer:
+    """The session's server, checked alive before each test: one that died (in an earlier test
+    or between tests) fails the test at once with its log, sending no request."""
+    _llama_server_session.process.check()
+    return _llama_server_session
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A test that failed while the server died gets the server's exit and log in its report."""
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("llama_server")
+    if report.when == "call" and report.failed and isinstance(server, LlamaServer):
+        message = server.process.exit_message()
+        if message is not None:
+            report.sections.append(("llama_cpp.server died", message))
 
 
 # -- a scripted HTTP server (a test double for failure modes a real server rarely shows) --------
