@@ -659,7 +659,7 @@ class Library:
                 self.embedder.embed_query(query), self.analyzer(query), k, allowed=allowed
             )
         chunks = self.store.get_chunks([i for i, _, _ in scored])
-        hits = []
+        hits: list[Hit] = []
         for i, score, detail in scored:
             if i in chunks:
                 hits.append(

@@ -106,7 +106,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     bounds = [start, *sentence_cuts(text, start, end), end]
     spans = []
     for a, b in pairwise(bounds):
-        a = _SPACES.match(text, a, b).end()
+        spaces = _SPACES.match(text, a, b)  # r"\s*" matches everywhere: never None
+        a = spaces.end() if spaces else a
         b = a + len(text[a:b].rstrip())
         if a < b:
             spans.append((a, b))

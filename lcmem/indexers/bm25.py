@@ -418,7 +418,7 @@ class BM25Index(Index):
         live = df > 0
         k1, b = self.k1, self.b
         idf = np.zeros(len(df), np.float64)
-        const = None
+        const: np.ndarray | None = None
         if n and live.any():
             dfl = df[live].astype(np.float64)
             if self.variant == "okapi":
@@ -429,7 +429,7 @@ class BM25Index(Index):
                 idf[live] = np.log((n + 1) / dfl)
             else:
                 idf[live] = np.log(n + 1) - np.log(dfl + 0.5)
-        if self.variant == "plus":
+        if self.variant == "plus" and self.delta is not None:  # plus always has a delta
             const = self.delta * idf
         if len(rows) == 0:
             return _State(indptr, rows, tf, np.empty(0), idf, doc_len, ids, const)
