@@ -80,7 +80,8 @@ def open(
             name/path; default: the library's recorded embedder, else all-MiniLM-L6-v2.
         chunker: a :class:`~lcmem.chunkers.base.Chunker` or a name (``auto``, ``token``,
             ``sentence``, ``recursive``, ``markdown``); default ``auto``.
-        chunk_size, chunk_overlap: budget in the embedder's tokens for named chunkers.
+        chunk_size: budget in the embedder's tokens for named chunkers.
+        chunk_overlap: overlap in the embedder's tokens for named chunkers.
         faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
         index_dir: where index files live for a database URL (default: the user cache dir).
 

@@ -81,8 +81,8 @@ class LongContextEmbedder(Embedder):
             position table's size in any case).
         pooling: ``"mean"``, ``"cls"`` or ``"last"``; default from the sentence-transformers
             pooling config, else ``"mean"``.
-        selfextend_window, selfextend_group: SelfExtend neighbour window (default ``L // 2``)
-            and group size (default: smallest that fits ``max_tokens``).
+        selfextend_window: SelfExtend neighbour window (default ``L // 2``).
+        selfextend_group: SelfExtend group size (default: smallest that fits ``max_tokens``).
         batch_size: short inputs per forward pass (long ones go one at a time).
         trust_remote_code: let transformers run the model folder's own modelling code (needed
             by e.g. nomic-embed and gte-v1.5; only for folders you trust). SelfExtend and logit

@@ -171,7 +171,8 @@ class BM25Index(Index):
 
     Args:
         variant: ``"okapi"``, ``"plus"`` or ``"l"``.
-        k1, b: the usual BM25 parameters.
+        k1: the usual BM25 term-frequency saturation.
+        b: the usual BM25 length normalisation.
         epsilon: Okapi idf floor, as a fraction of the mean idf.
         delta: BM25+/BM25L shift; ``None`` means rank-bm25's default (1.0 for plus, 0.5 for l).
         backend: how :meth:`search` runs: ``"numpy"``; ``"numba"`` (a compiled one-pass

@@ -33,8 +33,10 @@ def attend_block(
 
     Args:
         query: rotated queries ``[q_heads, T, d]`` of the block.
-        ctx_keys, ctx_values: rotated keys / values ``[kv_heads, C, d]`` before the block.
-        keys, values: rotated keys / values ``[kv_heads, T, d]`` of the block.
+        ctx_keys: rotated keys ``[kv_heads, C, d]`` before the block.
+        ctx_values: values ``[kv_heads, C, d]`` before the block.
+        keys: rotated keys ``[kv_heads, T, d]`` of the block.
+        values: values ``[kv_heads, T, d]`` of the block.
         scaling: softmax scale.
 
     Returns:
