@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks.machine import cpu_model, load_average
+from machine import cpu_model, load_average
 
 
 def _best_cpu(fns: dict[str, Callable[[], Any]], rounds: int) -> tuple[dict[str, float], dict]:
@@ -45,8 +45,8 @@ def sentences(kb: int, rounds: int) -> None:
     import llama_index.core
     import nltk
     import pysbd
+    from manpages import paragraphs
 
-    from benchmarks.manpages import paragraphs
     from lcmem.chunkers.sentences import split_sentences
 
     nltk_cache = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
@@ -81,8 +81,8 @@ def sentences(kb: int, rounds: int) -> None:
 def dates(tokens: int, rounds: int) -> None:
     import dateparser
     from dateparser.search import search_dates
+    from epbench import generate
 
-    from benchmarks.epbench import generate
     from lcmem.memory.dates import find_dates
 
     book = generate(tokens=tokens, seed=0)
