@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +51,13 @@ def sentences(kb: int, rounds: int) -> None:
 
     from lcmem.chunkers.sentences import split_sentences
 
-    nltk_cache = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    # A copy: uv hard-links installed files, and nltk refuses to open a hard-linked model file.
+    shipped = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    nltk_cache = Path(tempfile.mkdtemp(prefix="lcmem-punkt-"))
+    shutil.copytree(
+        shipped / "tokenizers" / "punkt_tab" / "english",
+        nltk_cache / "tokenizers" / "punkt_tab" / "english",
+    )
     nltk.data.path.insert(0, str(nltk_cache))
     from nltk.tokenize import PunktTokenizer
 
