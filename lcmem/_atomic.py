@@ -4,7 +4,7 @@ A reader (or a process restarted after SIGKILL) sees either the old file or the 
 never a half-written one.
 
 lcmem keeps these ~60 lines rather than a library: ``atomicwrites``, the one well-known
-package for this, is archived by its author (deprecated since 2022, last release 1.4.1), and no
+package for this, is archived by its author (deprecated; last release 1.4.1, July 2022), and no
 maintained package swaps a whole folder. Python's ``os.replace`` is the atomic rename; what
 is added here is the fsync order (file, then its folder) that makes the rename survive a
 power cut, and the folder swap with its recovery.

@@ -11,7 +11,10 @@ tombstoned. The next read (search, scores, ids, save) folds them in with one vec
 O(postings) pass (merge, drop tombstones, recompute every weight from the new document count,
 average length and document frequencies), so scores always equal those of rank-bm25 built from
 scratch on the documents present. No peer library updates an index without rebuilding it, which
-is why this is written here rather than wrapping rank-bm25 or bm25s.
+is why this is written here rather than wrapping rank-bm25 or bm25s. Measured (BENCHMARKS.md,
+"BM25", 50,000 man-page paragraphs, top-10): 0.123 ms per query at p50, 349x faster than
+rank-bm25 0.2.2 and 1.2x faster than bm25s 0.3.16 with numba, scores equal to rank-bm25's
+within 2.1e-14.
 
 Example:
     >>> index = BM25Index()
