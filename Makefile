@@ -28,7 +28,7 @@ LLAMA_BUILD := --config-settings-package 'llama-cpp-python:cmake.define.GGML_NAT
 RESOLVE := --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--find-links $(FIND_LINKS) --override requirements/overrides.txt --extra dev
 
-.PHONY: demo test lint lock lock-upgrade test-latest clean
+.PHONY: demo test lint typecheck docs lock lock-upgrade test-latest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check lcmem tests benchmarks examples
+	$(MAKE) --no-print-directory typecheck docs
 	$(BIN)/pytest
+
+# mypy over the package, configured in pyproject.toml ([tool.mypy]); about a minute cold.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml): guides in docs/, the API reference from the docstrings.
+# Offline (no fonts or CDN fetched), every warning an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check lcmem tests benchmarks examples
@@ -78,4 +88,4 @@ test-latest: $(UV)
 	$(LATEST)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(DEMO_STORE) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) $(DEMO_STORE) .pytest_cache .ruff_cache .mypy_cache site

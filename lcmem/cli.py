@@ -1,7 +1,8 @@
 """The ``lcmem`` command line: ``index``, ``search``, ``ask``, ``status``, ``serve``.
 
 Every command takes ``--store DIR_OR_URL`` (default ``./.lcmem``, or ``$LCMEM_STORE``).
-Errors print one line on stderr and exit non-zero, without a traceback.
+Errors print one line on stderr (one JSON object under ``--json``), without a traceback, and
+exit with a code that tells the kind of failure (see :mod:`lcmem.cli_common`).
 
 Example:
     $ lcmem index ./docs
@@ -20,36 +21,20 @@ from typing import Any
 
 import click
 
+from lcmem import cli_common
+from lcmem.cli_common import (
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    STORE_HELP,
+    json_option,
+)
+from lcmem.cli_common import parse_size as _parse_size
+from lcmem.cli_common import store_option as _store_option
 from lcmem.errors import LcmemError
 
-STORE_HELP = "library folder or database URL (default ./.lcmem, or $LCMEM_STORE)"
 
-
-def _store_option(f: Any) -> Any:
-    return click.option(
-        "--store",
-        "store",
-        default=".lcmem",
-        envvar="LCMEM_STORE",
-        show_default=False,
-        metavar="DIR_OR_URL",
-        help=STORE_HELP,
-    )(f)
-
-
-def _parse_size(value: str) -> int:
-    """``10MB``, ``512k``, ``1048576`` -> bytes."""
-    text = value.strip().lower().removesuffix("b").removesuffix("i")
-    units = {"k": 2**10, "m": 2**20, "g": 2**30}
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a size such as 10MB or 512k") from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="lcmem")
 def cli() -> None:
     """lcmem: search and memory over documents longer than any context window."""
@@ -58,7 +43,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_store_option
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@json_option("print the report as JSON")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bars, only errors")
 @click.option(
     "--max-file-size", default="10MB", show_default=True, help="skip larger files (e.g. 512k, 10MB)"
@@ -173,7 +158,7 @@ def index(
                 f"{report.embedded} embedded, in {report.seconds:.1f}s"
             )
     if not report.ok:
-        sys.exit(1)
+        click.get_current_context().exit(EXIT_PARTIAL)
 
 
 @cli.command()
@@ -190,7 +175,7 @@ def index(
     metavar="KEY=VALUE",
     help="metadata filter, repeatable: lang=python, kind=markdown, path='*/docs/*'",
 )
-@click.option("--json", "as_json", is_flag=True, help="print hits as JSON")
+@json_option("print hits as JSON")
 def search(
     query: str, store: str, k: int, mode: str, where: tuple[str, ...], as_json: bool
 ) -> None:
@@ -212,7 +197,7 @@ def search(
 
 @cli.command()
 @_store_option
-@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@json_option("print as JSON")
 def status(store: str, as_json: bool) -> None:
     """Show what the library holds and how it was built."""
     import lcmem
@@ -333,7 +318,7 @@ def serve(
 @click.option("-k", "--k", "k", type=int, default=None, help="chunks retrieved")
 @click.option("--budget", type=int, default=None, help="context budget in the LLM's tokens")
 @click.option("--max-tokens", type=int, default=None, help="most tokens in the answer")
-@click.option("--json", "as_json", is_flag=True, help="print answer, citations and trace as JSON")
+@json_option("print answer, citations and trace as JSON")
 def ask(
     question: str,
     store: str,
@@ -545,21 +530,54 @@ _add_subgroups()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``lcmem`` console script."""
+    """Entry point of the ``lcmem`` console script: run, then exit with the command's code.
+
+    An lcmem error exits with its ``exit_code`` (1, 4 or 5), a usage error with 2, an
+    interrupted run with 130 (see ``lcmem --help``).
+    """
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line once and return its exit code; errors are printed, not raised.
+
+    Example:
+        >>> run(["--version"])  # doctest: +ELLIPSIS
+        lcmem, version ...
+        0
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    cli_common.reset()
     try:
-        cli.main(args=argv, prog_name="lcmem", standalone_mode=False)
+        code = cli.main(args=args, prog_name="lcmem", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("interrupted; the library keeps its last good state", err=True)
-        sys.exit(130)
+        return _interrupted(args)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        if cli_common.json_requested(args):
+            cli_common.print_error(
+                exc.format_message(), kind=type(exc).__name__, code=exc.exit_code, as_json=True
+            )
+        else:
+            exc.show()
+        return exc.exit_code
     except LcmemError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        code = cli_common.exit_code_of(exc)
+        as_json = cli_common.json_requested(args)
+        cli_common.print_error(str(exc), kind=type(exc).__name__, code=code, as_json=as_json)
+        return code
     except KeyboardInterrupt:
-        click.echo("interrupted; the library keeps its last good state", err=True)
-        sys.exit(130)
+        return _interrupted(args)
+    # A command's return value, or the code of ctx.exit(code) (click returns it, not raising).
+    return code if isinstance(code, int) else 0
+
+
+def _interrupted(args: list[str]) -> int:
+    message = "interrupted; the library keeps its last good state"
+    if cli_common.json_requested(args):
+        cli_common.print_error(message, kind="Interrupted", code=EXIT_INTERRUPTED, as_json=True)
+    else:
+        click.echo(message, err=True)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

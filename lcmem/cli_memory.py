@@ -2,6 +2,11 @@
 
 The memory lives in the library's database (``--store``, default ``./.lcmem``).
 
+Files are read as ``lcmem index`` reads them (:mod:`lcmem.loaders`): folders honour
+``.gitignore`` / ``.lcmemignore``, HTML and PDF give their text, and files larger than
+``--max-file-size`` are skipped. Source code is skipped in folders (it holds no episodes);
+name a file to observe it anyway.
+
 Example:
     $ lcmem memory add story.txt notes/
     $ lcmem memory add --text "I moved to Berlin yesterday." --at 2024-05-02T10:00
@@ -13,26 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lcmem.errors import ConfigError, PathNotFoundError, StoreError
-
-TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".log", ".text", ""}
-
-
-def _store_option(f: Any) -> Any:
-    return click.option(
-        "--store",
-        "store",
-        default=".lcmem",
-        envvar="LCMEM_STORE",
-        metavar="DIR_OR_URL",
-        help="library folder or database URL (default ./.lcmem, or $LCMEM_STORE)",
-    )(f)
+from lcmem.cli_common import EXIT_PARTIAL, json_option, parse_size
+from lcmem.cli_common import store_option as _store_option
+from lcmem.errors import ConfigError, LoadError, PathNotFoundError, StoreError
 
 
 def _workspace(store: str, *, create: bool, operator: str = "rules", llm: Any = None) -> Any:
@@ -53,20 +47,48 @@ def _workspace(store: str, *, create: bool, operator: str = "rules", llm: Any = 
     return EpisodicWorkspace(url, operator=operator, llm=llm)
 
 
-def _files(paths: tuple[Path, ...]) -> list[Path]:
-    out: list[Path] = []
+@dataclass
+class _Inputs:
+    """What ``memory add`` read: (source, text) pairs, and the paths that failed or were skipped."""
+
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _read_inputs(paths: tuple[Path, ...], max_file_size: int) -> _Inputs:
+    """Read files and folders through the loaders ``lcmem index`` uses.
+
+    A path that does not exist is an error before anything is observed; a file that cannot be
+    read or parsed is reported and the others are still observed.
+    """
+    from lcmem.loaders import SourceFile, read_document, walk
+
     for p in paths:
-        if not p.exists():
+        if not os.path.lexists(p):
             raise PathNotFoundError(f"{p} does not exist: pass files or folders of text")
-        if p.is_dir():
-            out += sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES and not f.name.startswith(".")
-            )
-        else:
-            out.append(p)
+    out = _Inputs()
+    for item in walk(paths, max_file_size=max_file_size):
+        if not isinstance(item, SourceFile):
+            (out.errors if item.error else out.skipped).append((str(item.path), item.reason))
+            continue
+        given = item.path == item.root
+        if not given and _is_code(item.path):
+            out.skipped.append((str(item.path), "source code (memory reads prose)"))
+            continue
+        try:
+            doc = read_document(item.path, root=item.root)
+        except LoadError as exc:
+            out.errors.append((str(item.path), str(exc)))
+            continue
+        out.texts.append((doc.path, doc.text))
     return out
+
+
+def _is_code(path: Path) -> bool:
+    from lcmem.loaders import file_kind
+
+    return file_kind(path) == "code"
 
 
 @click.group("memory")
@@ -88,7 +110,10 @@ def memory() -> None:
     help="how events are extracted",
 )
 @click.option("--llm", "llm_spec", default=None, help="LLM for --operator llm (path or URL)")
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option(
+    "--max-file-size", default="10MB", show_default=True, help="skip larger files (e.g. 512k, 10MB)"
+)
+@json_option("print the report as JSON")
 def add(
     paths: tuple[Path, ...],
     store: str,
@@ -97,11 +122,13 @@ def add(
     source: str | None,
     operator: str,
     llm_spec: str | None,
+    max_file_size: str,
     as_json: bool,
 ) -> None:
     """Observe files, folders or --text into the memory (the same text is never added twice)."""
     if not paths and text is None:
         raise click.UsageError("give PATH... or --text TEXT")
+    inputs = _read_inputs(paths, parse_size(max_file_size))
     llm = None
     if operator == "llm":
         from lcmem.llm import load_llm
@@ -111,19 +138,16 @@ def add(
     items: list[tuple[str, str]] = []
     if text is not None:
         items.append((source or "chat", text))
-    for f in _files(paths):
-        try:
-            items.append((str(f.resolve()), f.read_text(encoding="utf-8", errors="replace")))
-        except OSError as exc:
-            raise PathNotFoundError(f"cannot read {f}: {exc.strerror}") from exc
-    rows = []
-    failed = False
+    items += inputs.texts
+    rows = [_failed_row(path, reason) for path, reason in inputs.errors]
+    failed = bool(inputs.errors)
     for name, body in items:
         report = ws.observe(body, at=at, source=name)
         failed |= not report.ok
         rows.append(
             {
                 "source": name,
+                "read": True,
                 "events": len(report.events),
                 "duplicate": report.duplicate,
                 "unresolved": report.unresolved,
@@ -145,11 +169,27 @@ def add(
                 shown = ", ".join(repr(u) for u in row["unresolved"][:5])
                 click.echo(f"warning: {name}: unresolved dates: {shown}", err=True)
             status = "already observed" if row["duplicate"] else f"{row['events']} events"
+            if not row["read"]:
+                status = "not read"
             extra = f", {row['conflicts']} conflicts" if row["conflicts"] else ""
             click.echo(f"{name}: {status}{extra}")
         click.echo(repr(ws))
     if failed:
-        sys.exit(1)
+        click.get_current_context().exit(EXIT_PARTIAL)
+
+
+def _failed_row(path: str, reason: str) -> dict[str, Any]:
+    """A report row for a file that could not be read (nothing was observed from it)."""
+    return {
+        "source": path,
+        "read": False,
+        "events": 0,
+        "duplicate": False,
+        "unresolved": [],
+        "conflicts": 0,
+        "warnings": [],
+        "errors": [reason],
+    }
 
 
 @memory.command("ask")
@@ -157,7 +197,7 @@ def add(
 @_store_option
 @click.option("--llm", "llm_spec", default=None, help="LLM for free questions (path or URL)")
 @click.option("--no-llm", is_flag=True, help="never call an LLM; print the memory context")
-@click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
+@json_option("print the answer as JSON")
 def ask(question: str, store: str, llm_spec: str | None, no_llm: bool, as_json: bool) -> None:
     """Answer QUESTION from the memory (directly when it has a known shape)."""
     if not question.strip():
@@ -201,7 +241,7 @@ def _print_result(text: str, notes: list[str], events: list[Any], as_json: bool)
 @memory.command("show")
 @click.argument("entity")
 @_store_option
-@click.option("--json", "as_json", is_flag=True, help="print the timeline as JSON")
+@json_option("print the timeline as JSON")
 def show(entity: str, store: str, as_json: bool) -> None:
     """Show ENTITY's timeline: events in time order and where it was when."""
     ws = _workspace(store, create=False)

@@ -1,6 +1,10 @@
 """Errors a user can cause. Each message says what happened and what to do.
 
-The CLI prints ``str(error)`` on one line, without a traceback, and exits non-zero.
+The CLI prints ``str(error)`` on one line, without a traceback, and exits with the error's
+``exit_code``: 1 for most errors, 4 for a library that cannot be used (:class:`StoreError`,
+:class:`IndexCorruptError`, :class:`EmbedderMismatchError`, :class:`EmptyLibraryError`), 5 for
+a missing model or a failing LLM server (:class:`ModelNotFoundError`, :class:`LLMError`).
+Exit code 2 stays click's, for usage errors (see :mod:`lcmem.cli_common`).
 
 Example:
     >>> try:
@@ -16,7 +20,8 @@ from __future__ import annotations
 class LcmemError(Exception):
     """Base class of every error lcmem raises on purpose."""
 
-    exit_code = 2
+    #: The CLI's exit code for this error family (2 is click's, for usage errors).
+    exit_code = 1
 
 
 class ConfigError(LcmemError, ValueError):
@@ -38,25 +43,37 @@ class EmptyQueryError(LcmemError, ValueError):
 class ModelNotFoundError(LcmemError):
     """A model is not installed; the message names the package or path to install."""
 
+    exit_code = 5
+
 
 class EmbedderMismatchError(LcmemError):
     """A library was built with another embedder (name or dimension) than the one asked for."""
+
+    exit_code = 4
 
 
 class StoreError(LcmemError):
     """The library's database cannot be opened or is not an lcmem library."""
 
+    exit_code = 4
+
 
 class IndexCorruptError(LcmemError):
     """An index file on disk is damaged or of another format version."""
+
+    exit_code = 4
 
 
 class EmptyLibraryError(LcmemError):
     """A question was asked of a library that holds no documents yet."""
 
+    exit_code = 4
+
 
 class LLMError(LcmemError):
     """A language-model server failed or refused a request; the message says what to change."""
+
+    exit_code = 5
 
 
 class LLMConnectionError(LLMError, ConnectionError):

@@ -80,7 +80,8 @@ def open(
             name/path; default: the library's recorded embedder, else all-MiniLM-L6-v2.
         chunker: a :class:`~lcmem.chunkers.base.Chunker` or a name (``auto``, ``token``,
             ``sentence``, ``recursive``, ``markdown``); default ``auto``.
-        chunk_size, chunk_overlap: budget in the embedder's tokens for named chunkers.
+        chunk_size: budget in the embedder's tokens for named chunkers.
+        chunk_overlap: overlap in the embedder's tokens for named chunkers.
         faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
         index_dir: where index files live for a database URL (default: the user cache dir).
 
@@ -659,7 +660,7 @@ class Library:
                 self.embedder.embed_query(query), self.analyzer(query), k, allowed=allowed
             )
         chunks = self.store.get_chunks([i for i, _, _ in scored])
-        hits = []
+        hits: list[Hit] = []
         for i, score, detail in scored:
             if i in chunks:
                 hits.append(

@@ -83,7 +83,12 @@ class RichProgress(NullProgress):
         self._chunks = self._progress.add_task("chunks", total=0, unit="chunks")
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
     def files_total(self, n: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lcmem.cli import main as lcmem_main
 from tests.conftest import man_text
 
 LCMEM = [sys.executable, "-m", "lcmem.cli"]
@@ -90,19 +91,53 @@ def test_index_search_status(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, code",
     [
-        (["index", "/no/such/folder"], "does not exist"),
-        (["search", "x"], "no library at"),
-        (["status"], "no library at"),
-        (["index", ".", "--max-file-size", "lots"], "not a size"),
+        (["index", "/no/such/folder"], "does not exist", 1),
+        (["search", "x"], "no library at", 4),
+        (["status"], "no library at", 4),
+        (["index", ".", "--max-file-size", "lots"], "not a size", 2),
     ],
 )
-def test_errors_are_one_line_without_traceback(tmp_path, args, message):
+def test_errors_are_one_line_without_traceback(tmp_path, args, message, code):
     proc = run(*args, "--store", str(tmp_path / "nolib"), cwd=tmp_path)
-    assert proc.returncode != 0
+    assert proc.returncode == code
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+    as_json = run(*args, "--json", "--store", str(tmp_path / "nolib"), cwd=tmp_path)
+    assert as_json.returncode == code
+    error = json.loads(as_json.stderr)["error"]
+    assert message in error["message"] and error["exit_code"] == code
+
+
+def test_python_dash_m_and_exit_codes_in_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "lcmem", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and "Usage: lcmem" in proc.stdout
+    assert "Exit codes:" in proc.stdout and "usage error" in proc.stdout
+
+
+def test_main_passes_on_the_commands_exit_code():
+    """``ctx.exit(code)`` inside a command reaches the shell (click returns it, not raises)."""
+    import click
+
+    from lcmem.cli import cli, run
+
+    @cli.command("exit-with")
+    @click.argument("code", type=int)
+    def exit_with(code: int) -> None:
+        click.get_current_context().exit(code)
+
+    try:
+        assert run(["exit-with", "3"]) == 3
+        assert run(["exit-with", "0"]) == 0
+        with pytest.raises(SystemExit) as exited:
+            lcmem_main(["exit-with", "7"])
+        assert exited.value.code == 7
+    finally:
+        cli.commands.pop("exit-with")
 
 
 @pytest.mark.slow
@@ -113,7 +148,7 @@ def test_empty_query_is_an_error(tmp_path):
     store = str(tmp_path / "lib")
     run("index", str(docs), "--store", store, "-q", check=True)
     proc = run("search", "  ", "--store", store)
-    assert proc.returncode != 0 and "query is empty" in proc.stderr
+    assert proc.returncode == 1 and "query is empty" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -93,21 +93,27 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "exit_code"),
     [
-        (["ask", "  ", "--doc", "{doc}"], "question is empty"),
-        (["ask", "why?", "--store", "{tmp}/nowhere"], "no library"),
-        (["ask", "why?", "--doc", "{tmp}/missing.txt"], "no such file"),
-        (["ask", "why?", "--doc", "{doc}", "--llm", "{tmp}/no-model"], "no such model"),
-        (["ask", "why?", "-l", "{tmp}/empty"], "is empty"),
-        (["ask", "why?", "--doc", "{doc}", "-p", "coa", "--llm", "http://127.0.0.1:{port}/v1"], ""),
+        (["ask", "  ", "--doc", "{doc}"], "question is empty", 1),
+        (["ask", "why?", "--store", "{tmp}/nowhere"], "no library", 4),
+        (["ask", "why?", "--doc", "{tmp}/missing.txt"], "no such file", 1),
+        (["ask", "why?", "--doc", "{doc}", "--llm", "{tmp}/no-model"], "no such model", 5),
+        (["ask", "why?", "-l", "{tmp}/empty"], "is empty", 4),
+        (
+            ["ask", "why?", "--doc", "{doc}", "-p", "coa", "--llm", "http://127.0.0.1:{port}/v1"],
+            "",
+            5,
+        ),
     ],
 )
-def test_ask_errors_are_one_line_and_exit_non_zero(tmp_path: Path, doc: Path, args, message):
+def test_ask_errors_are_one_line_and_exit_non_zero(
+    tmp_path: Path, doc: Path, args, message, exit_code
+):
     lcmem.open(tmp_path / "empty").close()  # a library with nothing in it
     fill = {"doc": str(doc), "tmp": str(tmp_path), "port": str(free_port())}
     code, out, err = run_main(*[a.format(**fill) for a in args])
-    assert code != 0
+    assert code == exit_code
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
     assert message in err
@@ -115,7 +121,7 @@ def test_ask_errors_are_one_line_and_exit_non_zero(tmp_path: Path, doc: Path, ar
 
 def test_ask_a_budget_beyond_the_window_is_one_line(doc: Path, scripted: ScriptedLLM):
     code, out, err = run_main("ask", "why?", "--doc", str(doc), "-p", "coa", "--budget", "99999")
-    assert code != 0 and out == "" and len(err.strip().splitlines()) == 1
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert err.startswith("error: ") and "--budget" in err
     assert scripted.calls == []
 

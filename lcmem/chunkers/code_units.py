@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, groupby, islice, pairwise
 from operator import attrgetter, lt, sub
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from lcmem.chunkers.code_syntax import Member, Syntax
 from lcmem.chunkers.text import LINES, WORDS, Piece, SpanPacker
@@ -263,7 +263,7 @@ class LinePacker(SpanPacker):
         rows = list(map(self._row_at.get, bounds))
         if None in rows:
             return self.counts(list(pairwise(bounds)))
-        sums = list(map(self.prefix.__getitem__, rows))
+        sums = list(map(self.prefix.__getitem__, cast("list[int]", rows)))  # no None left
         return list(map(sub, islice(sums, 1, None), sums))
 
     def spaced(self, cuts: list[int]) -> bool:
@@ -280,7 +280,8 @@ class LinePacker(SpanPacker):
             rows_b = list(map(self._row_at.get, lasts))
             if None not in rows_a and None not in rows_b and all(map(lt, firsts, lasts)):
                 at = self.prefix.__getitem__
-                return list(map(sub, map(at, rows_b), map(at, rows_a)))
+                b_rows, a_rows = cast("list[int]", rows_b), cast("list[int]", rows_a)  # no None
+                return list(map(sub, map(at, b_rows), map(at, a_rows)))
         return self._counts(spans, limit)
 
     def _counts(self, spans: Sequence[tuple[int, int]], limit: bool) -> list[int | None]:

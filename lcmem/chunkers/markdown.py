@@ -196,14 +196,13 @@ class _Assembler:
     ) -> list[Chunk]:
         budget = self.budget
         for i, (block, n) in enumerate(zip(blocks, counts, strict=True)):
-            fits = n is not None and n <= budget
             if n == 0 and not _NON_SPACE.search(self.text, block.start, block.end):
                 continue  # only whitespace (by Python's rules, wider than Markdown's)
             if block.kind == "front_matter":
                 self.flush()
                 pieces = self.packer.split(block.start, block.end, (LINES, WORDS))
                 self.emit(pieces, (), front_matter=True)
-            elif not fits:
+            elif n is None or n > budget:  # no count: larger than the budget
                 self.add_large(block)
             elif block.kind == "heading":
                 plan = self.plan

@@ -6,6 +6,13 @@ run of neighbouring pieces, trimmed of surrounding whitespace. Each piece is cou
 the tokenizer and runs are packed by adding counts; the packed chunk is then counted for real
 (tokenizers are not always additive across a cut) and shrunk if it went over the budget.
 
+Why lcmem keeps its own chunkers, measured (BENCHMARKS.md, "Chunking throughput": 2 MB of man
+pages, the MiniLM tokenizer for everyone, warm CPU MB/s): chonkie 1.7 and
+langchain-text-splitters 1.1 decode each token window back to text, so 0% of their token
+chunks are spans of the document (lcmem: 100%), and they are slower: token windows 30.9 MB/s
+against 26.2 for chonkie with tokie and 1.8 / 2.1 for chonkie / langchain with ``tokenizers``;
+recursive chunks 29.8 against 24.1 (chonkie + tokie) and 0.8 (langchain).
+
 Example:
     >>> from lcmem.tokens import WhitespaceTokenizer
     >>> tok = WhitespaceTokenizer()

@@ -81,8 +81,8 @@ class LongContextEmbedder(Embedder):
             position table's size in any case).
         pooling: ``"mean"``, ``"cls"`` or ``"last"``; default from the sentence-transformers
             pooling config, else ``"mean"``.
-        selfextend_window, selfextend_group: SelfExtend neighbour window (default ``L // 2``)
-            and group size (default: smallest that fits ``max_tokens``).
+        selfextend_window: SelfExtend neighbour window (default ``L // 2``).
+        selfextend_group: SelfExtend group size (default: smallest that fits ``max_tokens``).
         batch_size: short inputs per forward pass (long ones go one at a time).
         trust_remote_code: let transformers run the model folder's own modelling code (needed
             by e.g. nomic-embed and gte-v1.5; only for folders you trust). SelfExtend and logit
@@ -364,7 +364,9 @@ class _Loaded:
             for name, buf in self.rotary.named_buffers():
                 if name.endswith("inv_freq") and "original" not in name:
                     self.inv_freqs[name] = buf.clone()
-        names = [n for n in ("inv_freq", "full_attention_inv_freq") if n in self.inv_freqs]
+        names: list[str] = [
+            n for n in ("inv_freq", "full_attention_inv_freq") if n in self.inv_freqs
+        ]
         names += list(self.inv_freqs)
         self.inv_freq = self.inv_freqs[names[0]] if names else None
 
@@ -461,10 +463,10 @@ def _load(emb: LongContextEmbedder) -> _Loaded:
         loaded.pad_id = tokenizer.pad_token_id or 0
     need = STRATEGIES[emb.strategy]
     if need != "all" and need != loaded.kind:
-        usable = [s for s, k in STRATEGIES.items() if k in ("all", loaded.kind)]
+        fitting = [s for s, k in STRATEGIES.items() if k in ("all", loaded.kind)]
         raise ConfigError(
             f"strategy {emb.strategy!r} needs a model with {need} position embeddings, and "
-            f"{emb.base!r} has {loaded.kind} ones: choose one of {', '.join(usable)}"
+            f"{emb.base!r} has {loaded.kind} ones: choose one of {', '.join(fitting)}"
         )
     needs_interface = emb.strategy == "selfextend" or emb.logit_scaling
     if needs_interface and not getattr(model, "_supports_attention_backend", False):

@@ -36,8 +36,9 @@ class SentenceEmbedder(Embedder):
             Hugging Face name already in the local cache.
         batch_size: texts per forward pass.
         device: ``"cpu"``, ``"cuda"``...; ``None`` lets sentence-transformers choose.
-        query_prefix, document_prefix: strings prepended by kind (for models such as E5
-            that expect ``"query: "`` / ``"passage: "``).
+        query_prefix: string prepended to queries (for models such as E5 that expect
+            ``"query: "``).
+        document_prefix: string prepended to documents (E5: ``"passage: "``).
     """
 
     def __init__(

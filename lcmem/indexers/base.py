@@ -27,7 +27,7 @@ class Index(ABC):
 
     @abstractmethod
     def search(
-        self, query: Any, k: int = 10, allowed: np.ndarray | None = None
+        self, query: Any, k: int = 10, allowed: np.ndarray | Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """Best ``k`` ``(id, score)`` pairs, highest score first."""
 

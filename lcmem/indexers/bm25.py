@@ -11,7 +11,10 @@ tombstoned. The next read (search, scores, ids, save) folds them in with one vec
 O(postings) pass (merge, drop tombstones, recompute every weight from the new document count,
 average length and document frequencies), so scores always equal those of rank-bm25 built from
 scratch on the documents present. No peer library updates an index without rebuilding it, which
-is why this is written here rather than wrapping rank-bm25 or bm25s.
+is why this is written here rather than wrapping rank-bm25 or bm25s. Measured (BENCHMARKS.md,
+"BM25", 50,000 man-page paragraphs, top-10): 0.123 ms per query at p50, 349x faster than
+rank-bm25 0.2.2 and 1.2x faster than bm25s 0.3.16 with numba, scores equal to rank-bm25's
+within 2.1e-14.
 
 Example:
     >>> index = BM25Index()
@@ -171,7 +174,8 @@ class BM25Index(Index):
 
     Args:
         variant: ``"okapi"``, ``"plus"`` or ``"l"``.
-        k1, b: the usual BM25 parameters.
+        k1: the usual BM25 term-frequency saturation.
+        b: the usual BM25 length normalisation.
         epsilon: Okapi idf floor, as a fraction of the mean idf.
         delta: BM25+/BM25L shift; ``None`` means rank-bm25's default (1.0 for plus, 0.5 for l).
         backend: how :meth:`search` runs: ``"numpy"``; ``"numba"`` (a compiled one-pass
@@ -418,7 +422,7 @@ class BM25Index(Index):
         live = df > 0
         k1, b = self.k1, self.b
         idf = np.zeros(len(df), np.float64)
-        const = None
+        const: np.ndarray | None = None
         if n and live.any():
             dfl = df[live].astype(np.float64)
             if self.variant == "okapi":
@@ -429,7 +433,7 @@ class BM25Index(Index):
                 idf[live] = np.log((n + 1) / dfl)
             else:
                 idf[live] = np.log(n + 1) - np.log(dfl + 0.5)
-        if self.variant == "plus":
+        if self.variant == "plus" and self.delta is not None:  # plus always has a delta
             const = self.delta * idf
         if len(rows) == 0:
             return _State(indptr, rows, tf, np.empty(0), idf, doc_len, ids, const)

@@ -80,7 +80,9 @@ class FaissIndex(Index):
         kind: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"``.
         nlist: IVF lists; ``None`` picks ``4 * sqrt(n)`` at training time.
         nprobe: IVF lists visited per query.
-        hnsw_m, ef_search, ef_construction: HNSW graph degree and beam widths.
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW beam width when searching.
+        ef_construction: HNSW beam width when building.
         tombstone_fraction: HNSW rebuilds once this fraction of stored vectors are removed ones.
         exact_filter_max: IVF/HNSW answer an ``allowed`` filter of at most this many ids exactly.
 

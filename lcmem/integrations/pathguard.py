@@ -92,10 +92,10 @@ class PathGuard:
         """Refuse a folder that would bring in a file outside the roots through a symlink."""
         if not real.is_dir():
             return
-        from lcmem.loaders import SourceFile, walk
+        from lcmem.loaders import DEFAULT_MAX_FILE_SIZE, SourceFile, walk
 
-        kwargs = {} if max_file_size is None else {"max_file_size": max_file_size}
-        for item in walk([real], **kwargs):
+        limit = DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size
+        for item in walk([real], max_file_size=limit):
             if isinstance(item, SourceFile) and not self.inside(Path(os.path.realpath(item.path))):
                 raise PathNotAllowedError(
                     f"{real} holds a symlink leading outside the allowed roots (to "

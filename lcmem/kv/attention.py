@@ -201,7 +201,8 @@ def page_scores(query: Any, kmin: Any, kmax: Any, groups: int) -> Any:
 
     Args:
         query: un-rotated queries ``[q_heads, T, head_dim]``.
-        kmin, kmax: page representatives ``[kv_heads, pages, head_dim]``.
+        kmin: page representatives, element-wise minimum keys ``[kv_heads, pages, head_dim]``.
+        kmax: page representatives, element-wise maximum keys ``[kv_heads, pages, head_dim]``.
         groups: query heads per KV head.
 
     Returns:

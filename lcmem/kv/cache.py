@@ -33,8 +33,10 @@ def attend_block(
 
     Args:
         query: rotated queries ``[q_heads, T, d]`` of the block.
-        ctx_keys, ctx_values: rotated keys / values ``[kv_heads, C, d]`` before the block.
-        keys, values: rotated keys / values ``[kv_heads, T, d]`` of the block.
+        ctx_keys: rotated keys ``[kv_heads, C, d]`` before the block.
+        ctx_values: values ``[kv_heads, C, d]`` before the block.
+        keys: rotated keys ``[kv_heads, T, d]`` of the block.
+        values: values ``[kv_heads, T, d]`` of the block.
         scaling: softmax scale.
 
     Returns:
@@ -88,7 +90,7 @@ def choose_pages(
         kmin = torch.from_numpy(store.kmin[layer, :, sl])
         kmax = torch.from_numpy(store.kmax[layer, :, sl])
         scores = page_scores(query.float(), kmin, kmax, groups)
-    if take_all:
+    if take_all or top_k is None:
         return [list(cands)] * heads, scores
     best = scores.topk(int(top_k), dim=1).indices + cands.start
     return [sorted(row) for row in best.tolist()], scores
@@ -196,7 +198,7 @@ class AskRun:
         self._tail: dict[int, tuple[Any, Any]] = {}
         self.votes: Counter[int] = Counter()
         """How many (layer, KV head) pairs retrieved each page."""
-        self.weight: Counter[int] = Counter()
+        self.weight: dict[int, float] = {}
         """Sum over (layer, KV head) of each retrieved page's standardized score."""
         self.context_tokens = 0
 
@@ -249,11 +251,13 @@ class AskRun:
             z = scores[h]
             z = ((z - z.mean()) / (z.std() + 1e-6)) if z.numel() > 1 else z * 0
             for page in row:
-                self.weight[page] += float(z[page - first])
+                self.weight[page] = self.weight.get(page, 0.0) + float(z[page - first])
 
     def retrieved(self) -> list[tuple[int, int]]:
         """``(page, votes)`` of every retrieved page, most voted then best scored first."""
-        return sorted(self.votes.items(), key=lambda pv: (-pv[1], -self.weight[pv[0]], pv[0]))
+        return sorted(
+            self.votes.items(), key=lambda pv: (-pv[1], -self.weight.get(pv[0], 0.0), pv[0])
+        )
 
 
 __all__ = ["AskRun", "PrefillRun", "attend_block", "choose_pages"]

@@ -268,7 +268,8 @@ def _converted(gguf: Path, cache_dir: Path | None) -> Path:
     quiet_hf_progress()  # the one-time conversion keeps its bars on a terminal only
     logging.getLogger(__name__).info("converting %s to safetensors in %s (once)", gguf, folder)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # transformers types the Auto classes' result loosely (a wrapped base class): Any here.
+    model: Any = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are already de-quantized to float32; drop the GGUF marker so transformers
     # saves them as an ordinary model.
     model.hf_quantizer = None
@@ -296,7 +297,7 @@ def _load_folder(folder: Path, device: str) -> tuple[Any, Any]:
     quiet_hf_progress(unless_terminal=False)  # a load takes seconds; lcmem shows its own progress
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
     model.to(device)
     model.eval()
     return model, tokenizer

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,10 @@ class IgnoreFile:
         folder ``gen`` but says nothing about ``gen/a.md``. ``pathspec``'s ``check_file`` also
         lets a folder pattern match everything below the folder (its emulation of "an ignored
         folder hides its content"), which would make ``!gen/`` re-include ``gen/a.md`` too.
-        The walk never enters ignored folders, so here a match that only covers an ancestor
-        folder (pathspec marks the folder's ``/`` with its ``ps_d`` group) does not count.
+        The walk never enters ignored folders, so here a pattern counts only where its
+        expression matches up to the end of the path itself (see :attr:`_rules`); a match that
+        stops at an ancestor folder's ``/`` does not count. Only pathspec's public ``patterns``,
+        ``include``, ``regex`` and ``pattern`` are read.
         """
         path = path if isinstance(path, str) else path.as_posix()
         prefix = self._prefix
@@ -89,18 +92,35 @@ class IgnoreFile:
         if is_dir:
             rel += "/"
         verdict = None
+        for include, regex, inside in self._rules:
+            if inside:  # "dir/**": everything inside dir, not dir itself
+                match = regex.search(rel)
+                if match is None or match.end() == len(rel):
+                    continue
+            elif regex.search(rel) is None:
+                continue
+            verdict = include
+        return verdict
+
+    @functools.cached_property
+    def _rules(self) -> list[tuple[bool, re.Pattern[str], bool]]:
+        """``(include, expression, inside)`` per pattern, in order.
+
+        pathspec compiles a pattern to an expression that also matches the paths below a
+        matched folder (``gen/`` -> ``^(?:.+/)?gen/``, unanchored for ``*/``). Anchoring it at
+        the end of the path (``\\Z``) keeps only the paths the pattern names itself.
+        ``dir/**`` (``inside``) names what lies below ``dir/``, so it keeps the plain one.
+        """
+        rules = []
         for pattern in self.spec.patterns:
             if pattern.include is None or pattern.regex is None:
                 continue
-            match = pattern.regex.match(rel)
-            if match is None:
-                continue
-            if match.end() < len(rel) and match.groupdict().get("ps_d"):
-                continue  # matched an ancestor folder, not this path
-            if is_dir and match.end() == len(rel) and str(pattern.pattern).endswith("/**"):
-                continue  # "dir/**" matches what is inside dir, not dir itself
-            verdict = bool(pattern.include)
-        return verdict
+            inside = str(pattern.pattern).endswith("/**")
+            regex = pattern.regex
+            if not inside:
+                regex = re.compile(f"(?:{regex.pattern})\\Z", regex.flags)
+            rules.append((bool(pattern.include), regex, inside))
+        return rules
 
 
 def _valid(line: str) -> bool:

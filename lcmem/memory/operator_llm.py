@@ -20,7 +20,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from lcmem.memory.dates import find_dates
-from lcmem.memory.events import Actor, Event, SourceSpan
+from lcmem.memory.events import Actor, Event, SourceSpan, TimeStatus
 from lcmem.memory.operator import Extraction, Operator, OperatorContext, sentences
 
 if TYPE_CHECKING:
@@ -150,7 +150,8 @@ class LLMOperator(Operator):
         cues = [a.name for a in actors] + [item.get("location") or "", item.get("time") or ""]
         span = _locate(piece, item.get("quote") or "", cues)
         time_text = (item.get("time") or "").strip()
-        time, status = out.clock, "inherited" if out.clock else "unresolved"
+        time = out.clock
+        status: TimeStatus = "inherited" if out.clock else "unresolved"
         if time_text:
             found = find_dates(time_text, out.clock)
             resolved = [d for d in found if d.resolved]
@@ -173,7 +174,7 @@ class LLMOperator(Operator):
             location=location,
             time=time,
             time_text=time_text,
-            time_status=status,  # type: ignore[arg-type]
+            time_status=status,
             source=SourceSpan(
                 context.source, context.offset + offset + span[0], context.offset + offset + span[1]
             ),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from lcmem.memory.dates import MONTHS, WEEKDAYS, DateMatch, find_dates
-from lcmem.memory.events import Actor, Event, SourceSpan
+from lcmem.memory.events import Actor, Event, SourceSpan, TimeStatus
 from lcmem.memory.operator import Extraction, Operator, OperatorContext, sentences
 
 
@@ -163,7 +163,7 @@ class RuleOperator(Operator):
 
     def _time(
         self, dates: list[DateMatch], out: Extraction, flashback: bool
-    ) -> tuple[str | None, str, str]:
+    ) -> tuple[str | None, TimeStatus, str]:
         """(time, status, phrase) of a sentence; moves the clock unless it is a flashback."""
         if not dates:
             return out.clock, ("inherited" if out.clock else "unresolved"), ""

@@ -135,7 +135,7 @@ def latest_location(r: Reconciler, person: str) -> QueryResult:
     res = QueryResult("latest")
     eid = _one(r, person, "person", res.notes)
     facts = r.facts.get(eid, []) if eid else []
-    if not facts:
+    if not eid or not facts:
         res.text = f"none: no known location of {person}"
         return res
     last = max(f.valid_from for f in facts)

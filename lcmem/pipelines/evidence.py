@@ -146,8 +146,8 @@ def closest_sentence(quote: str, passage: Chunk) -> Chunk | None:
             best = (shared, len(own), start, end)
     if best is None:
         return None
-    shared, own, start, end = best
-    if shared < MIN_SHARED_TERMS or shared < MIN_SHARED_SHARE * min(len(wanted), own):
+    shared, n_own, start, end = best
+    if shared < MIN_SHARED_TERMS or shared < MIN_SHARED_SHARE * min(len(wanted), n_own):
         return None
     return sub_chunk(passage, start, end)
 

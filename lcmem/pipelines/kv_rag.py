@@ -102,6 +102,7 @@ class KVPipeline(Pipeline):
         """
         question = check_question(question)
         steps: list[Step] = []
+        doc: PagedDocument | None
         if documents:
             doc = self._documents(list(documents), steps)
         elif library is not None:

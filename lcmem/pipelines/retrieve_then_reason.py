@@ -224,7 +224,7 @@ class RetrieveThenReasonPipeline(Pipeline):
         wanted = bridge_names(question, evidence)
         if not wanted:
             return []
-        found = self._sources.retrieve(" ".join(wanted), self.k, **retrieve)  # type: ignore[arg-type]
+        found = self._sources.retrieve(" ".join(wanted), self.k, **retrieve)
         return _add_naming(evidence, found, wanted, "hop")
 
 

@@ -38,12 +38,14 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from lcmem.errors import ConfigError, StoreError
 from lcmem.types import Chunk
@@ -257,7 +259,7 @@ class SQLStore:
         )
         if existing_id is None:
             doc_id = conn.execute(
-                DocumentRow.__table__.insert().values(**values).returning(DocumentRow.id)
+                insert(DocumentRow).values(**values).returning(DocumentRow.id)
             ).scalar_one()
             return int(doc_id), []
         old = self._delete_chunks_of(conn, [existing_id])
@@ -302,7 +304,7 @@ class SQLStore:
             for i, n in enumerate(chunks)
         ]
         result = conn.execute(
-            ChunkRow.__table__.insert().returning(ChunkRow.id, sort_by_parameter_order=True),
+            insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True),
             rows,
         )
         return [int(r[0]) for r in result]
@@ -374,10 +376,12 @@ class SQLStore:
         for key, value in where.items():
             if key in ("path", "document"):
                 values = value if isinstance(value, (list, tuple, set)) else [value]
-                cond = None
+                cond: ColumnElement[bool] | None = None
                 for v in values:
                     c = DocumentRow.path.like(_glob_to_like(str(v)), escape="\\")
                     cond = c if cond is None else (cond | c)
+                if cond is None:  # an empty list of paths: nothing matches (as for metadata)
+                    return np.zeros(0, dtype=np.int64)
                 stmt = stmt.where(cond)
                 continue
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
@@ -420,7 +424,7 @@ class SQLStore:
             if h not in existing
         ]
         if rows:
-            conn.execute(EmbeddingRow.__table__.insert(), rows)
+            conn.execute(insert(EmbeddingRow), rows)
 
     def prune_embeddings(self) -> int:
         """Drop cached vectors no chunk uses any more; returns how many."""
@@ -466,7 +470,7 @@ def _get_meta(conn: Connection, key: str) -> Any:
 
 def _set_meta(conn: Connection, key: str, value: Any) -> None:
     if conn.execute(select(MetaRow.key).where(MetaRow.key == key)).first() is None:
-        conn.execute(MetaRow.__table__.insert().values(key=key, value=value))
+        conn.execute(insert(MetaRow).values(key=key, value=value))
     else:
         conn.execute(update(MetaRow).where(MetaRow.key == key).values(value=value))
 

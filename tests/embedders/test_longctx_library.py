@@ -102,7 +102,7 @@ def test_cli_index_options(tmp_path, model_dir, docs):
     manifest = json.loads((Path(store) / "manifest.json").read_text())
     assert manifest["embedder"]["strategy"] == "pi+s"
     bad = runner.invoke(cli, [*args, "--embed-max-tokens", "2048", "--embed-strategy", "rp"])
-    assert bad.exit_code != 0  # lcmem.cli.main prints the message and exits 2
+    assert bad.exit_code != 0  # lcmem.cli.main prints the message and exits 4
     assert isinstance(bad.exception, EmbedderMismatchError)
     assert "built with embedder" in str(bad.exception)
 
