@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
@@ -441,7 +442,8 @@ class ExactIndex:
 
 @dataclass(frozen=True)
 class Located:
-    """A match in character terms: offsets, 1-based lines and the line(s) it sits on."""
+    """A match in character terms: offsets, 1-based lines, the matched text and the line(s)
+    around it (``snippet`` is ``text[snippet_start:snippet_end]`` of the document)."""
 
     doc_id: int
     path: str
@@ -449,37 +451,117 @@ class Located:
     end: int
     line_start: int
     line_end: int
+    text: str
     snippet: str
+    snippet_start: int
+    snippet_end: int
 
 
 def to_chars(
     index: ExactIndex, matches: Sequence[Match], snippet_chars: int = 240
 ) -> list[Located]:
-    """Character offsets, line numbers and a snippet for each match (one decode per document).
+    """Character offsets, line numbers and a snippet for each match (one scan per document).
 
     Offsets index the document's ``str`` (code points): ``text[start:end] == pattern`` for an
-    exact index.
+    exact index. The snippet is the match's line(s), cut to about ``snippet_chars``.
     """
     out: list[Located] = []
     key: tuple[int, int] | None = None
-    data, lead, lines = b"", np.zeros(0, np.int64), np.zeros(0, np.int64)
+    data, lead, lines = b"", np.zeros(1, np.int64), np.zeros(0, np.int64)
     for m in matches:
         if key != (m.segment, m.doc_id):
             key = (m.segment, m.doc_id)
             data = index.text_of(m)
             arr = np.frombuffer(data, dtype=np.uint8)
-            lead = np.flatnonzero((arr & 0xC0) != 0x80)  # byte offset of each code point
+            # byte offset of each code point, and of the end
+            lead = np.append(np.flatnonzero((arr & 0xC0) != 0x80), len(data))
             lines = np.flatnonzero(arr == 10)  # byte offset of each newline
-        start, end = np.searchsorted(lead, [m.start, m.end]).tolist()
+        a = data.rfind(b"\n", 0, m.start) + 1
+        b = data.find(b"\n", m.end)
+        b = len(data) if b == -1 else b
+        start, end, a_c, b_c = np.searchsorted(lead, [m.start, m.end, a, b]).tolist()
+        lo = max(a_c, start - snippet_chars // 2)
+        hi = min(b_c, max(end, lo + snippet_chars))
         line_start, line_end = (
             np.searchsorted(lines, [m.start, max(m.start, m.end - 1)]) + 1
         ).tolist()
-        a = data.rfind(b"\n", 0, m.start) + 1
-        b = data.find(b"\n", m.end)
-        before = decode(data[a : m.start])[-(snippet_chars // 2) :]
-        after = decode(data[m.end : len(data) if b == -1 else b])
-        body = decode(data[m.start : m.end])
-        after = after[: max(0, snippet_chars - len(before) - len(body))]
-        snippet = before + body + after
-        out.append(Located(m.doc_id, m.path, start, end, line_start, line_end, snippet))
+        out.append(
+            Located(
+                m.doc_id,
+                m.path,
+                start,
+                end,
+                line_start,
+                line_end,
+                decode(data[m.start : m.end]),
+                decode(data[int(lead[lo]) : int(lead[hi])]),
+                lo,
+                hi,
+            )
+        )
+    return out
+
+
+# -- whitespace-normalised search ---------------------------------------------------------
+# No index of its own: the longest word of the pattern is looked up in the index, and only the
+# documents holding it are scanned with a regular expression in which each run of whitespace
+# matches any run of ASCII whitespace.
+_WS = b"[ \t\n\r\f\v]+"
+
+
+def _normalized(index: ExactIndex, pattern: str) -> tuple[re.Pattern[bytes], str]:
+    if not isinstance(pattern, str) or not pattern.strip(" \t\n\r\f\v"):
+        raise EmptyQueryError("the pattern is empty: give the text to search for")
+    words = re.split(r"[ \t\n\r\f\v]+", pattern.strip(" \t\n\r\f\v"))
+    body = _WS.join(re.escape(index.prepare(w)) for w in words)
+    return re.compile(b"(?=(" + body + b"))"), max(words, key=lambda w: len(w.encode()))
+
+
+def _candidates(
+    index: ExactIndex, word: str, allowed: Iterable[int] | None
+) -> list[tuple[str, int, int]]:
+    """``(path, segment, row)`` of live documents holding ``word``, in document order."""
+    pat = index.prepare(word)
+    allow = None if allowed is None else np.asarray(sorted(set(allowed)), dtype=np.int64)
+    out = []
+    for si, (seg, dead) in enumerate(zip(index.segments, index.deleted, strict=True)):
+        left, n = seg.range(pat)
+        if n == 0:
+            continue
+        rows = np.unique(seg.rows_of(np.asarray(seg.sa[left : left + n], dtype=np.int64)))
+        rows = rows[index._row_mask(seg, dead, allow)[rows]]
+        out += [(seg.paths[r], si, r) for r in rows.tolist()]
+    out.sort()
+    return out
+
+
+def count_normalized(index: ExactIndex, pattern: str, allowed: Iterable[int] | None = None) -> int:
+    """Occurrences of ``pattern`` where any whitespace run matches any whitespace run.
+
+    Example:
+        >>> import tempfile
+        >>> ix = ExactIndex(tempfile.mkdtemp())
+        >>> ix.add([ExactDoc(1, "a", "h", "see  the   manual; see the manual")])
+        >>> count_normalized(ix, "the manual"), ix.count("the manual")
+        (2, 1)
+    """
+    rx, word = _normalized(index, pattern)
+    total = 0
+    for _, si, row in _candidates(index, word, allowed):
+        total += sum(1 for _ in rx.finditer(index.segments[si].doc_bytes(row)))
+    return total
+
+
+def locate_normalized(
+    index: ExactIndex, pattern: str, limit: int | None = None, allowed: Iterable[int] | None = None
+) -> list[Match]:
+    """Matches of ``pattern`` as in :func:`count_normalized`, in document order."""
+    rx, word = _normalized(index, pattern)
+    out: list[Match] = []
+    for path, si, row in _candidates(index, word, allowed):
+        seg = index.segments[si]
+        for m in rx.finditer(seg.doc_bytes(row)):
+            out.append(Match(int(seg.ids[row]), path, m.start(1), m.end(1), si))
+            if limit is not None and len(out) >= limit:
+                return out
     return out

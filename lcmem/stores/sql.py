@@ -227,6 +227,17 @@ class SQLStore:
                 select(DocumentRow.text).where(DocumentRow.path == path)
             ).scalar_one_or_none()
 
+    def iter_document_texts(
+        self, ids: Sequence[int], batch: int = 200
+    ) -> Iterator[list[tuple[int, str, str, str]]]:
+        """Yield batches of ``(id, path, content_hash, text)`` (for the exact-match index)."""
+        with self.engine.connect() as conn:
+            for part_ids in _batches(list(ids), batch):
+                stmt = select(
+                    DocumentRow.id, DocumentRow.path, DocumentRow.content_hash, DocumentRow.text
+                ).where(DocumentRow.id.in_(part_ids))
+                yield [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
     def touch(self, conn: Connection, doc_id: int, size: int, mtime_ns: int) -> None:
         """Record a new mtime for a document whose content did not change."""
         conn.execute(
@@ -367,7 +378,30 @@ class SQLStore:
             >>> store.filter_chunk_ids({"lang": "python"})
             array([], dtype=int64)
         """
-        stmt = select(ChunkRow.id)
+        stmt = self._filter(select(ChunkRow.id), where)
+        if stmt is None:
+            return np.zeros(0, dtype=np.int64)
+        with self.engine.connect() as conn:
+            ids = conn.execute(stmt).scalars().all()
+        return np.asarray(sorted(ids), dtype=np.int64)
+
+    def filter_document_ids(self, where: dict[str, Any]) -> np.ndarray:
+        """Ids of documents with at least one chunk matching ``where`` (as
+        :meth:`filter_chunk_ids`); used by exact search.
+
+        Example:
+            >>> SQLStore("sqlite://").filter_document_ids({"lang": "python"})
+            array([], dtype=int64)
+        """
+        stmt = self._filter(select(ChunkRow.document_id).distinct(), where)
+        if stmt is None:
+            return np.zeros(0, dtype=np.int64)
+        with self.engine.connect() as conn:
+            ids = conn.execute(stmt).scalars().all()
+        return np.asarray(sorted(ids), dtype=np.int64)
+
+    def _filter(self, stmt: Any, where: dict[str, Any]) -> Any:
+        """``stmt`` (a select over chunks) narrowed by ``where``; ``None`` if nothing can match."""
         needs_doc = any(k in ("path", "document") for k in where)
         if needs_doc:
             stmt = stmt.join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
@@ -382,11 +416,9 @@ class SQLStore:
                 continue
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             if not values:
-                return np.zeros(0, dtype=np.int64)
+                return None
             stmt = stmt.where(_json_in(ChunkRow.meta[key], values))
-        with self.engine.connect() as conn:
-            ids = conn.execute(stmt).scalars().all()
-        return np.asarray(sorted(ids), dtype=np.int64)
+        return stmt
 
     # -- embedding cache -----------------------------------------------------------------
     def get_embeddings(self, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
