@@ -75,9 +75,10 @@ def corpus_files(folder: Path) -> list[Path]:
 
 
 def make_patterns(texts: list[str], n: int, seed: int) -> list[str]:
-    """``n`` phrases of 1-10 consecutive whitespace-separated words (count drawn uniformly),
-    cut from random documents at random word positions, so each occurs at least once.
-    Phrases keep the document's own spacing (a newline inside stays a newline).
+    """``n`` phrases of 1-10 consecutive space-separated words (count drawn uniformly) cut from
+    one line of a random document, so each occurs at least once. Phrases stay within a line:
+    ``rg -F`` and ``grep -F`` read a newline in a pattern as "one more pattern", so a multi-line
+    phrase would not be the same query for them.
 
     Splits: ``dev`` uses seed 0, ``test`` seed 1.
     """
@@ -87,13 +88,18 @@ def make_patterns(texts: list[str], n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     out: list[str] = []
     while len(out) < n:
-        text = rng.choice(texts)
-        words = list(re.finditer(r"\S+", text))
-        if len(words) < 10:
-            continue
         k = rng.randint(1, 10)
-        i = rng.randrange(len(words) - k + 1)
-        out.append(text[words[i].start() : words[i + k - 1].end()])
+        text = rng.choice(texts)
+        for _ in range(20):  # a few lines of this document, looking for one with k words
+            at = rng.randrange(len(text)) if text else 0
+            line = text[
+                text.rfind("\n", 0, at) + 1 : (text.find("\n", at) + 1 or len(text) + 1) - 1
+            ]
+            words = list(re.finditer(r"\S+", line))
+            if len(words) >= k:
+                i = rng.randrange(len(words) - k + 1)
+                out.append(line[words[i].start() : words[i + k - 1].end()])
+                break
     return out
 
 
