@@ -751,7 +751,7 @@ class Library:
                 doc_path=m.path,
                 line_start=m.line_start,
                 line_end=m.line_end,
-                metadata={"snippet": snippet, "document_id": m.doc_id},
+                metadata={"snippet": snippet, "column": m.column, "document_id": m.doc_id},
             )
             hits.append(Hit(chunk=chunk, score=1.0, rank=len(hits) + 1, scores={"exact": 1.0}))
         return hits

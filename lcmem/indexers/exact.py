@@ -455,6 +455,7 @@ class Located:
     snippet: str
     snippet_start: int
     snippet_end: int
+    column: int  # 1-based, in characters, of ``start`` on its line
 
 
 def to_chars(
@@ -497,6 +498,7 @@ def to_chars(
                 decode(data[int(lead[lo]) : int(lead[hi])]),
                 lo,
                 hi,
+                start - a_c + 1,
             )
         )
     return out

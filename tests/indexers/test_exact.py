@@ -202,3 +202,9 @@ def test_fold_table_covers_every_expanding_code_point():
         if not 0xD800 <= c <= 0xDFFF and len(chr(c).lower()) != 1
     }
     assert expanding == set(exact._FOLD_TABLE)
+
+
+def test_columns_are_one_based_characters(tmp_path):
+    index = make(tmp_path, {"a": "é x\n  😀y"})
+    assert [h.column for h in to_chars(index, index.locate("x"))] == [3]
+    assert [h.column for h in to_chars(index, index.locate("y"))] == [4]
