@@ -122,3 +122,28 @@ def test_incremental_update_delete_reopen_optimize(setup, embedder):
     assert fourth.count("the") == brute(fourth, "the")
     third.close()
     fourth.close()
+
+
+def test_quote_verifier_looks_quotes_up_in_the_whole_library(setup):
+    from lcmem.pipelines.quotes import verify_quotes
+
+    lib, _docs, _ = setup
+    path = next(p for p in lib.documents() if p.endswith("grep.txt"))
+    chunks = [h.chunk for h in lib.find("grep", limit=1000) if h.path == path]
+    first = lib.search("grep", k=50, mode="bm25", where={"path": "*grep.txt"})
+    shown = min((h.chunk for h in first), key=lambda c: c.start)
+    text = lib.document_text(path)
+    b = shown.end
+    quote = text[b - 40 : b + 40].strip()  # crosses the end of the passage shown
+    assert chunks and quote not in shown.text
+    alone = verify_quotes([quote], [shown])
+    assert alone.dropped == [quote]  # chunk by chunk it cannot be found
+    check = verify_quotes([quote], [shown], library=lib)
+    assert check.dropped == []
+    hit = check.verified[0]
+    assert hit.path == path and hit.chunk.metadata["method"] == "exact"
+    assert text[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+    assert quote in hit.chunk.text
+    assert hit.chunk.line_start == text.count("\n", 0, hit.chunk.start) + 1
+    # where narrows the lookup: outside it the quote is not in the library
+    assert verify_quotes([quote], [shown], library=lib, where={"path": "*.md"}).dropped
