@@ -57,6 +57,7 @@ MODES = ("hybrid", "dense", "bm25")
 _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
+_PHRASE_LIMIT = 100_000  # most occurrences of a quoted phrase considered by hybrid search
 
 
 def open(
@@ -648,6 +649,10 @@ class Library:
             allowed = self.store.filter_chunk_ids(where)
             if len(allowed) == 0:
                 return []
+        if mode == "hybrid" and '"' in query:  # "quoted phrases" must occur (exact index)
+            allowed = self._phrase_filter(query, where, allowed)
+            if allowed is not None and len(allowed) == 0:
+                return []
         dense, sparse = self._indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
@@ -762,6 +767,23 @@ class Library:
             for variant in self._exact_variants():
                 self._exact(variant).optimize()
             self.save()
+
+    def _phrase_filter(
+        self, query: str, where: dict[str, Any] | None, allowed: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Chunk ids (within ``allowed``) that hold every ``"quoted phrase"`` of ``query``
+        verbatim, found with the exact index; ``allowed`` unchanged if nothing is quoted."""
+        import re
+
+        phrases = [p for p in re.findall(r'"([^"]+)"', query) if p.strip()]
+        for phrase in phrases:
+            spans: dict[int, list[tuple[int, int]]] = {}
+            for hit in self.find(phrase, limit=_PHRASE_LIMIT, where=where):
+                doc_id = hit.chunk.metadata["document_id"]
+                spans.setdefault(doc_id, []).append((hit.chunk.start, hit.chunk.end))
+            ids = self.store.chunks_holding(spans)
+            allowed = ids if allowed is None else np.intersect1d(allowed, ids)
+        return allowed
 
     def _exact_query(
         self, text: str, where: dict[str, Any] | None, ignore_case: bool

@@ -147,3 +147,13 @@ def test_quote_verifier_looks_quotes_up_in_the_whole_library(setup):
     assert hit.chunk.line_start == text.count("\n", 0, hit.chunk.start) + 1
     # where narrows the lookup: outside it the quote is not in the library
     assert verify_quotes([quote], [shown], library=lib, where={"path": "*.md"}).dropped
+
+
+def test_hybrid_search_keeps_quoted_phrases_verbatim(setup):
+    lib, _docs, _ = setup
+    hits = lib.search('"regular expression" matching lines', k=5)
+    assert hits and all("regular expression" in h.chunk.text for h in hits)
+    plain = lib.search("regular expression matching lines", k=20)
+    assert any("regular expression" not in h.chunk.text for h in plain)  # the filter did work
+    assert lib.search('"no such phrase anywhere" lines', k=5) == []
+    assert lib.search('"regular expression"', k=5, mode="bm25")  # other modes: unchanged

@@ -238,6 +238,20 @@ class SQLStore:
                 ).where(DocumentRow.id.in_(part_ids))
                 yield [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
 
+    def chunks_holding(self, spans: dict[int, list[tuple[int, int]]]) -> np.ndarray:
+        """Ids of chunks that contain at least one of the character spans given per document
+        id (for phrase search: the chunks a phrase occurrence lies in whole)."""
+        out: set[int] = set()
+        with self.engine.connect() as conn:
+            for part in _batches(list(spans), 500):
+                stmt = select(
+                    ChunkRow.id, ChunkRow.document_id, ChunkRow.char_start, ChunkRow.char_end
+                ).where(ChunkRow.document_id.in_(part))
+                for cid, doc_id, start, end in conn.execute(stmt):
+                    if any(start <= a and b <= end for a, b in spans[doc_id]):
+                        out.add(cid)
+        return np.asarray(sorted(out), dtype=np.int64)
+
     def touch(self, conn: Connection, doc_id: int, size: int, mtime_ns: int) -> None:
         """Record a new mtime for a document whose content did not change."""
         conn.execute(
