@@ -61,8 +61,26 @@ def timed(fn, *args):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - t0
 
 
+CPU: dict[str, list[float]] = {}
+
+
 def run(cmd: list[str]) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+
+
+def cpu_timed(key: str, fn, *args):  # type: ignore[no-untyped-def]
+    """Run ``fn`` and record the CPU seconds it and its child processes used under ``key``:
+    on a loaded machine a process's wall time is mostly waiting for a core."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = time.process_time()
+    out = fn(*args)
+    own = time.process_time() - c0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    CPU.setdefault(key, []).append(own + kids)
+    return out
 
 
 def build(folder: Path, docs: list[ExactDoc]) -> tuple[ExactIndex, float]:
@@ -80,6 +98,10 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/work/bench-data/exact"))
     ap.add_argument("--patterns", type=int, default=60, help="per split")
     ap.add_argument("--splits", default="dev,test")
+    ap.add_argument(
+        "--reuse", action="store_true", help="query the index a previous run built (no builds)"
+    )
+    ap.add_argument("--no-locate-all", action="store_true", help="skip 'locate all' timings")
     args = ap.parse_args()
 
     files = corpus_files(args.corpus)
@@ -88,7 +110,15 @@ def main() -> None:
     text_bytes = sum(p.stat().st_size for p in files)
     print(f"corpus: {len(files)} files, {text_bytes / 1e6:.1f} MB of UTF-8")
 
-    # -- build, size, incremental ------------------------------------------------------------
+    if not args.reuse:
+        build_report(args, docs, text_bytes)
+    index = ExactIndex(args.work / "index")  # reopened: memory-mapped, as a library opens it
+    folder = str(args.corpus)
+    query_report(args, texts, index, folder)
+
+
+def build_report(args: argparse.Namespace, docs: list[ExactDoc], text_bytes: int) -> None:
+    """Full build time, size ratio and the cost of adding 1% of the files as a segment."""
     rng = random.Random(42)
     held = set(rng.sample(range(len(docs)), max(1, len(docs) // 100)))
     base = [d for d in docs if d.id not in held]
@@ -101,7 +131,7 @@ def main() -> None:
     t_inc = time.perf_counter() - t0
     extra_mb = sum(len(d.text.encode()) for d in extra) / 1e6
     shutil.rmtree(args.work / "index-99", ignore_errors=True)
-    index, t_full = build(args.work / "index", docs)
+    _, t_full = build(args.work / "index", docs)
     size = du(args.work / "index")
     print(
         f"full build: {t_full:.1f} s ({text_bytes / 1e6 / t_full:.1f} MB/s); "
@@ -115,10 +145,12 @@ def main() -> None:
         f"incremental: +{len(extra)} files ({extra_mb:.2f} MB, 1%) in {t_inc:.2f} s = "
         f"{100 * t_inc / t_full:.2f}% of the full build"
     )
-    index = ExactIndex(args.work / "index")  # reopened: memory-mapped, as a library opens it
-    folder = str(args.corpus)
 
-    # -- queries ---------------------------------------------------------------------------
+
+def query_report(
+    args: argparse.Namespace, texts: list[str], index: ExactIndex, folder: str
+) -> None:
+    """Count and locate latency against rg and grep, pattern by pattern, and correctness."""
     rows = []
     for split in args.splits.split(","):
         pats = make_patterns(texts, args.patterns, seed=0 if split == "dev" else 1)
@@ -127,17 +159,19 @@ def main() -> None:
         }
         wrong = rg_equal = 0
         for pat in pats:
-            n, t = timed(index.count, pat)
+            n, t = timed(cpu_timed, f"{split}:lc", index.count, pat)
             lat["lc"].append(t)
-            out, t = timed(run, ["rg", "-F", "--count-matches", "--no-messages", "--", pat, folder])
+            rg_cmd = ["rg", "-F", "--count-matches", "--no-messages", "--", pat, folder]
+            out, t = timed(cpu_timed, f"{split}:rg", run, rg_cmd)
             lat["rg"].append(t)
             rg_n = sum(int(line.rsplit(":", 1)[1]) for line in out.splitlines() if ":" in line)
-            _, t = timed(run, ["grep", "-rFc", "--", pat, folder])
+            _, t = timed(cpu_timed, f"{split}:grep", run, ["grep", "-rFc", "--", pat, folder])
             lat["grep"].append(t)
             _, t = timed(lambda p: to_chars(index, index.locate(p, limit=100)), pat)
             lat["lc_loc100"].append(t)
-            _, t = timed(lambda p: to_chars(index, index.locate(p)), pat)
-            lat["lc_locall"].append(t)
+            if not args.no_locate_all:
+                _, t = timed(lambda p: to_chars(index, index.locate(p)), pat)
+                lat["lc_locall"].append(t)
             _, t = timed(run, ["rg", "-F", "-n", "--no-messages", "--", pat, folder])
             lat["rg_n"].append(t)
             _, t = timed(run, ["grep", "-rFn", "--", pat, folder])
@@ -153,17 +187,29 @@ def main() -> None:
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for split, n, lat, _, _ in rows:
-        med = {k: statistics.median(v) * 1e3 for k, v in lat.items()}
+        med = {k: statistics.median(v) * 1e3 for k, v in lat.items() if v}
         for what, lc, rg, gr in (
             ("count", "lc", "rg", "grep"),
             ("locate first 100", "lc_loc100", "rg_n", "grep_n"),
             ("locate all", "lc_locall", "rg_n", "grep_n"),
         ):
+            if lc not in med:
+                continue
             print(
                 f"| {split} | {n} | {what} | {med[lc]:.3f} | {pct(lat[lc], 0.95) * 1e3:.3f} | "
                 f"{med[rg]:.1f} | {med[gr]:.1f} | {med[rg] / med[lc]:.0f}x | "
                 f"{med[gr] / med[lc]:.0f}x |"
             )
+    print()
+    print("CPU time of count (process + children, user + sys; rg may use 2 threads):")
+    print("| split | lcmem p50 ms | rg p50 ms | grep p50 ms | rg / lcmem | grep / lcmem |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for split, *_ in rows:
+        c = {k: statistics.median(CPU[f"{split}:{k}"]) * 1e3 for k in ("lc", "rg", "grep")}
+        print(
+            f"| {split} | {c['lc']:.3f} | {c['rg']:.1f} | {c['grep']:.1f} | "
+            f"{c['rg'] / c['lc']:.0f}x | {c['grep'] / c['lc']:.0f}x |"
+        )
     print()
     for split, n, lat, wrong, rg_equal in rows:
         print(
