@@ -149,6 +149,7 @@ class Library:
         self._dense: Any = None
         self._sparse: Any = None
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
+        self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
 
     # -- components (loaded lazily) -------------------------------------------------------
     def _choose_embedder(self, embedder: Embedder | str | None) -> Embedder:
@@ -823,6 +824,9 @@ class Library:
                 shutil.rmtree(folder, ignore_errors=True)
                 index = ExactIndex(folder, variant=variant)
             self._exact_indices[variant] = index
+        generation = self.store.generation
+        if self._exact_synced.get(variant) == generation:
+            return index  # nothing changed in the store since the last check
         have = index.documents()
         want = {d.id: d.content_hash for d in self.store.all_documents()}
         stale = [i for i, h in have.items() if want.get(i) != h]
@@ -836,6 +840,10 @@ class Library:
                 for i, path, h, text in batch
             )
             index.add(docs)
+        if stale or missing:  # keep the work, unless an index run holds the lock (it saves)
+            with contextlib.suppress(StoreError), self._lock():
+                index.save()
+        self._exact_synced[variant] = generation
         return index
 
     # -- questions ------------------------------------------------------------------------
