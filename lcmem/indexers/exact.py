@@ -364,7 +364,9 @@ class ExactIndex:
         start = 0
         while start < len(docs):  # split past 2 GiB
             size, end = 0, start
-            while end < len(docs) and (end == start or size + len(docs[end][3]) + 1 <= 2**31 - 2):
+            while end < len(docs) and (
+                end == start or size + len(docs[end][3]) + 1 <= MAX_SEGMENT_BYTES
+            ):
                 size += len(docs[end][3]) + 1
                 end += 1
             self._add_segment(docs[start:end])

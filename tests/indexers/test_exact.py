@@ -208,3 +208,14 @@ def test_columns_are_one_based_characters(tmp_path):
     index = make(tmp_path, {"a": "é x\n  😀y"})
     assert [h.column for h in to_chars(index, index.locate("x"))] == [3]
     assert [h.column for h in to_chars(index, index.locate("y"))] == [4]
+
+
+def test_segments_split_at_the_size_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact, "MAX_SEGMENT_BYTES", 50)
+    docs = {f"d{i}": f"hello world {i:04d} hello" for i in range(6)}  # 23 bytes + separator
+    index = make(tmp_path, docs)
+    assert len(index.segments) == 3 and all(s.nbytes <= 50 for s in index.segments)
+    assert index.count("hello") == 12
+    index.remove([0])
+    index.optimize()
+    assert len(index.segments) == 3 and index.count("hello") == 10
