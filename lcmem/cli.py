@@ -95,6 +95,11 @@ def cli() -> None:
     default=None,
     help="dense index kind for a new library (default flat, exact)",
 )
+@click.option(
+    "--optimize",
+    is_flag=True,
+    help="then merge the exact-search index into one segment (drops deleted documents' text)",
+)
 def index(
     paths: tuple[Path, ...],
     store: str,
@@ -110,6 +115,7 @@ def index(
     trust_remote_code: bool,
     batch_chunks: int,
     faiss_kind: str | None,
+    optimize: bool,
 ) -> None:
     """Index files and folders (incremental: unchanged files are skipped)."""
     import lcmem
@@ -145,6 +151,8 @@ def index(
             progress=show,
             batch_chunks=batch_chunks,
         )
+        if optimize:
+            lib.optimize()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -521,9 +529,11 @@ def _escape(text: str) -> str:
 
 def _add_subgroups() -> None:
     """Command groups that live in their own modules (kept small, one job each)."""
+    from lcmem.cli_grep import grep
     from lcmem.cli_memory import memory
 
     cli.add_command(memory)
+    cli.add_command(grep)
 
 
 _add_subgroups()

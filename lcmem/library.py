@@ -57,6 +57,7 @@ MODES = ("hybrid", "dense", "bm25")
 _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
+_PHRASE_LIMIT = 100_000  # most occurrences of a quoted phrase considered by hybrid search
 
 
 def open(
@@ -148,6 +149,8 @@ class Library:
         self.faiss_kind = faiss_kind or recorded_kind or "flat"
         self._dense: Any = None
         self._sparse: Any = None
+        self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
+        self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
 
     # -- components (loaded lazily) -------------------------------------------------------
     def _choose_embedder(self, embedder: Embedder | str | None) -> Embedder:
@@ -347,6 +350,8 @@ class Library:
             self._sparse.save(self._bm25_path)
         if self._dense is not None:
             self._dense.save(self._faiss_path)
+        for exact_index in self._exact_indices.values():
+            exact_index.save()
         with atomic_path(self._state_path) as tmp:
             tmp.write_text(json.dumps({"generation": generation}))
         self._write_manifest_file()
@@ -447,6 +452,8 @@ class Library:
                 self._drop_from_indices(removed_ids)
                 report.removed += [d.path for d in gone]
                 report.chunks_removed += len(removed_ids)
+            for variant in self._exact_variants():
+                self._exact(variant)  # one new segment for this run's documents
             self.save()
         report.seconds = time.perf_counter() - started
         return report
@@ -644,6 +651,10 @@ class Library:
             allowed = self.store.filter_chunk_ids(where)
             if len(allowed) == 0:
                 return []
+        if mode == "hybrid" and '"' in query:  # "quoted phrases" must occur (exact index)
+            allowed = self._phrase_filter(query, where, allowed)
+            if allowed is not None and len(allowed) == 0:
+                return []
         dense, sparse = self._indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
@@ -667,6 +678,174 @@ class Library:
                     Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1, scores=detail)
                 )
         return hits
+
+    # -- exact search (issue 19) ----------------------------------------------------------
+    def count(
+        self,
+        text: str,
+        where: dict[str, Any] | None = None,
+        *,
+        ignore_case: bool = False,
+        normalize_whitespace: bool = False,
+    ) -> int:
+        """How many times ``text`` occurs in the library, exactly (overlapping occurrences
+        count: ``"aa"`` is twice in ``"aaa"``).
+
+        Args:
+            text: any string (code points, not bytes); empty is an error.
+            where: metadata filter, as in :meth:`search`.
+            ignore_case: match case-insensitively (builds a lowercased index on first use,
+                recorded in the manifest and kept up to date from then on).
+            normalize_whitespace: any run of whitespace in ``text`` matches any run of
+                whitespace (ASCII space, tab, newline...) in the documents.
+
+        Example:
+            >>> lib.count("Traceback (most recent call last)")          # doctest: +SKIP
+            12
+        """
+        from lcmem.indexers.exact import count_normalized
+
+        index, allowed = self._exact_query(text, where, ignore_case)
+        if allowed is not None and not len(allowed):
+            return 0
+        if normalize_whitespace:
+            return count_normalized(index, text, allowed=allowed)
+        return index.count(text, allowed=allowed)
+
+    def find(
+        self,
+        text: str,
+        limit: int = 100,
+        where: dict[str, Any] | None = None,
+        *,
+        ignore_case: bool = False,
+        normalize_whitespace: bool = False,
+    ) -> list[Hit]:
+        """Where ``text`` occurs: exact spans in document order (path, then offset).
+
+        Each hit's chunk is the matched span (``document_text(hit.path)[start:end]`` is the
+        match), with its 1-based lines; ``chunk.metadata["snippet"]`` is the line around it.
+        Options as in :meth:`count`.
+
+        Example:
+            >>> [(h.path, h.chunk.line_start) for h in lib.find("TODO", limit=5)]  # doctest: +SKIP
+        """
+        from lcmem.indexers.exact import locate_normalized, to_chars
+
+        if limit < 1:
+            raise ConfigError(f"limit must be at least 1, got {limit}")
+        index, allowed = self._exact_query(text, where, ignore_case)
+        if allowed is not None and not len(allowed):
+            return []
+        if normalize_whitespace:
+            matches = locate_normalized(index, text, limit=limit, allowed=allowed)
+        else:
+            matches = index.locate(text, limit=limit, allowed=allowed)
+        hits = []
+        originals: dict[str, str] = {}
+        for m in to_chars(index, matches):
+            text, snippet = m.text, m.snippet
+            if ignore_case:  # the index holds lowercased text; show the document's own
+                if m.path not in originals:
+                    originals[m.path] = self.store.document_text(m.path) or ""
+                original = originals[m.path]
+                text = original[m.start : m.end]
+                snippet = original[m.snippet_start : m.snippet_end]
+            chunk = Chunk(
+                text=text,
+                start=m.start,
+                end=m.end,
+                doc_path=m.path,
+                line_start=m.line_start,
+                line_end=m.line_end,
+                metadata={"snippet": snippet, "column": m.column, "document_id": m.doc_id},
+            )
+            hits.append(Hit(chunk=chunk, score=1.0, rank=len(hits) + 1, scores={"exact": 1.0}))
+        return hits
+
+    def optimize(self) -> None:
+        """Merge the exact index's segments into one, dropping deleted documents' text."""
+        with self._lock():
+            for variant in self._exact_variants():
+                self._exact(variant).optimize()
+            self.save()
+
+    def _phrase_filter(
+        self, query: str, where: dict[str, Any] | None, allowed: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Chunk ids (within ``allowed``) that hold every ``"quoted phrase"`` of ``query``
+        verbatim, found with the exact index; ``allowed`` unchanged if nothing is quoted."""
+        import re
+
+        phrases = [p for p in re.findall(r'"([^"]+)"', query) if p.strip()]
+        for phrase in phrases:
+            spans: dict[int, list[tuple[int, int]]] = {}
+            for hit in self.find(phrase, limit=_PHRASE_LIMIT, where=where):
+                doc_id = hit.chunk.metadata["document_id"]
+                spans.setdefault(doc_id, []).append((hit.chunk.start, hit.chunk.end))
+            ids = self.store.chunks_holding(spans)
+            allowed = ids if allowed is None else np.intersect1d(allowed, ids)
+        return allowed
+
+    def _exact_query(
+        self, text: str, where: dict[str, Any] | None, ignore_case: bool
+    ) -> tuple[Any, np.ndarray | None]:
+        if not isinstance(text, str) or text == "":
+            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        variant = "fold" if ignore_case else "exact"
+        if variant not in self._exact_variants() and self.manifest:
+            # the case-insensitive index is built on first use, then kept like the other
+            self.manifest.setdefault("exact", {})["variants"] = [
+                *self._exact_variants(),
+                variant,
+            ]
+            self.store.set_meta("manifest", self.manifest)
+            self._write_manifest_file()
+        allowed = self.store.filter_document_ids(where) if where else None
+        return self._exact(variant), allowed
+
+    def _exact_variants(self) -> list[str]:
+        """Exact indices this library keeps: ``exact``, plus ``fold`` once asked for."""
+        return list((self.manifest.get("exact") or {}).get("variants", ["exact"]))
+
+    def _exact(self, variant: str = "exact") -> Any:
+        """The exact index of ``variant``, loaded and brought in line with the store: documents
+        added or changed since it was saved go into one new segment, removed ones are masked."""
+        from lcmem.indexers.exact import ExactDoc, ExactIndex
+
+        index = self._exact_indices.get(variant)
+        if index is None:
+            folder = self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+            try:
+                index = ExactIndex(folder, variant=variant)
+            except IndexCorruptError:
+                # Derived data: rebuild it from the store rather than fail.
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+                index = ExactIndex(folder, variant=variant)
+            self._exact_indices[variant] = index
+        generation = self.store.generation
+        if self._exact_synced.get(variant) == generation:
+            return index  # nothing changed in the store since the last check
+        have = index.documents()
+        want = {d.id: d.content_hash for d in self.store.all_documents()}
+        stale = [i for i, h in have.items() if want.get(i) != h]
+        missing = [i for i, h in want.items() if have.get(i) != h]
+        if stale:
+            index.remove(stale)
+        if missing:
+            docs = (
+                ExactDoc(i, path, h, text)
+                for batch in self.store.iter_document_texts(missing)
+                for i, path, h, text in batch
+            )
+            index.add(docs)
+        if stale or missing:  # keep the work, unless an index run holds the lock (it saves)
+            with contextlib.suppress(StoreError), self._lock():
+                index.save()
+        self._exact_synced[variant] = generation
+        return index
 
     # -- questions ------------------------------------------------------------------------
     def ask(

@@ -1,8 +1,8 @@
 """``lcmem serve --mcp``: one library as a Model Context Protocol server (stdio or HTTP).
 
 Built on the official ``mcp`` SDK (2.x, whose ``MCPServer`` is v1's ``FastMCP``). Tools:
-``search``, ``get_chunk``, ``get_span``, ``list_documents``, ``status``, and ``index`` only when
-started with allowed roots. Each indexed document is a resource ``lcmem://document/{path}``
+``search``, ``grep``, ``get_chunk``, ``get_span``, ``list_documents``, ``status``, and ``index``
+only when started with allowed roots. Each indexed document is a resource ``lcmem://document/{path}``
 (the path percent-encoded). Errors a model can cause come back as tool errors it can read.
 
 Security: one library per server; read-only unless ``allow_index`` roots are given (index
@@ -33,6 +33,7 @@ from lcmem.integrations import require_extra
 from lcmem.integrations.tools import (
     DEFAULT_SPAN_CHARS,
     DOCUMENT_URI_PREFIX,
+    MAX_GREP,
     MAX_K,
     MAX_SPAN_CHARS,
     LibraryTools,
@@ -77,6 +78,18 @@ include kind ("text", "markdown", "rst", "html", "pdf", "code"), lang ("python".
 ext (".md"), title, relpath, page for PDFs).
 Example: {{"query": "how do I extract a tar archive", "k": 5, "mode": "hybrid",
 "where": {{"kind": "text"}}}}"""
+
+GREP_DESCRIPTION = f"""\
+Find an exact string in every document of the library and count it: an error message, an
+identifier, a flag, a quote to verify. Literal text, not a regex; overlapping occurrences count.
+Faster and surer than search when you know the exact words; use search for meaning.
+Returns {{"pattern", "count" (every occurrence), "matches": [...]}}: the first `limit`
+(1-{MAX_GREP}, default 20) in document order, each with path, uri, start/end (character
+offsets), line_start, line_end, column, text and snippet (the line around it). No match
+comes with a "note".
+Options: ignore_case, normalize_whitespace (any run of spaces/newlines matches any run),
+count_only (skip the matches), where (metadata filter as in search).
+Example: {{"pattern": "Permission denied", "limit": 10}}"""
 
 GET_CHUNK_DESCRIPTION = """\
 Fetch chunks by id (the chunk_id of search hits), e.g. to re-read a hit or read the chunks just
@@ -236,6 +249,29 @@ def _register_tools(server: MCPServer, tools: LibraryTools) -> None:
         return tools.search(query, k=k, mode=mode, where=where)
 
     @_as_tool_error
+    def grep(
+        pattern: Annotated[str, Field(description="the exact text to find (not a regex)")],
+        limit: Annotated[int, Field(ge=1, le=MAX_GREP, description="most matches returned")] = 20,
+        where: Annotated[
+            dict[str, Any] | None,
+            Field(description='metadata filter, e.g. {"lang": "python"} or {"path": "*/docs/*"}'),
+        ] = None,
+        ignore_case: Annotated[bool, Field(description="match whatever the case")] = False,
+        normalize_whitespace: Annotated[
+            bool, Field(description="any whitespace run matches any whitespace run")
+        ] = False,
+        count_only: Annotated[bool, Field(description="only count, list no match")] = False,
+    ) -> dict[str, Any]:
+        return tools.grep(
+            pattern,
+            limit=limit,
+            where=where,
+            ignore_case=ignore_case,
+            normalize_whitespace=normalize_whitespace,
+            count_only=count_only,
+        )
+
+    @_as_tool_error
     def get_chunk(
         ids: Annotated[
             list[int] | int, Field(description="a chunk id or a list of them (chunk_id of hits)")
@@ -278,6 +314,7 @@ def _register_tools(server: MCPServer, tools: LibraryTools) -> None:
         return tools.status()
 
     server.add_tool(search, description=SEARCH_DESCRIPTION, annotations=READ_ONLY)
+    server.add_tool(grep, description=GREP_DESCRIPTION, annotations=READ_ONLY)
     server.add_tool(get_chunk, description=GET_CHUNK_DESCRIPTION, annotations=READ_ONLY)
     server.add_tool(get_span, description=GET_SPAN_DESCRIPTION, annotations=READ_ONLY)
     server.add_tool(list_documents, description=LIST_DOCUMENTS_DESCRIPTION, annotations=READ_ONLY)

@@ -28,6 +28,7 @@ from lcmem.types import line_starts
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 50
+MAX_GREP = 200  # most matches one grep call returns
 MAX_ANSWER_TOKENS = 1024
 ASK_PIPELINES = ("rag", "rtr", "coa", "memory")
 DEFAULT_SPAN_CHARS = 20_000
@@ -106,6 +107,51 @@ class LibraryTools:
                 if where
                 else "no hits: try other words or mode=hybrid"
             )
+        return out
+
+    def grep(
+        self,
+        pattern: str,
+        limit: int = 20,
+        where: dict[str, Any] | None = None,
+        ignore_case: bool = False,
+        normalize_whitespace: bool = False,
+        count_only: bool = False,
+    ) -> dict[str, Any]:
+        """Exact occurrences of ``pattern``: ``{"pattern", "count", "matches": [...]}`` (the
+        first ``limit`` in document order; ``count`` is every occurrence)."""
+        if not isinstance(pattern, str) or pattern == "":
+            raise EmptyQueryError("the pattern is empty: give the exact text to look for")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_GREP:
+            raise ConfigError(f"limit must be an integer from 1 to {MAX_GREP}, got {limit!r}")
+        where = _check_where(where)
+        options = {"ignore_case": ignore_case, "normalize_whitespace": normalize_whitespace}
+        with self._lock:
+            count = self.library.count(pattern, where=where or None, **options)
+            hits = (
+                []
+                if count_only or not count
+                else self.library.find(pattern, limit=limit, where=where or None, **options)
+            )
+        matches = []
+        for h in hits:
+            c = h.chunk
+            matches.append(
+                {
+                    "path": h.path,
+                    "uri": document_uri(h.path),
+                    "start": c.start,
+                    "end": c.end,
+                    "line_start": c.line_start,
+                    "line_end": c.line_end,
+                    "column": c.metadata.get("column"),
+                    "text": c.text,
+                    "snippet": c.metadata.get("snippet", ""),
+                }
+            )
+        out: dict[str, Any] = {"pattern": pattern, "count": count, "matches": matches}
+        if not count:
+            out["note"] = "no exact occurrence: try ignore_case, normalize_whitespace or search"
         return out
 
     def get_chunks(self, ids: int | Sequence[int]) -> dict[str, Any]:

@@ -10,6 +10,12 @@ A quote is looked for in each source passage in three steps:
    changed character in ten), the quote has at least ``min_fuzzy_chars`` characters (short
    strings match anything loosely) and the span is about the quote's length (80-125%).
 
+With a ``library``, step 1 is one lookup in the library's exact index instead
+(:meth:`~lcmem.library.Library.find`): a quote found verbatim anywhere in the library is
+verified at once, even when it crosses the boundary of the chunks shown (the passages are
+checked one by one, so such a quote could only pass fuzzily, or not at all). Matches inside a
+passage shown win over matches elsewhere.
+
 A verified quote becomes the *source's* text at the span found (widened to whole words: a quote
 ending in "Vos" gives "Voss"), never the model's wording, so what reaches the next step always
 occurs in the source.
@@ -30,9 +36,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lcmem.types import Chunk, Hit
+
+if TYPE_CHECKING:
+    from lcmem.library import Library
 
 FUZZY_THRESHOLD = 90.0
 """Least ``partial_ratio`` score (0-100) for a fuzzy match."""
@@ -157,17 +166,23 @@ def verify_quotes(
     *,
     threshold: float = FUZZY_THRESHOLD,
     min_fuzzy_chars: int = MIN_FUZZY_CHARS,
+    library: Library | None = None,
+    where: dict[str, Any] | None = None,
 ) -> Verification:
     """Check each quote against the passages (exact spans of documents) the model was shown.
 
     The best match over all passages wins (exact, then normalised, then the highest fuzzy
-    score). A quote whose span is already verified is not repeated.
+    score). A quote whose span is already verified is not repeated. With ``library``, an
+    exact quote is looked up in the whole library first (see the module docstring), among the
+    documents ``where`` selects.
     """
     out = Verification()
     seen: set[tuple[str | None, int, int]] = set()
     for quote in quotes:
         best: tuple[QuoteMatch, Chunk] | None = None
-        for passage in passages:
+        if library is not None:
+            best = _library_match(library, quote, passages, where)
+        for passage in passages if best is None else ():
             m = find_quote(
                 quote, passage.text, threshold=threshold, min_fuzzy_chars=min_fuzzy_chars
             )
@@ -211,6 +226,31 @@ def sub_chunk(chunk: Chunk, start: int, end: int) -> Chunk:
         line_start=line_start,
         line_end=line_end,
     )
+
+
+def _library_match(
+    library: Library, quote: str, passages: Sequence[Chunk], where: dict[str, Any] | None
+) -> tuple[QuoteMatch, Chunk] | None:
+    """An exact occurrence of ``quote`` in the library (one exact-index lookup), preferring
+    one inside a passage shown; as a match relative to a chunk of its whole document."""
+    quote = quote.strip()
+    if not quote:
+        return None
+    hits = library.find(quote, limit=100, where=where)
+    if not hits:
+        return None
+
+    def shown(h: Hit) -> bool:
+        return any(
+            p.doc_path == h.path and p.start <= h.chunk.start and h.chunk.end <= p.end
+            for p in passages
+        )
+
+    hit = next((h for h in hits if shown(h)), hits[0])
+    text = library.document_text(hit.path)
+    start, end = _whole_words(text, hit.chunk.start, hit.chunk.end)
+    whole = Chunk(text=text, start=0, end=len(text), doc_path=hit.path, line_start=1)
+    return QuoteMatch(start, end, "exact", 100.0), whole
 
 
 _RANK = {"exact": 2, "normalised": 1, "fuzzy": 0}

@@ -165,7 +165,13 @@ class RetrieveThenReasonPipeline(Pipeline):
         )
         started = time.perf_counter()
         quotes = split_quotes(step.output)
-        check = verify_quotes(quotes, [h.chunk for h in packed], threshold=self.threshold)
+        check = verify_quotes(
+            quotes,
+            [h.chunk for h in packed],
+            threshold=self.threshold,
+            library=library,
+            where=self.where,
+        )
         evidence = list(check.verified)
         replaced: list[dict[str, Any]] = []
         if self.replace_dropped:

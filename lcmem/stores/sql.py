@@ -229,6 +229,31 @@ class SQLStore:
                 select(DocumentRow.text).where(DocumentRow.path == path)
             ).scalar_one_or_none()
 
+    def iter_document_texts(
+        self, ids: Sequence[int], batch: int = 200
+    ) -> Iterator[list[tuple[int, str, str, str]]]:
+        """Yield batches of ``(id, path, content_hash, text)`` (for the exact-match index)."""
+        with self.engine.connect() as conn:
+            for part_ids in _batches(list(ids), batch):
+                stmt = select(
+                    DocumentRow.id, DocumentRow.path, DocumentRow.content_hash, DocumentRow.text
+                ).where(DocumentRow.id.in_(part_ids))
+                yield [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
+    def chunks_holding(self, spans: dict[int, list[tuple[int, int]]]) -> np.ndarray:
+        """Ids of chunks that contain at least one of the character spans given per document
+        id (for phrase search: the chunks a phrase occurrence lies in whole)."""
+        out: set[int] = set()
+        with self.engine.connect() as conn:
+            for part in _batches(list(spans), 500):
+                stmt = select(
+                    ChunkRow.id, ChunkRow.document_id, ChunkRow.char_start, ChunkRow.char_end
+                ).where(ChunkRow.document_id.in_(part))
+                for cid, doc_id, start, end in conn.execute(stmt):
+                    if any(start <= a and b <= end for a, b in spans[doc_id]):
+                        out.add(cid)
+        return np.asarray(sorted(out), dtype=np.int64)
+
     def touch(self, conn: Connection, doc_id: int, size: int, mtime_ns: int) -> None:
         """Record a new mtime for a document whose content did not change."""
         conn.execute(
@@ -369,7 +394,30 @@ class SQLStore:
             >>> store.filter_chunk_ids({"lang": "python"})
             array([], dtype=int64)
         """
-        stmt = select(ChunkRow.id)
+        stmt = self._filter(select(ChunkRow.id), where)
+        if stmt is None:
+            return np.zeros(0, dtype=np.int64)
+        with self.engine.connect() as conn:
+            ids = conn.execute(stmt).scalars().all()
+        return np.asarray(sorted(ids), dtype=np.int64)
+
+    def filter_document_ids(self, where: dict[str, Any]) -> np.ndarray:
+        """Ids of documents with at least one chunk matching ``where`` (as
+        :meth:`filter_chunk_ids`); used by exact search.
+
+        Example:
+            >>> SQLStore("sqlite://").filter_document_ids({"lang": "python"})
+            array([], dtype=int64)
+        """
+        stmt = self._filter(select(ChunkRow.document_id).distinct(), where)
+        if stmt is None:
+            return np.zeros(0, dtype=np.int64)
+        with self.engine.connect() as conn:
+            ids = conn.execute(stmt).scalars().all()
+        return np.asarray(sorted(ids), dtype=np.int64)
+
+    def _filter(self, stmt: Any, where: dict[str, Any]) -> Any:
+        """``stmt`` (a select over chunks) narrowed by ``where``; ``None`` if nothing can match."""
         needs_doc = any(k in ("path", "document") for k in where)
         if needs_doc:
             stmt = stmt.join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
@@ -386,11 +434,9 @@ class SQLStore:
                 continue
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             if not values:
-                return np.zeros(0, dtype=np.int64)
+                return None
             stmt = stmt.where(_json_in(ChunkRow.meta[key], values))
-        with self.engine.connect() as conn:
-            ids = conn.execute(stmt).scalars().all()
-        return np.asarray(sorted(ids), dtype=np.int64)
+        return stmt
 
     # -- embedding cache -----------------------------------------------------------------
     def get_embeddings(self, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -54,7 +55,14 @@ def test_tools_results_and_errors(library, corpus):
     async def main() -> None:
         async with Client(server) as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert set(tools) == {"search", "get_chunk", "get_span", "list_documents", "status"} | {
+            assert set(tools) == {
+                "search",
+                "grep",
+                "get_chunk",
+                "get_span",
+                "list_documents",
+                "status",
+            } | {
                 "ask",
                 "memory_observe",
                 "memory_query",
@@ -69,6 +77,24 @@ def test_tools_results_and_errors(library, corpus):
             )
             schema = tools["search"].input_schema["properties"]
             assert set(schema) == {"query", "k", "mode", "where"}
+
+            texts = {p: library.document_text(p) for p in library.documents()}
+            spans = sorted(
+                (p, m.start()) for p, t in texts.items() for m in re.finditer("(?=snapshot)", t)
+            )
+            res = _json(await _call(c, "grep", pattern="snapshot", limit=1))
+            assert res["count"] == len(spans) >= 2 and len(res["matches"]) == 1
+            m = res["matches"][0]
+            assert (m["path"], m["start"]) == spans[0]
+            text = texts[m["path"]]
+            assert text[m["start"] : m["end"]] == m["text"] == "snapshot"
+            assert m["line_start"] == text.count("\n", 0, m["start"]) + 1
+            assert m["column"] == m["start"] - text.rfind("\n", 0, m["start"])
+            res = _json(await _call(c, "grep", pattern="SNAPSHOT", ignore_case=True, limit=1))
+            assert res["count"] == sum(t.lower().count("snapshot") for t in texts.values())
+            assert "note" in _json(await _call(c, "grep", pattern="no such words here"))
+            bad = await _call(c, "grep", pattern="")
+            assert bad.is_error and "empty" in _text(bad)
 
             res = _json(await _call(c, "search", query="extract files from an archive", k=3))
             assert res["mode"] == "hybrid" and len(res["hits"]) == 3

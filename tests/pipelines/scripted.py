@@ -81,6 +81,19 @@ class FakeLibrary:
         scored.sort(key=lambda t: -t[0])
         return [Hit(c, float(n), rank=r) for r, (n, c) in enumerate(scored[:k], start=1)]
 
+    def find(self, text: str, limit: int = 100, where: Any = None) -> list[Hit]:
+        """Exact occurrences, by path then offset, as ``Library.find`` gives them."""
+        hits: list[Hit] = []
+        for path in sorted(self.docs):
+            doc = self.docs[path].text
+            at = doc.find(text)
+            while at != -1 and len(hits) < limit:
+                line = doc.count("\n", 0, at) + 1
+                chunk = Chunk(text, at, at + len(text), doc_path=path, line_start=line)
+                hits.append(Hit(chunk, 1.0, rank=len(hits) + 1))
+                at = doc.find(text, at + 1)
+        return hits
+
     def documents(self) -> list[str]:
         return list(self.docs)
 

@@ -71,3 +71,18 @@ def test_split_quotes_strips_bullets_labels_and_marks():
 def test_sub_chunk_keeps_offsets_and_lines():
     c = sub_chunk(Chunk("l1\nl2\nl3", 5, 13, doc_path="p", line_start=10), 3, 8)
     assert (c.text, c.start, c.end, c.line_start, c.line_end) == ("l2\nl3", 8, 13, 11, 12)
+
+
+def test_with_a_library_a_quote_crossing_passages_is_found_in_one_lookup():
+    from lcmem.types import Document
+    from tests.pipelines.scripted import FakeLibrary, chunks_of
+
+    doc = Document("The bridge opened in 1932. It is 503 m long and\nvery old.", path="b.txt")
+    pieces = ["The bridge opened in 1932.", " It is 503 m long and\nvery old."]
+    passages = chunks_of(doc, pieces)
+    quote = "opened in 1932. It is 503 m"
+    assert verify_quotes([quote], passages).dropped == [quote]
+    check = verify_quotes([quote], passages, library=FakeLibrary([doc], passages))
+    hit = check.verified[0]
+    assert (hit.chunk.text, hit.chunk.start, hit.chunk.metadata["method"]) == (quote, 11, "exact")
+    assert doc.text[hit.chunk.start : hit.chunk.end] == quote
