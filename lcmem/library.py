@@ -741,7 +741,7 @@ class Library:
             matches = locate_normalized(index, text, limit=limit, allowed=allowed)
         else:
             matches = index.locate(text, limit=limit, allowed=allowed)
-        hits = []
+        hits: list[Hit] = []
         originals: dict[str, str] = {}
         for m in to_chars(index, matches):
             text, snippet = m.text, m.snippet

@@ -42,7 +42,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class Segment:
 
     def __init__(self, folder: Path, mmap: bool = True) -> None:
         self.folder = folder
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         try:
             meta = json.loads((folder / "docs.json").read_text())
             self.paths: list[str] = meta["paths"]
