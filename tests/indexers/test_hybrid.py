@@ -131,7 +131,7 @@ E0 = np.array([1.0, 0.0, 0.0], np.float32)
 
 def test_hybrid_rrf_and_details(dense):
     sparse = Scripted([(30, 5.0), (50, 4.0), (10, 3.0)])
-    hybrid = HybridIndex(dense, sparse)
+    hybrid = HybridIndex(dense, sparse, fusion="rrf", candidates=50)
     got = hybrid.search(E0, ["q"], k=3)
     dense_rank = {10: 1, 20: 2, 30: 3, 40: 4}
     fused = dict(rrf_fuse([dense.search(E0, 50), sparse.results], k=10))
@@ -139,16 +139,21 @@ def test_hybrid_rrf_and_details(dense):
     for doc_id, score, details in got:
         assert score == pytest.approx(0.5 * fused[doc_id])  # default weights (0.5, 0.5)
         assert details["dense_rank"] == dense_rank[doc_id]
-    assert got[0][2] == pytest.approx({"dense": 1.0, "dense_rank": 1, "bm25": 3.0, "bm25_rank": 3})
-    assert got[2][2] == pytest.approx({"dense": 0.8, "dense_rank": 2})  # not in sparse results
+    assert {k: got[0][2][k] for k in ("dense", "dense_rank", "bm25", "bm25_rank")} == (
+        pytest.approx({"dense": 1.0, "dense_rank": 1, "bm25": 3.0, "bm25_rank": 3})
+    )
+    assert got[0][2]["dense_weight"] == got[0][2]["bm25_weight"] == 0.5
+    assert got[0][2]["dense_part"] + got[0][2]["bm25_part"] == pytest.approx(got[0][1])
+    assert "bm25" not in got[2][2] and got[2][2]["bm25_part"] == 0.0  # not in sparse results
     assert sparse.calls == [(["q"], 50, None)]
 
 
 def test_hybrid_candidates_default_and_override(dense):
     sparse = Scripted([])
     HybridIndex(dense, sparse).search(E0, ["q"], k=20)
+    HybridIndex(dense, sparse).search(E0, ["q"], k=30)
     HybridIndex(dense, sparse, candidates=7).search(E0, ["q"], k=3)
-    assert [k for _, k, _ in sparse.calls] == [80, 7]
+    assert [k for _, k, _ in sparse.calls] == [100, 120, 12]  # at least 4 k
 
 
 def test_hybrid_allowed_reaches_both_indices(dense):
