@@ -134,14 +134,14 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
 def grid(method: str) -> list[Fusion]:
     """Settings tried for ``method`` on dev."""
     out = []
-    for cand in (50, 100, 200):
+    for cand in (100, 200):
         for boost in (1.0, 2.0):
             if method == "rrf":
-                for dense in (0.2, 0.3, 0.4, 0.5):
+                for dense in (0.3, 0.5):
                     for k in (5, 20, 60):
                         out.append(Fusion("rrf", dense, k, cand, boost))
             else:
-                for dense in (0.2, 0.3, 0.4, 0.5, 0.6):
+                for dense in (0.3, 0.4, 0.5, 0.6, 0.7):
                     out.append(Fusion(method, dense, 60, cand, boost))
     return out
 
