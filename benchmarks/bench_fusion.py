@@ -49,6 +49,8 @@ class Case:
     dense: list[tuple[int, float]]
     bm25: list[tuple[int, float]]
     rank_of: Callable[[list[int]], int | None]
+    dense_of: dict[int, float]  # exact dense score of every cached id (score completion)
+    bm25_of: dict[int, float]  # BM25 score of every cached id holding a query term
 
 
 def load(work: Path) -> list[Case]:
@@ -68,6 +70,8 @@ def load(work: Path) -> list[Case]:
                     [(int(i), s) for i, s in lists["dense"]],
                     [(int(i), s) for i, s in lists["bm25"]],
                     _judge(q, chunks),
+                    {int(i): s for i, s in lists["dense"] + lists.get("dense_of", [])},
+                    {int(i): s for i, s in lists["bm25"] + lists.get("bm25_of", [])},
                 )
             )
     return cases
@@ -119,7 +123,15 @@ def run(cases: list[Case], system: str | Fusion, depth: int) -> dict[tuple[str, 
             assert isinstance(system, Fusion)
             n = system.candidates
             weights, _ = fusion_weights(system, c.text)
-            fused, _ = fuse([c.dense[:n], c.bm25[:n]], 2 * n, system, weights=weights)
+            d, b = c.dense[:n], c.bm25[:n]
+            extra = absent = None
+            if system.complete and system.method != "rrf":  # as HybridIndex.search does
+                extra = [
+                    [(i, c.dense_of[i]) for i, _ in b if i in c.dense_of],
+                    [(i, c.bm25_of.get(i, 0.0)) for i, _ in d],
+                ]
+                absent = [None, 0.0]
+            fused, _ = fuse([d, b], 2 * n, system, weights=weights, extra=extra, absent=absent)
             ids = [i for i, _ in fused]
         ranks.setdefault((c.task, c.split), []).append(c.rank_of(ids))
     return {key: score(key[0], r) for key, r in ranks.items()}
@@ -134,7 +146,7 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
 def grid(method: str) -> list[Fusion]:
     """Settings tried for ``method`` on dev."""
     out = []
-    for cand in (100, 200):
+    for cand in (100,):
         for boost in (1.0, 2.0):
             if method == "rrf":
                 for dense in (0.3, 0.5):
@@ -142,7 +154,8 @@ def grid(method: str) -> list[Fusion]:
                         out.append(Fusion("rrf", dense, k, cand, boost))
             else:
                 for dense in (0.3, 0.4, 0.5, 0.6, 0.7):
-                    out.append(Fusion(method, dense, 60, cand, boost))
+                    for complete in (False, True):
+                        out.append(Fusion(method, dense, 60, cand, boost, complete))
     return out
 
 

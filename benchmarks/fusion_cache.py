@@ -91,16 +91,54 @@ def build(name: str, work: Path, depth: int) -> Path:
     return out
 
 
+def complete(name: str, work: Path) -> None:
+    """Add score completion to ``WORK/<name>.json.gz``: for each query, the exact dense score of
+    every BM25 candidate missing from the dense list (``dense_of``) and the BM25 score of every
+    dense candidate missing from the BM25 list (``bm25_of``; absent ids score 0)."""
+    import lcmem
+
+    path = work / f"{name}.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        payload = json.load(fh)
+    t0 = time.perf_counter()
+    with lcmem.open(work / name / "store") as lib:
+        dense, sparse = lib._indices()
+        queries = payload["queries"]
+        vectors = lib.embedder.embed([q["text"] for q in queries], kind="query")
+        for q, vec in zip(queries, vectors, strict=True):
+            lists = payload["lists"][q["qid"]]
+            d_ids = {i for i, _ in lists["dense"]}
+            b_ids = {i for i, _ in lists["bm25"]}
+            need_d = sorted(b_ids - d_ids)
+            need_b = sorted(d_ids - b_ids)
+            got_d = dense.search(vec, len(need_d), allowed=need_d) if need_d else []
+            got_b = (
+                sparse.search(lib.analyzer(q["text"]), len(need_b), allowed=need_b)
+                if need_b
+                else []
+            )
+            lists["dense_of"] = [[int(i), round(float(s), 6)] for i, s in got_d]
+            lists["bm25_of"] = [[int(i), round(float(s), 6)] for i, s in got_b]
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+    print(f"{name}: completed in {time.perf_counter() - t0:.1f}s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=",".join(CORPORA), help="comma-separated corpora")
     parser.add_argument("--depth", type=int, default=200, help="candidates cached per list")
     parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument(
+        "--complete-only", action="store_true", help="only add score completion to cached files"
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args.work.mkdir(parents=True, exist_ok=True)
     for name in args.corpus.split(","):
-        build(name, args.work, args.depth)
+        if not args.complete_only:
+            build(name, args.work, args.depth)
+        complete(name, args.work)
 
 
 if __name__ == "__main__":

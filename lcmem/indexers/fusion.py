@@ -50,6 +50,9 @@ class Fusion:
         candidates: results taken from each index before fusing (at least ``4 k``).
         boost: factor on the BM25 weight when the query quotes a phrase or holds an
             identifier, code or number (see :mod:`lcmem.indexers.query`); 1 disables it.
+        complete: score completion: look up the exact dense score of every BM25 candidate and
+            the BM25 score of every dense candidate, instead of giving an item missing from a
+            list that list's lowest score (score methods only; two small filtered searches).
 
     Example:
         >>> Fusion.parse("rrf:k=20").rrf_k
@@ -63,6 +66,7 @@ class Fusion:
     rrf_k: int = 60
     candidates: int = 100
     boost: float = 2.0
+    complete: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -97,8 +101,8 @@ class Fusion:
         cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
-        ``candidates``, ``boost``); unspecified keys come from ``base`` when it has the same
-        method, else from the defaults of ``method``.
+        ``candidates``, ``boost``, ``complete``); unspecified keys come from ``base`` when it
+        has the same method, else from the defaults of ``method``.
 
         Example:
             >>> Fusion.parse("zscore:dense=0.4,boost=1").boost
@@ -120,6 +124,7 @@ class Fusion:
         start = base if base is not None and base.method == method else PRESETS[method]
         keys = {"dense": "dense", "k": "rrf_k", "rrf_k": "rrf_k", "candidates": "candidates"}
         keys["boost"] = "boost"
+        keys["complete"] = "complete"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -127,10 +132,17 @@ class Fusion:
             if not eq or field is None:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
-                    "dense, k, candidates, boost"
+                    "dense, k, candidates, boost, complete"
                 )
             try:
-                changes[field] = int(value) if field in ("rrf_k", "candidates") else float(value)
+                if field == "complete":
+                    if value.strip().lower() not in ("0", "1", "true", "false"):
+                        raise ValueError(value)
+                    changes[field] = value.strip().lower() in ("1", "true")
+                elif field in ("rrf_k", "candidates"):
+                    changes[field] = int(value)
+                else:
+                    changes[field] = float(value)
             except ValueError as exc:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: {value!r} is not a number"
@@ -140,7 +152,9 @@ class Fusion:
     def __str__(self) -> str:
         if self.method == "rrf":
             return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
-        return f"{self.method}:dense={self.dense:g},boost={self.boost:g}"
+        return (
+            f"{self.method}:dense={self.dense:g},boost={self.boost:g},complete={int(self.complete)}"
+        )
 
 
 #: Settings of each method when chosen by name alone (tuned on the dev splits of
@@ -155,6 +169,19 @@ PRESETS.update(
 )
 
 
+def _affine(scores: np.ndarray, method: str) -> tuple[float, float]:
+    """``(shift, scale)`` with normalised = ``(raw - shift) / scale`` for one list's scores."""
+    lo, hi = float(scores.min()), float(scores.max())
+    if method == "minmax":
+        return (lo, hi - lo) if hi > lo else (lo - 1.0, 1.0)  # all equal -> 1
+    if method == "zscore":
+        sd = float(scores.std())
+        return (float(scores.mean()), sd) if sd > 0 else (lo, 1.0)  # all equal -> 0
+    if method == "tmm":
+        return (0.0, hi) if hi > 0 else (0.0, 1.0)
+    raise ConfigError(f"unknown score normalisation {method!r}: use minmax, zscore or tmm")
+
+
 def normalize(scores: np.ndarray, method: str) -> tuple[np.ndarray, float]:
     """Normalised ``scores`` (one list, any order) and the value of an item missing from it.
 
@@ -166,22 +193,11 @@ def normalize(scores: np.ndarray, method: str) -> tuple[np.ndarray, float]:
     if len(scores) == 0:
         return scores.astype(np.float64), 0.0
     s = scores.astype(np.float64)
-    lo, hi = float(s.min()), float(s.max())
-    if method == "minmax":
-        if hi > lo:
-            return (s - lo) / (hi - lo), 0.0
-        return np.ones_like(s), 0.0
-    if method == "zscore":
-        sd = float(s.std())
-        if sd > 0:
-            mean = float(s.mean())
-            return (s - mean) / sd, (lo - mean) / sd
-        return np.zeros_like(s), 0.0
+    shift, scale = _affine(s, method)
+    norm = (s - shift) / scale
     if method == "tmm":
-        if hi > 0:
-            return np.maximum(s, 0.0) / hi, 0.0
-        return np.zeros_like(s), 0.0
-    raise ConfigError(f"unknown score normalisation {method!r}: use minmax, zscore or tmm")
+        return np.maximum(norm, 0.0), 0.0
+    return norm, float(norm.min())
 
 
 def fuse(
@@ -189,6 +205,8 @@ def fuse(
     k: int,
     fusion: Fusion,
     weights: Sequence[float] | None = None,
+    extra: Sequence[Sequence[tuple[int, float]] | None] | None = None,
+    absent: Sequence[float | None] | None = None,
 ) -> tuple[Results, list[dict[int, float]]]:
     """Fuse ranked ``(id, score)`` lists (best first) into the top ``k``.
 
@@ -198,6 +216,12 @@ def fuse(
         fusion: the method and its settings.
         weights: one weight per list (default: ``fusion.weights()`` for two lists, 1 each
             otherwise).
+        extra: per list, raw scores of items outside its ranking (score completion: the
+            exact score of the other lists' candidates), normalised with the ranking's own
+            statistics. Ignored by ``rrf``.
+        absent: per list, the raw score of an item found nowhere in it (0 for BM25 once
+            completed: the item holds no query term); ``None``: the ranking's lowest
+            normalised value.
 
     Returns:
         ``(fused, contributions)``: the fused ``(id, score)`` list and, per input list, each
@@ -211,17 +235,35 @@ def fuse(
         return [], [{} for _ in result_lists]
     parts: list[dict[int, float]] = []
     floors: list[float] = []
-    for results, weight in zip(result_lists, weights, strict=True):
+    for n, (results, weight) in enumerate(zip(result_lists, weights, strict=True)):
         ids, scores = _dedup(results)
         if fusion.method == "rrf":
             values = weight / (fusion.rrf_k + np.arange(1, len(ids) + 1, dtype=np.float64))
-            missing = 0.0
+            parts.append(dict(zip(ids, values.tolist(), strict=True)))
+            floors.append(0.0)
+            continue
+        if not ids:
+            parts.append({})
+            floors.append(0.0)
+            continue
+        shift, scale = _affine(scores, fusion.method)
+        ranked = set(ids)
+        more = [(int(i), float(s)) for i, s in (extra[n] or [])] if extra else []
+        more = [(i, s) for i, s in more if i not in ranked]
+        all_ids = ids + [i for i, _ in more]
+        raw = np.concatenate([scores, np.asarray([s for _, s in more], dtype=np.float64)])
+        norm = (raw - shift) / scale
+        if fusion.method == "tmm":
+            norm = np.maximum(norm, 0.0)
+        raw_absent = absent[n] if absent else None
+        if raw_absent is not None:
+            missing = (raw_absent - shift) / scale
+            if fusion.method == "tmm":
+                missing = max(missing, 0.0)
         else:
-            norm, missing = normalize(scores, fusion.method)
-            values = weight * norm
-            missing *= weight
-        parts.append(dict(zip(ids, values.tolist(), strict=True)))
-        floors.append(missing)
+            missing = 0.0 if fusion.method == "tmm" else float(norm[: len(ids)].min())
+        parts.append(dict(zip(all_ids, (weight * norm).tolist(), strict=True)))
+        floors.append(weight * missing)
     fused: dict[int, float] = {}
     for i in {i for part in parts for i in part}:
         fused[i] = sum(part.get(i, floor) for part, floor in zip(parts, floors, strict=True))

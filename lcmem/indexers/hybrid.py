@@ -109,7 +109,7 @@ class HybridIndex:
         sparse: e.g. a :class:`~lcmem.indexers.bm25.BM25Index`.
         fusion: a :class:`~lcmem.indexers.fusion.Fusion`, or its text form (``"zscore"``,
             ``"rrf:k=60"``, ``"minmax:dense=0.3"``; ``"weighted"`` is the old name of
-            ``minmax``); default :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
+            ``minmax`` without score completion); default :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
         rrf_k, weights, candidates: override the fusion's RRF constant, ``(dense, sparse)``
             weights (rescaled to sum to 1) and candidates per index (at least ``4 k`` are
             always taken).
@@ -147,7 +147,7 @@ class HybridIndex:
         names: tuple[str, str] = ("dense", "bm25"),
     ) -> None:
         if isinstance(fusion, str) and fusion.strip().lower() == "weighted":
-            fusion = "minmax"
+            fusion = "minmax:complete=0"  # the old "weighted" fusion, as it was
         setting = Fusion.parse(fusion)
         changes: dict[str, Any] = {}
         if rrf_k is not None:
@@ -218,9 +218,19 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
-        fused, parts = fuse(lists, k, self.fusion, weights=weights)
+        extra: list[Results] | None = None
+        absent: list[float | None] | None = None
+        if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
+            # Score completion: the exact score of the other list's candidates in each index.
+            extra, absent = self._complete(dense_query, sparse_query, lists), [None, 0.0]
+        fused, parts = fuse(lists, k, self.fusion, weights=weights, extra=extra, absent=absent)
         details: dict[int, dict[str, float]] = {doc_id: {} for doc_id, _ in fused}
-        for name, results, weight, part in zip(names, lists, weights, parts, strict=True):
+        for n, (name, results, weight, part) in enumerate(
+            zip(names, lists, weights, parts, strict=True)
+        ):
+            for doc_id, score in extra[n] if extra else []:
+                if doc_id in details:
+                    details[doc_id][name] = float(score)
             for rank, (doc_id, score) in enumerate(_dedup(results), start=1):
                 if doc_id in details:
                     details[doc_id][name] = float(score)
@@ -232,6 +242,27 @@ class HybridIndex:
             for d in details.values():
                 d["boost"] = self.fusion.boost
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+    def _complete(self, dense_query: Any, sparse_query: Any, lists: list[Results]) -> list[Results]:
+        """Dense scores of the BM25 candidates the dense list lacks, and BM25 scores of the
+        dense candidates the BM25 list lacks (those holding no query term are left out)."""
+        need_dense = _missing(lists[0], lists[1])
+        need_sparse = _missing(lists[1], lists[0])
+        dense = (
+            self.dense.search(dense_query, len(need_dense), need_dense) if len(need_dense) else []
+        )
+        sparse = (
+            self.sparse.search(sparse_query, len(need_sparse), need_sparse)
+            if len(need_sparse)
+            else []
+        )
+        return [list(dense), list(sparse)]
+
+
+def _missing(results: Results, others: Results) -> np.ndarray:
+    """Ids of ``others`` absent from ``results``, sorted."""
+    have = {int(i) for i, _ in results}
+    return np.asarray(sorted({int(i) for i, _ in others} - have), dtype=np.int64)
 
 
 def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:

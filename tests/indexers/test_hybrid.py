@@ -153,7 +153,8 @@ def test_hybrid_candidates_default_and_override(dense):
     HybridIndex(dense, sparse).search(E0, ["q"], k=20)
     HybridIndex(dense, sparse).search(E0, ["q"], k=30)
     HybridIndex(dense, sparse, candidates=7).search(E0, ["q"], k=3)
-    assert [k for _, k, _ in sparse.calls] == [100, 120, 12]  # at least 4 k
+    # at least 4 k (calls with ``allowed`` are score completion)
+    assert [k for _, k, a in sparse.calls if a is None] == [100, 120, 12]
 
 
 def test_hybrid_allowed_reaches_both_indices(dense):
@@ -188,6 +189,19 @@ def test_hybrid_one_sided_queries_and_errors(dense):
 
 
 # ---------------------------------------------------------------- HybridIndex, real BM25
+
+
+def test_hybrid_score_completion(dense):
+    # 40 is BM25's only candidate; completion looks up its exact cosine (0.0) and the BM25
+    # scores of the dense candidates (none hold the term: absent, raw 0)
+    sparse = Scripted([(40, 9.0)])
+    got = HybridIndex(dense, sparse, fusion="zscore").search(E0, ["q"], k=4)
+    by_id = {i: d for i, _, d in got}
+    assert by_id[40]["dense"] == pytest.approx(0.0) and "dense_rank" in by_id[40]
+    assert [list(a) for _, _, a in sparse.calls if a is not None] == [[10, 20, 30]]
+    off = HybridIndex(dense, sparse, fusion="zscore:complete=0").search(E0, ["q"], k=4)
+    assert len(sparse.calls) == 3  # no completion call the second time
+    assert {i for i, _, _ in off} == {10, 20, 30, 40}
 
 
 def test_hybrid_with_real_faiss_and_bm25():
