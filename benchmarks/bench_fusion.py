@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, fuse  # noqa: E402
+from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, adaptive_weights, fuse  # noqa: E402
 from lcmem.indexers.query import fusion_weights  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work" / "fusion"
@@ -124,6 +124,7 @@ def run(cases: list[Case], system: str | Fusion, depth: int) -> dict[tuple[str, 
             n = system.candidates
             weights, _ = fusion_weights(system, c.text)
             d, b = c.dense[:n], c.bm25[:n]
+            weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
             extra = absent = None
             if system.complete and system.method != "rrf":  # as HybridIndex.search does
                 extra = [
@@ -146,16 +147,15 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
 def grid(method: str) -> list[Fusion]:
     """Settings tried for ``method`` on dev."""
     out = []
-    for cand in (100,):
-        for boost in (1.0, 2.0):
-            if method == "rrf":
-                for dense in (0.3, 0.5):
-                    for k in (5, 20, 60):
-                        out.append(Fusion("rrf", dense, k, cand, boost))
-            else:
-                for dense in (0.3, 0.4, 0.5, 0.6, 0.7):
-                    for complete in (False, True):
-                        out.append(Fusion(method, dense, 60, cand, boost, complete))
+    for boost in (1.0, 2.0):
+        if method == "rrf":
+            for dense in (0.3, 0.5):
+                for k in (5, 20, 60):
+                    out.append(Fusion("rrf", dense, k, 100, boost))
+        else:
+            for dense in (0.3, 0.5, 0.7):
+                for adaptive in (0.0, 2.0, 2.5, 3.0, 3.5):
+                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive))
     return out
 
 
@@ -182,7 +182,7 @@ def main() -> None:
     single = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
     best = {key: max(single["bm25"][key], single["dense"][key]) for key in single["bm25"]}
     systems: list[tuple[str, dict]] = [("bm25", single["bm25"]), ("dense", single["dense"])]
-    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0)
+    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0)
     systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
     if args.tune:
         for method in ("rrf", "minmax", "tmm", "zscore"):

@@ -66,7 +66,9 @@ def main() -> None:
     dense.add(ids, vecs)
     sparse.add(ids, analyzer.many(texts))
     systems = {
-        "old (rrf k=60, 50 cand.)": HybridIndex(dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0)),
+        "old (rrf k=60, 50 cand.)": HybridIndex(
+            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0)
+        ),
         f"new ({DEFAULT_FUSION})": HybridIndex(dense, sparse, DEFAULT_FUSION),
     }
     r = random.Random(1)

@@ -9,9 +9,11 @@ Methods (``Fusion.method``):
   ``w_dense * n_dense + (1 - w_dense) * n_sparse`` (Bruch, Gai & Ingber 2023, "An Analysis of
   Fusion Functions for Hybrid Retrieval"). ``minmax`` maps each list to [0, 1]; ``zscore``
   subtracts the list's mean and divides by its standard deviation, so a score that stands
-  far out of its list (an exact name that only one chunk holds) keeps its lead; ``tmm``
+  far out of its list (an exact name that only one chunk holds) keeps its lead, and z-scores
+  below 0 count as 0 (a list adds evidence only where it is above its own average); ``tmm``
   (theoretical min-max) divides by the top score with a fixed floor (0 for BM25 and cosine).
-  An item missing from a list gets that list's lowest normalised value.
+  With score completion (``Fusion.complete``) an item outside one list's candidates gets its
+  exact score in that index; otherwise it gets that list's lowest normalised value.
 
 Ties are broken by ascending id, so results are deterministic. These are a few lines each,
 written here rather than taken from a library because the libraries that offer them (ranx,
@@ -20,7 +22,7 @@ LangChain's EnsembleRetriever) bring large dependencies for it.
 Example:
     >>> f = Fusion.parse("zscore:dense=0.5")
     >>> [i for i, _ in fuse([[(1, 0.9), (2, 0.5), (3, 0.4)], [(2, 9.0), (3, 1.0)]], 2, f)[0]]
-    [2, 1]
+    [1, 2]
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ class Fusion:
         candidates: results taken from each index before fusing (at least ``4 k``).
         boost: factor on the BM25 weight when the query quotes a phrase or holds an
             identifier, code or number (see :mod:`lcmem.indexers.query`); 1 disables it.
+        adaptive: query-adaptive weights from the lists' own scores when > 0: each list's
+            weight is multiplied by how far its top score stands out of it (its z-score)
+            beyond this threshold, ``max(z_top - adaptive, 0.05)``, then rescaled to sum
+            to 1. A BM25 list whose best chunk is far ahead of the rest (an exact name that only
+            one chunk holds) takes over; one of scattered weak matches (none of the query's
+            words in the relevant text) steps back. 0 disables it.
         complete: score completion: look up the exact dense score of every BM25 candidate and
             the BM25 score of every dense candidate, instead of giving an item missing from a
             list that list's lowest score (score methods only; two small filtered searches).
@@ -65,8 +73,9 @@ class Fusion:
     dense: float = 0.5
     rrf_k: int = 60
     candidates: int = 100
-    boost: float = 2.0
+    boost: float = 1.0
     complete: bool = True
+    adaptive: float = 3.5
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -77,6 +86,8 @@ class Fusion:
             raise ConfigError(f"rrf_k must be >= 0, got {self.rrf_k}")
         if self.candidates < 1:
             raise ConfigError(f"fusion candidates must be >= 1, got {self.candidates}")
+        if not (self.adaptive >= 0.0) or not np.isfinite(self.adaptive):
+            raise ConfigError(f"the adaptive threshold must be >= 0, got {self.adaptive}")
         if not (self.boost >= 1.0) or not np.isfinite(self.boost):
             raise ConfigError(f"the fusion boost must be >= 1, got {self.boost}")
 
@@ -101,8 +112,8 @@ class Fusion:
         cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
-        ``candidates``, ``boost``, ``complete``); unspecified keys come from ``base`` when it
-        has the same method, else from the defaults of ``method``.
+        ``candidates``, ``boost``, ``complete``, ``adaptive``); unspecified keys come from
+        ``base`` when it has the same method, else from the defaults of ``method``.
 
         Example:
             >>> Fusion.parse("zscore:dense=0.4,boost=1").boost
@@ -125,6 +136,7 @@ class Fusion:
         keys = {"dense": "dense", "k": "rrf_k", "rrf_k": "rrf_k", "candidates": "candidates"}
         keys["boost"] = "boost"
         keys["complete"] = "complete"
+        keys["adaptive"] = "adaptive"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -132,7 +144,7 @@ class Fusion:
             if not eq or field is None:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
-                    "dense, k, candidates, boost, complete"
+                    "dense, k, candidates, boost, complete, adaptive"
                 )
             try:
                 if field == "complete":
@@ -153,7 +165,8 @@ class Fusion:
         if self.method == "rrf":
             return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
         return (
-            f"{self.method}:dense={self.dense:g},boost={self.boost:g},complete={int(self.complete)}"
+            f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
+            f"complete={int(self.complete)},adaptive={self.adaptive:g}"
         )
 
 
@@ -162,11 +175,39 @@ class Fusion:
 PRESETS: dict[str, Fusion] = {}
 DEFAULT_FUSION = Fusion()
 PRESETS.update(
-    rrf=Fusion("rrf", dense=0.5, rrf_k=60, boost=2.0),
-    minmax=Fusion("minmax", dense=0.5),
+    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, adaptive=0.0),  # the old default
+    minmax=Fusion("minmax", dense=0.3, adaptive=0.0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5),
+    tmm=Fusion("tmm", dense=0.5, adaptive=0.0),
 )
+
+
+def adaptive_weights(
+    result_lists: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    fusion: Fusion,
+) -> list[float]:
+    """``weights`` scaled by each list's confidence, ``max(z_top - fusion.adaptive, 0.05)``,
+    where ``z_top`` is the z-score of the list's best score among its own scores; rescaled to
+    sum to 1. Unchanged when ``fusion.adaptive`` is 0 or a list is empty.
+
+    Example:
+        >>> flat = [(i, 1.0 - 0.01 * i) for i in range(50)]
+        >>> peaked = [(99, 30.0)] + [(i, 5.0 - 0.01 * i) for i in range(49)]
+        >>> [round(w, 2) for w in adaptive_weights([flat, peaked], [0.5, 0.5], Fusion(adaptive=2))]
+        [0.01, 0.99]
+    """
+    if fusion.adaptive <= 0 or any(len(r) < 2 for r in result_lists):
+        return list(weights)
+    conf = []
+    for results in result_lists:
+        s = np.asarray([score for _, score in results], dtype=np.float64)
+        sd = float(s.std())
+        z_top = (float(s.max()) - float(s.mean())) / sd if sd > 0 else 0.0
+        conf.append(max(z_top - fusion.adaptive, 0.05))
+    scaled = [w * c for w, c in zip(weights, conf, strict=True)]
+    total = sum(scaled)
+    return [w / total for w in scaled] if total > 0 else list(weights)
 
 
 def _affine(scores: np.ndarray, method: str) -> tuple[float, float]:
@@ -253,15 +294,14 @@ def fuse(
         all_ids = ids + [i for i, _ in more]
         raw = np.concatenate([scores, np.asarray([s for _, s in more], dtype=np.float64)])
         norm = (raw - shift) / scale
-        if fusion.method == "tmm":
-            norm = np.maximum(norm, 0.0)
         raw_absent = absent[n] if absent else None
         if raw_absent is not None:
             missing = (raw_absent - shift) / scale
-            if fusion.method == "tmm":
-                missing = max(missing, 0.0)
         else:
-            missing = 0.0 if fusion.method == "tmm" else float(norm[: len(ids)].min())
+            missing = float(norm[: len(ids)].min())
+        if fusion.method in ("tmm", "zscore"):  # only evidence above the floor / mean adds
+            norm = np.maximum(norm, 0.0)
+            missing = max(missing, 0.0)
         parts.append(dict(zip(all_ids, (weight * norm).tolist(), strict=True)))
         floors.append(weight * missing)
     fused: dict[int, float] = {}

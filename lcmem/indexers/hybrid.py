@@ -27,7 +27,7 @@ import numpy as np
 
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
-from lcmem.indexers.fusion import METHODS, Fusion, fuse
+from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, fuse
 from lcmem.indexers.query import fusion_weights
 
 FUSIONS = (*METHODS, "weighted")
@@ -109,7 +109,8 @@ class HybridIndex:
         sparse: e.g. a :class:`~lcmem.indexers.bm25.BM25Index`.
         fusion: a :class:`~lcmem.indexers.fusion.Fusion`, or its text form (``"zscore"``,
             ``"rrf:k=60"``, ``"minmax:dense=0.3"``; ``"weighted"`` is the old name of
-            ``minmax`` without score completion); default :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
+            ``minmax`` without score completion); default
+            :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
         rrf_k, weights, candidates: override the fusion's RRF constant, ``(dense, sparse)``
             weights (rescaled to sum to 1) and candidates per index (at least ``4 k`` are
             always taken).
@@ -218,6 +219,8 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
+        if len(lists) == 2:
+            weights = adaptive_weights(lists, weights, self.fusion)
         extra: list[Results] | None = None
         absent: list[float | None] | None = None
         if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:

@@ -43,10 +43,17 @@ def test_fuse_contributions_add_up_and_missing_items_get_the_floor():
     fused, parts = fuse([DENSE, SPARSE], 10, Fusion("zscore", dense=0.3))
     for doc_id, score in fused:
         assert parts[0][doc_id] + parts[1][doc_id] == pytest.approx(score)
-    # 99 is not in the dense list: it gets the dense list's lowest z-score, times its weight
-    fused, parts = fuse([DENSE, SPARSE], 50, Fusion("zscore", dense=0.3))
-    z, _ = normalize(np.array([s for _, s in DENSE]), "zscore")
-    assert parts[0][99] == pytest.approx(0.3 * z.min())
+    # 99 is not in the dense list: without completion it gets the list's lowest normalised
+    # value (min-max: 0; z-scores below the mean count as 0)
+    fused, parts = fuse([DENSE, SPARSE], 50, Fusion("zscore", dense=0.3, complete=False))
+    assert parts[0][99] == 0.0
+    fused, parts = fuse([DENSE, SPARSE], 50, Fusion("minmax", dense=0.3), absent=[None, 2.0])
+    assert parts[0][99] == 0.0
+    # an id in no BM25 list gets the normalised value of the given absent raw score
+    lo, hi = 4.0, 30.0
+    assert parts[1][2] == pytest.approx(0.7 * (SPARSE[2][1] - lo) / (hi - lo))
+    _, parts = fuse([DENSE, [(40, 30.0), (1, 4.0)]], 50, Fusion("minmax"), absent=[None, 2.0])
+    assert parts[1][2] == pytest.approx(0.5 * (2.0 - 4.0) / 26.0)
     assert [s for _, s in fused] == sorted((s for _, s in fused), reverse=True)
 
 
