@@ -74,7 +74,7 @@ class Fusion:
     rrf_k: int = 60
     candidates: int = 100
     boost: float = 1.0
-    complete: bool = True
+    complete: bool = False
     adaptive: float = 3.5
 
     def __post_init__(self) -> None:

@@ -195,7 +195,7 @@ def test_hybrid_score_completion(dense):
     # 40 is BM25's only candidate; completion looks up its exact cosine (0.0) and the BM25
     # scores of the dense candidates (none hold the term: absent, raw 0)
     sparse = Scripted([(40, 9.0)])
-    got = HybridIndex(dense, sparse, fusion="zscore").search(E0, ["q"], k=4)
+    got = HybridIndex(dense, sparse, fusion="zscore:complete=1").search(E0, ["q"], k=4)
     by_id = {i: d for i, _, d in got}
     assert by_id[40]["dense"] == pytest.approx(0.0) and "dense_rank" in by_id[40]
     assert [list(a) for _, _, a in sparse.calls if a is not None] == [[10, 20, 30]]
