@@ -183,9 +183,30 @@ def index(
     metavar="KEY=VALUE",
     help="metadata filter, repeatable: lang=python, kind=markdown, path='*/docs/*'",
 )
+@click.option(
+    "--fusion",
+    default=None,
+    metavar="METHOD[:KEY=VALUE,...]",
+    help="hybrid fusion for this search (default: the library's): zscore, minmax, tmm or rrf, "
+    "e.g. rrf:k=60 or zscore:dense=0.4,boost=1",
+)
+@click.option(
+    "--group",
+    type=click.Choice(["chunk", "document"]),
+    default="chunk",
+    show_default=True,
+    help="document: one hit per file (its best chunk), its other matching chunks attached",
+)
 @json_option("print hits as JSON")
 def search(
-    query: str, store: str, k: int, mode: str, where: tuple[str, ...], as_json: bool
+    query: str,
+    store: str,
+    k: int,
+    mode: str,
+    where: tuple[str, ...],
+    fusion: str | None,
+    group: str,
+    as_json: bool,
 ) -> None:
     """Search the library."""
     import lcmem
@@ -193,7 +214,14 @@ def search(
     filters = _parse_where(where)
     _require_library(store)
     with lcmem.open(store) as lib:
-        hits = lib.search(query, k=k, mode=mode, where=filters or None)  # type: ignore[arg-type]
+        hits = lib.search(
+            query,
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+            where=filters or None,
+            fusion=fusion,
+            group=group,  # type: ignore[arg-type]
+        )
         if as_json:
             click.echo(json.dumps([_hit_json(h) for h in hits], indent=2))
             return
@@ -482,6 +510,10 @@ def _print_hits(lib: Any, query: str, hits: list[Any]) -> None:
         )
         snip = snippet(c.text, terms, lib.analyzer)
         console.print("   " + snip.markup())
+        if h.others:
+            lines = ", ".join(f"{o.chunk.line_start}-{o.chunk.line_end}" for o in h.others[:8])
+            more = f" (+{len(h.others) - 8})" if len(h.others) > 8 else ""
+            console.print(f"   [dim]also matches at lines {lines}{more}[/dim]")
 
 
 def _hit_json(h: Any) -> dict[str, Any]:

@@ -53,6 +53,7 @@ FORMAT_VERSION = 1
 DEFAULT_STORE = ".lcmem"
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES = ("hybrid", "dense", "bm25")
+GROUPS = ("chunk", "document")
 
 _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
@@ -382,6 +383,7 @@ class Library:
             "chunker": self.chunker.config(),
             "analyzer": self.analyzer.config(),
             "faiss": {"kind": self.faiss_kind},
+            "fusion": self.fusion.to_dict(),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.store.set_meta("manifest", self.manifest)
@@ -619,31 +621,54 @@ class Library:
             fh.close()
 
     # -- search ---------------------------------------------------------------------------
+    @property
+    def fusion(self) -> Any:
+        """The hybrid fusion setting: the manifest's, else
+        :data:`~lcmem.indexers.fusion.DEFAULT_FUSION` (libraries made before it was recorded)."""
+        from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion
+
+        recorded = self.manifest.get("fusion")
+        return Fusion.from_dict(recorded) if recorded else DEFAULT_FUSION
+
     def search(
         self,
         query: str,
         k: int = 10,
         mode: Mode = "hybrid",
         where: dict[str, Any] | None = None,
+        fusion: Any = None,
+        group: Literal["chunk", "document"] = "chunk",
     ) -> list[Hit]:
-        """Best ``k`` chunks for ``query``.
+        """Best ``k`` chunks (or documents) for ``query``.
 
         Args:
-            query: free text.
+            query: free text; words in quotes and identifier-like tokens (``parse_header``,
+                ``E1234``) raise the BM25 weight of a hybrid search.
             k: number of hits.
-            mode: ``hybrid`` (dense + BM25 by reciprocal-rank fusion), ``dense`` or ``bm25``.
+            mode: ``hybrid`` (dense + BM25, fused by score), ``dense`` or ``bm25``.
             where: metadata filter, e.g. ``{"lang": "python"}``, ``{"kind": ["markdown",
                 "rst"]}``, ``{"path": "*/docs/*"}``; applied in every mode.
+            fusion: override the library's fusion for this search: a
+                :class:`~lcmem.indexers.fusion.Fusion` or its text form (``"rrf"``,
+                ``"zscore:dense=0.4"``, ``"minmax"``, ``"tmm"``).
+            group: ``chunk`` (default) or ``document``: the best chunk of each of the best
+                ``k`` documents, with the document's other matching chunks in ``Hit.others``.
 
         Example:
             >>> hits = lib.search("rotate log files", k=5, where={"kind": "text"})  # doctest: +SKIP
+            >>> files = lib.search("ENOSPC", group="document", fusion="rrf")        # doctest: +SKIP
         """
+        from lcmem.indexers.fusion import Fusion
+
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError("the query is empty: give some words to search for")
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if group not in GROUPS:
+            raise ConfigError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
+        setting = Fusion.parse(fusion, base=self.fusion) if fusion is not None else self.fusion
         if self.store.chunk_count() == 0:
             return []
         allowed = None
@@ -655,21 +680,29 @@ class Library:
             allowed = self._phrase_filter(query, where, allowed)
             if allowed is not None and len(allowed) == 0:
                 return []
+        # Grouping needs more chunks than documents asked for: take every fused candidate.
+        n = k if group == "chunk" else max(4 * k, setting.candidates)
         dense, sparse = self._indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
-            res = sparse.search(self.analyzer(query), k, allowed=allowed)
+            res = sparse.search(self.analyzer(query), n, allowed=allowed)
             scored = [(i, s, {"bm25": s}) for i, s in res]
         elif mode == "dense":
-            res = dense.search(self.embedder.embed_query(query), k, allowed=allowed)
+            res = dense.search(self.embedder.embed_query(query), n, allowed=allowed)
             scored = [(i, s, {"dense": s}) for i, s in res]
         else:
             from lcmem.indexers.hybrid import HybridIndex
 
-            hybrid = HybridIndex(dense, sparse)
+            hybrid = HybridIndex(dense, sparse, fusion=setting)
             scored = hybrid.search(
-                self.embedder.embed_query(query), self.analyzer(query), k, allowed=allowed
+                self.embedder.embed_query(query),
+                self.analyzer(query),
+                n,
+                allowed=allowed,
+                text=query,
             )
+        if group == "document":
+            return self._document_hits(scored, k)
         chunks = self.store.get_chunks([i for i, _, _ in scored])
         hits: list[Hit] = []
         for i, score, detail in scored:
@@ -846,6 +879,29 @@ class Library:
                 index.save()
         self._exact_synced[variant] = generation
         return index
+
+    def _document_hits(
+        self, scored: list[tuple[int, float, dict[str, float]]], k: int
+    ) -> list[Hit]:
+        """The best chunk of each of the first ``k`` documents (in ``scored`` order), each with
+        the document's other chunks of ``scored`` in ``others``."""
+        chunks = self.store.get_chunks([i for i, _, _ in scored])
+        by_doc: dict[str, Hit] = {}
+        for i, score, detail in scored:
+            chunk = chunks.get(i)
+            if chunk is None:
+                continue
+            path = chunk.doc_path or ""
+            hit = Hit(chunk=chunk, score=float(score), scores=detail)
+            first = by_doc.get(path)
+            if first is None:
+                if len(by_doc) < k:
+                    hit.rank = len(by_doc) + 1
+                    by_doc[path] = hit
+            else:
+                hit.rank = first.rank
+                first.others.append(hit)
+        return list(by_doc.values())
 
     # -- questions ------------------------------------------------------------------------
     def ask(

@@ -127,16 +127,21 @@ class Hit:
 
     Attributes:
         chunk: the matching chunk (text, span, context path).
-        score: the score of the mode used (RRF score for hybrid, cosine for dense, BM25 for
+        score: the score of the mode used (fused score for hybrid, cosine for dense, BM25 for
             bm25); higher is better.
         rank: 1-based position in the result list.
-        scores: per-index details, e.g. ``{"dense": 0.71, "bm25": 12.3}`` when known.
+        scores: per-index details, e.g. ``{"dense": 0.71, "bm25": 12.3}`` when known; a hybrid
+            hit also has each index's rank, fusion weight and weighted share of the score
+            (``dense_rank``, ``dense_weight``, ``dense_part``, ``bm25_...``, and ``boost`` when
+            the query's quoted words or identifiers raised the BM25 weight).
+        others: with ``group="document"``, the document's other matching chunks, best first.
     """
 
     chunk: Chunk
     score: float
     rank: int = 0
     scores: dict[str, float] = field(default_factory=dict)
+    others: list[Hit] = field(default_factory=list)
 
     @property
     def span(self) -> Span:
@@ -167,7 +172,7 @@ class Hit:
             'tar.txt'
         """
         c = self.chunk
-        return {
+        out = {
             "rank": self.rank,
             "score": float(self.score),
             "scores": {k: float(v) for k, v in self.scores.items()},
@@ -181,3 +186,6 @@ class Hit:
             "text": c.text,
             "metadata": c.metadata,
         }
+        if self.others:
+            out["others"] = [o.to_dict() for o in self.others]
+        return out

@@ -83,6 +83,26 @@ def test_index_search_status(tmp_path):
     text = run("search", "tomatoes", "--store", store, "-k", "1", check=True).stdout
     assert "notes.md:" in text and "Garden > Tomatoes" in text and "tomatoes" in text.lower()
 
+    grouped = json.loads(
+        run(
+            "search",
+            "list files",
+            "--store",
+            store,
+            "--json",
+            "--group",
+            "document",
+            "--fusion",
+            "rrf:k=60",
+            check=True,
+        ).stdout
+    )
+    assert len({h["path"] for h in grouped}) == len(grouped) == 2
+    assert grouped[0]["scores"]["dense_weight"] == 0.5 and grouped[0]["score"] <= 2 / 61
+    assert Path(grouped[0]["path"]).name == "ls.txt" and grouped[0]["others"]
+    bad = run("search", "x", "--store", store, "--fusion", "nope")
+    assert bad.returncode != 0 and "unknown fusion" in bad.stderr
+
     status = json.loads(run("status", "--store", store, "--json", check=True).stdout)
     assert status["documents"] == 2 and status["manifest"]["embedder"]["dim"] == 384
 

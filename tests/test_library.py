@@ -310,3 +310,34 @@ def test_a_failing_chunker_loses_only_that_file(tmp_path, embedder):
     assert [(Path(p).name, "RuntimeError" in m) for p, m in report.errors] == [("bad.txt", True)]
     assert Path(lib.search("otters sleeping")[0].path).name == "ok.txt"
     lib.close()
+
+
+def test_fusion_setting_override_and_document_groups(lib_and_corpus):
+    from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion
+
+    lib, _, _ = lib_and_corpus
+    assert Fusion.from_dict(lib.manifest["fusion"]) == DEFAULT_FUSION == lib.fusion
+    hits = lib.search("tar archive", k=30)
+    top = hits[0].scores
+    assert top["dense_weight"] + top["bm25_weight"] == pytest.approx(1.0)
+    assert top["dense_part"] + top["bm25_part"] == pytest.approx(hits[0].score)
+    rrf = lib.search("tar archive", k=5, fusion="rrf:k=60")
+    assert rrf[0].score <= 2 / 61  # an RRF score, not a z-score sum
+    # quoted words and identifiers raise the BM25 weight; the hit says so
+    boosted = lib.search('"copyfileobj"', k=3, fusion="zscore:boost=2,adaptive=0")
+    assert Path(boosted[0].path).name == "shutil_copy.py"
+    assert boosted[0].scores["boost"] == 2.0
+    assert boosted[0].scores["bm25_weight"] > boosted[0].scores["dense_weight"]
+    # one hit per document: the best chunk first, the document's other matching chunks attached
+    docs = lib.search("tar archive", k=3, group="document")
+    paths = [h.path for h in docs]
+    assert len(docs) == 3 and len(set(paths)) == 3 and [h.rank for h in docs] == [1, 2, 3]
+    assert docs[0].chunk.id == hits[0].chunk.id
+    for d in docs:
+        assert all(o.path == d.path and o.score <= d.score for o in d.others)
+    assert sum(len(d.others) for d in docs) > 0
+    assert docs[0].to_dict()["others"][0]["path"] == docs[0].path
+    with pytest.raises(ConfigError, match="unknown fusion"):
+        lib.search("tar", fusion="nope")
+    with pytest.raises(ConfigError, match="group"):
+        lib.search("tar", group="file")  # type: ignore[arg-type]

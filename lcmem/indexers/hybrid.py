@@ -1,10 +1,11 @@
 """Hybrid search: fuse the rankings of a dense and a sparse index.
 
-Two fusions are offered:
+:class:`HybridIndex` fuses with a :class:`~lcmem.indexers.fusion.Fusion` setting (score-aware
+z-score fusion by default; RRF, min-max and theoretical min-max selectable; see
+:mod:`lcmem.indexers.fusion`). Two standalone helpers remain for callers of earlier versions:
 
 - :func:`rrf_fuse`, reciprocal-rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): an item's
-  score is ``sum_i w_i / (rrf_k + rank_i)`` over the lists it appears in, ranks from 1. It only
-  looks at ranks, so cosine and BM25 scales never need to agree. The default.
+  score is ``sum_i w_i / (rrf_k + rank_i)`` over the lists it appears in, ranks from 1.
 - :func:`weighted_fuse`: per-list min-max normalised scores, combined with weights.
 
 They are a few lines each, written here rather than taken from a library because the
@@ -19,14 +20,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
+from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, fuse
+from lcmem.indexers.query import fusion_weights
 
-FUSIONS = ("rrf", "weighted")
+FUSIONS = (*METHODS, "weighted")
 NORMALIZATIONS = ("minmax", "none")
 
 Results = list[tuple[int, float]]
@@ -103,10 +107,13 @@ class HybridIndex:
     Args:
         dense: e.g. a :class:`~lcmem.indexers.faiss.FaissIndex`.
         sparse: e.g. a :class:`~lcmem.indexers.bm25.BM25Index`.
-        fusion: ``"rrf"`` (default) or ``"weighted"``.
-        rrf_k: the RRF constant.
-        weights: (dense, sparse) weights, used by both fusions.
-        candidates: results taken from each index before fusing (default ``max(4 k, 50)``).
+        fusion: a :class:`~lcmem.indexers.fusion.Fusion`, or its text form (``"zscore"``,
+            ``"rrf:k=60"``, ``"minmax:dense=0.3"``; ``"weighted"`` is the old name of
+            ``minmax`` without score completion); default
+            :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
+        rrf_k, weights, candidates: override the fusion's RRF constant, ``(dense, sparse)``
+            weights (rescaled to sum to 1) and candidates per index (at least ``4 k`` are
+            always taken).
         names: keys of the per-index details in results.
 
     Example:
@@ -123,7 +130,7 @@ class HybridIndex:
         ...     def search(self, query, k=10, allowed=None):
         ...         hits = [(i, float(sum(w in d for w in query))) for i, d in self.docs.items()]
         ...         return sorted([h for h in hits if h[1] > 0], key=lambda h: -h[1])[:k]
-        >>> hybrid = HybridIndex(FaissIndex(dim=2), Words())
+        >>> hybrid = HybridIndex(FaissIndex(dim=2), Words(), fusion="rrf")
         >>> hybrid.add([1, 2], np.eye(2, dtype=np.float32), [["cat"], ["dog"]])
         >>> [(i, d["dense_rank"], d.get("bm25_rank")) for i, _, d in
         ...  hybrid.search(np.array([1.0, 0.2]), ["cat"], k=2)]
@@ -134,25 +141,33 @@ class HybridIndex:
         self,
         dense: Index,
         sparse: Index,
-        fusion: str = "rrf",
-        rrf_k: int = 60,
-        weights: Sequence[float] = (0.5, 0.5),
+        fusion: Fusion | str | None = None,
+        rrf_k: int | None = None,
+        weights: Sequence[float] | None = None,
         candidates: int | None = None,
         names: tuple[str, str] = ("dense", "bm25"),
     ) -> None:
-        if fusion not in FUSIONS:
-            raise ConfigError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
-        if candidates is not None and candidates < 1:
-            raise ConfigError(f"candidates must be >= 1 or None (automatic), got {candidates}")
-        if rrf_k < 0:
-            raise ConfigError(f"rrf_k must be >= 0, got {rrf_k}")
+        if isinstance(fusion, str) and fusion.strip().lower() == "weighted":
+            fusion = "minmax:complete=0"  # the old "weighted" fusion, as it was
+        setting = Fusion.parse(fusion)
+        changes: dict[str, Any] = {}
+        if rrf_k is not None:
+            changes["rrf_k"] = rrf_k
+        if candidates is not None:
+            changes["candidates"] = candidates
+        if weights is not None:
+            w = _check_weights(weights, 2)
+            if sum(w) <= 0:
+                raise ConfigError(f"fusion weights must not both be 0, got {w}")
+            changes["dense"] = w[0] / (w[0] + w[1])
+        self.fusion = replace(setting, **changes) if changes else setting
         self.dense = dense
         self.sparse = sparse
-        self.fusion = fusion
-        self.rrf_k = rrf_k
-        self.weights = tuple(_check_weights(weights, 2))
-        self.candidates = candidates
         self.names = names
+
+    @property
+    def candidates(self) -> int:
+        return self.fusion.candidates
 
     def add(self, ids: Sequence[int] | np.ndarray, vectors: Any, tokens: Any) -> None:
         """Add the same ids to both indices: vectors to the dense one, tokens to the sparse one."""
@@ -176,39 +191,81 @@ class HybridIndex:
         sparse_query: Any,
         k: int = 10,
         allowed: np.ndarray | Sequence[int] | None = None,
+        text: str | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
         """Fused top ``k`` as ``(id, fused score, details)``.
 
-        ``details`` holds, for each index that returned the id, its score and 1-based rank
-        (``{"dense": 0.83, "dense_rank": 1, "bm25": 7.2, "bm25_rank": 3}``). Pass ``None`` as
-        either query to search with the other index alone.
+        ``details`` holds, for each index that returned the id, its raw score and 1-based rank,
+        and for each index searched the weight it had in the fusion and its weighted share of
+        the fused score (``{"dense": 0.83, "dense_rank": 1, "dense_weight": 0.5,
+        "dense_part": 0.91, "bm25": 7.2, "bm25_rank": 3, ...}``); ``"boost"`` is there when the
+        query's quoted phrases or identifiers (``text``, the raw query) raised the BM25 weight.
+        Pass ``None`` as either query to search with the other index alone.
         """
         if dense_query is None and sparse_query is None:
             raise EmptyQueryError("the hybrid search got no query: pass a dense or sparse query")
         if k <= 0:
             return []
-        n = self.candidates or max(k * 4, 50)
+        n = max(k * 4, self.fusion.candidates)
+        (w_dense, w_sparse), hints = fusion_weights(self.fusion, text)
         lists: list[Results] = []
         names: list[str] = []
-        for name, index, query in [
-            (self.names[0], self.dense, dense_query),
-            (self.names[1], self.sparse, sparse_query),
+        weights: list[float] = []
+        for name, index, query, weight in [
+            (self.names[0], self.dense, dense_query, w_dense),
+            (self.names[1], self.sparse, sparse_query, w_sparse),
         ]:
             if query is not None:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
-        weights = [self.weights[self.names.index(name)] for name in names]
-        if self.fusion == "rrf":
-            fused = rrf_fuse(lists, k, rrf_k=self.rrf_k, weights=weights)
-        else:
-            fused = weighted_fuse(lists, k, weights=weights)
+                weights.append(weight)
+        if len(lists) == 2:
+            weights = adaptive_weights(lists, weights, self.fusion)
+        extra: list[Results] | None = None
+        absent: list[float | None] | None = None
+        if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
+            # Score completion: the exact score of the other list's candidates in each index.
+            extra, absent = self._complete(dense_query, sparse_query, lists), [None, 0.0]
+        fused, parts = fuse(lists, k, self.fusion, weights=weights, extra=extra, absent=absent)
         details: dict[int, dict[str, float]] = {doc_id: {} for doc_id, _ in fused}
-        for name, results in zip(names, lists, strict=True):
+        for n, (name, results, weight, part) in enumerate(
+            zip(names, lists, weights, parts, strict=True)
+        ):
+            for doc_id, score in extra[n] if extra else []:
+                if doc_id in details:
+                    details[doc_id][name] = float(score)
             for rank, (doc_id, score) in enumerate(_dedup(results), start=1):
                 if doc_id in details:
                     details[doc_id][name] = float(score)
                     details[doc_id][f"{name}_rank"] = rank
+            for doc_id, share in part.items():
+                details[doc_id][f"{name}_weight"] = weight
+                details[doc_id][f"{name}_part"] = float(share)
+        if hints and self.fusion.boost != 1.0:
+            for d in details.values():
+                d["boost"] = self.fusion.boost
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+    def _complete(self, dense_query: Any, sparse_query: Any, lists: list[Results]) -> list[Results]:
+        """Dense scores of the BM25 candidates the dense list lacks, and BM25 scores of the
+        dense candidates the BM25 list lacks (those holding no query term are left out)."""
+        need_dense = _missing(lists[0], lists[1])
+        need_sparse = _missing(lists[1], lists[0])
+        dense = (
+            self.dense.search(dense_query, len(need_dense), need_dense) if len(need_dense) else []
+        )
+        sparse = (
+            self.sparse.search(sparse_query, len(need_sparse), need_sparse)
+            if len(need_sparse)
+            else []
+        )
+        return [list(dense), list(sparse)]
+
+
+def _missing(results: Results, others: Results) -> np.ndarray:
+    """Ids of ``others`` absent from ``results``, sorted."""
+    have = {int(i) for i, _ in results}
+    return np.asarray(sorted({int(i) for i, _ in others} - have), dtype=np.int64)
 
 
 def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:

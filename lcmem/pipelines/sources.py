@@ -79,12 +79,14 @@ class DocumentIndex:
         self._hybrid.add(ids, vectors, self._analyzer.many(texts))
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
-        """Best ``k`` chunks for ``query`` (reciprocal-rank fusion of dense and BM25)."""
+        """Best ``k`` chunks for ``query`` (dense and BM25, fused by lcmem's default fusion)."""
         if self._hybrid is None:
             self._build()
         if not self.chunks:
             return []
-        found = self._hybrid.search(self.embedder.embed_query(query), self._analyzer(query), k)
+        found = self._hybrid.search(
+            self.embedder.embed_query(query), self._analyzer(query), k, text=query
+        )
         return [
             Hit(self.chunks[i], float(score), rank=r, scores=detail)
             for r, (i, score, detail) in enumerate(found, start=1)

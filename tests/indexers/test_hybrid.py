@@ -131,7 +131,7 @@ E0 = np.array([1.0, 0.0, 0.0], np.float32)
 
 def test_hybrid_rrf_and_details(dense):
     sparse = Scripted([(30, 5.0), (50, 4.0), (10, 3.0)])
-    hybrid = HybridIndex(dense, sparse)
+    hybrid = HybridIndex(dense, sparse, fusion="rrf", candidates=50)
     got = hybrid.search(E0, ["q"], k=3)
     dense_rank = {10: 1, 20: 2, 30: 3, 40: 4}
     fused = dict(rrf_fuse([dense.search(E0, 50), sparse.results], k=10))
@@ -139,16 +139,22 @@ def test_hybrid_rrf_and_details(dense):
     for doc_id, score, details in got:
         assert score == pytest.approx(0.5 * fused[doc_id])  # default weights (0.5, 0.5)
         assert details["dense_rank"] == dense_rank[doc_id]
-    assert got[0][2] == pytest.approx({"dense": 1.0, "dense_rank": 1, "bm25": 3.0, "bm25_rank": 3})
-    assert got[2][2] == pytest.approx({"dense": 0.8, "dense_rank": 2})  # not in sparse results
+    assert {k: got[0][2][k] for k in ("dense", "dense_rank", "bm25", "bm25_rank")} == (
+        pytest.approx({"dense": 1.0, "dense_rank": 1, "bm25": 3.0, "bm25_rank": 3})
+    )
+    assert got[0][2]["dense_weight"] == got[0][2]["bm25_weight"] == 0.5
+    assert got[0][2]["dense_part"] + got[0][2]["bm25_part"] == pytest.approx(got[0][1])
+    assert "bm25" not in got[2][2] and got[2][2]["bm25_part"] == 0.0  # not in sparse results
     assert sparse.calls == [(["q"], 50, None)]
 
 
 def test_hybrid_candidates_default_and_override(dense):
     sparse = Scripted([])
     HybridIndex(dense, sparse).search(E0, ["q"], k=20)
+    HybridIndex(dense, sparse).search(E0, ["q"], k=30)
     HybridIndex(dense, sparse, candidates=7).search(E0, ["q"], k=3)
-    assert [k for _, k, _ in sparse.calls] == [80, 7]
+    # at least 4 k (calls with ``allowed`` are score completion)
+    assert [k for _, k, a in sparse.calls if a is None] == [100, 120, 12]
 
 
 def test_hybrid_allowed_reaches_both_indices(dense):
@@ -183,6 +189,19 @@ def test_hybrid_one_sided_queries_and_errors(dense):
 
 
 # ---------------------------------------------------------------- HybridIndex, real BM25
+
+
+def test_hybrid_score_completion(dense):
+    # 40 is BM25's only candidate; completion looks up its exact cosine (0.0) and the BM25
+    # scores of the dense candidates (none hold the term: absent, raw 0)
+    sparse = Scripted([(40, 9.0)])
+    got = HybridIndex(dense, sparse, fusion="zscore:complete=1").search(E0, ["q"], k=4)
+    by_id = {i: d for i, _, d in got}
+    assert by_id[40]["dense"] == pytest.approx(0.0) and "dense_rank" in by_id[40]
+    assert [list(a) for _, _, a in sparse.calls if a is not None] == [[10, 20, 30]]
+    off = HybridIndex(dense, sparse, fusion="zscore:complete=0").search(E0, ["q"], k=4)
+    assert len(sparse.calls) == 3  # no completion call the second time
+    assert {i for i, _, _ in off} == {10, 20, 30, 40}
 
 
 def test_hybrid_with_real_faiss_and_bm25():

@@ -1,0 +1,226 @@
+"""Hybrid fusion, measured offline on cached candidate lists: bm25, dense, RRF and the rest.
+
+Reads the files ``fusion_cache.py`` wrote (per query: the dense and the BM25 top-200 chunks with
+their raw scores), cuts each list to the production candidate depth, fuses them with lcmem's own
+:func:`lcmem.indexers.fusion.fuse` (the code ``Library.search`` runs), and scores each task on
+its metric: MRR@10 over documents (``man``, ``para``), MRR@10 over chunks (``code``: a chunk
+that overlaps the target function), Acc@1 over documents (``passkey``, ``passkey_b``). Chunk hits
+are mapped to documents by first occurrence, as ``search(group="document")`` does.
+
+``--tune`` grid-searches each method's settings on the **dev** splits only, choosing the setting
+with the best worst-case margin over max(bm25, dense) across tasks (mean metric breaks ties),
+then prints dev and test for bm25, dense, RRF (k=60, equal weights: lcmem's old default), each
+tuned method and the shipped default (``Fusion()``).
+
+Run: ``.venv/bin/python benchmarks/bench_fusion.py --tune`` (a minute; no model is loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, adaptive_weights, fuse  # noqa: E402
+from lcmem.indexers.query import fusion_weights  # noqa: E402
+
+WORK = REPO / "benchmarks" / ".work" / "fusion"
+TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b")
+METRIC = {"man": "MRR@10", "para": "MRR@10", "code": "MRR@10"}
+METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1"}
+
+
+@dataclass
+class Case:
+    """One query with its cached lists and a judge of chunk ids."""
+
+    task: str
+    split: str
+    text: str
+    dense: list[tuple[int, float]]
+    bm25: list[tuple[int, float]]
+    rank_of: Callable[[list[int]], int | None]
+    dense_of: dict[int, float]  # exact dense score of every cached id (score completion)
+    bm25_of: dict[int, float]  # BM25 score of every cached id holding a query term
+
+
+def load(work: Path) -> list[Case]:
+    """Every cached query of every corpus found in ``work``."""
+    cases: list[Case] = []
+    for path in sorted(work.glob("*.json.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        chunks = {int(i): v for i, v in data["chunks"].items()}
+        for q in data["queries"]:
+            lists = data["lists"][q["qid"]]
+            cases.append(
+                Case(
+                    q["task"],
+                    q["split"],
+                    q["text"],
+                    [(int(i), s) for i, s in lists["dense"]],
+                    [(int(i), s) for i, s in lists["bm25"]],
+                    _judge(q, chunks),
+                    {int(i): s for i, s in lists["dense"] + lists.get("dense_of", [])},
+                    {int(i): s for i, s in lists["bm25"] + lists.get("bm25_of", [])},
+                )
+            )
+    return cases
+
+
+def _judge(q: dict, chunks: dict[int, list]) -> Callable[[list[int]], int | None]:
+    doc, span = q["doc"], q.get("span")
+    if span:  # code: rank of the first chunk overlapping the function
+
+        def rank(ids: list[int]) -> int | None:
+            for r, i in enumerate(ids, start=1):
+                d, start, end, _ = chunks[i]
+                if d == doc and start < span[1] and span[0] < end:
+                    return r
+            return None
+
+        return rank
+
+    def doc_rank(ids: list[int]) -> int | None:  # documents by first occurrence
+        seen: set[str] = set()
+        for i in ids:
+            d = chunks[i][0]
+            if d not in seen:
+                seen.add(d)
+                if d == doc:
+                    return len(seen)
+        return None
+
+    return doc_rank
+
+
+def score(task: str, ranks: list[int | None]) -> float:
+    """The task's metric over ``ranks`` (None: not found)."""
+    n = len(ranks) or 1
+    if METRIC[task] == "Acc@1":
+        return sum(r == 1 for r in ranks) / n
+    return sum(1 / r for r in ranks if r is not None and r <= 10) / n
+
+
+def run(cases: list[Case], system: str | Fusion, depth: int) -> dict[tuple[str, str], float]:
+    """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting."""
+    ranks: dict[tuple[str, str], list[int | None]] = {}
+    for c in cases:
+        if system == "bm25":
+            ids = [i for i, _ in c.bm25[:depth]]
+        elif system == "dense":
+            ids = [i for i, _ in c.dense[:depth]]
+        else:
+            assert isinstance(system, Fusion)
+            n = system.candidates
+            weights, _ = fusion_weights(system, c.text)
+            d, b = c.dense[:n], c.bm25[:n]
+            weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
+            extra = absent = None
+            if system.complete and system.method != "rrf":  # as HybridIndex.search does
+                extra = [
+                    [(i, c.dense_of[i]) for i, _ in b if i in c.dense_of],
+                    [(i, c.bm25_of.get(i, 0.0)) for i, _ in d],
+                ]
+                absent = [None, 0.0]
+            fused, _ = fuse([d, b], 2 * n, system, weights=weights, extra=extra, absent=absent)
+            ids = [i for i, _ in fused]
+        ranks.setdefault((c.task, c.split), []).append(c.rank_of(ids))
+    return {key: score(key[0], r) for key, r in ranks.items()}
+
+
+def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, float]:
+    """(worst margin over max(bm25, dense) across tasks, mean metric) on ``split``."""
+    worst = min(res[(t, split)] - base[(t, split)] for t in tasks)
+    return worst, sum(res[(t, split)] for t in tasks) / len(tasks)
+
+
+def grid(method: str) -> list[Fusion]:
+    """Settings tried for ``method`` on dev."""
+    out = []
+    for boost in (1.0, 2.0):
+        if method == "rrf":
+            for dense in (0.3, 0.5):
+                for k in (5, 20, 60):
+                    out.append(Fusion("rrf", dense, k, 100, boost))
+        else:
+            for dense in (0.3, 0.5, 0.7):
+                for adaptive in (0.0, 2.0, 2.5, 3.0, 3.5):
+                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive))
+    return out
+
+
+def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
+    cells = [f"{res[(t, s)]:.3f}" for t in tasks for s in ("dev", "test")]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--tune", action="store_true", help="grid-search each method on dev")
+    parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
+    args = parser.parse_args()
+    command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
+    t0 = time.perf_counter()
+    cases = load(args.work)
+    tasks = [t for t in TASK_ORDER if any(c.task == t for c in cases)]
+    counts = {
+        (t, s): sum(c.task == t and c.split == s for c in cases)
+        for t in tasks
+        for s in ("dev", "test")
+    }
+    single = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
+    best = {key: max(single["bm25"][key], single["dense"][key]) for key in single["bm25"]}
+    systems: list[tuple[str, dict]] = [("bm25", single["bm25"]), ("dense", single["dense"])]
+    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0)
+    systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
+    if args.tune:
+        for method in ("rrf", "minmax", "tmm", "zscore"):
+            scored = []
+            for f in grid(method):
+                res = run(cases, f, args.depth)
+                scored.append((margin(res, best, "dev", tasks), f, res))
+            (worst, mean), f, res = max(scored, key=lambda x: x[0])
+            print(f"tuned {method}: {f} dev worst margin {worst:+.3f} mean {mean:.3f}", flush=True)
+            systems.append((f"{method} tuned on dev ({f}, {f.candidates} cand.)", res))
+    systems.append(
+        (
+            f"**default** `{DEFAULT_FUSION}` ({DEFAULT_FUSION.candidates} cand.)",
+            run(cases, DEFAULT_FUSION, args.depth),
+        )
+    )
+    head = " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
+    print()
+    print(f"| system | {head} |")
+    print("|---|" + "---:|" * (2 * len(tasks)))
+    print("| metric | " + " | ".join(METRIC[t] for t in tasks for _ in (0, 1)) + " |")
+    print(
+        "| queries | "
+        + " | ".join(str(counts[(t, s)]) for t in tasks for s in ("dev", "test"))
+        + " |"
+    )
+    for name, res in systems:
+        print(fmt_row(name, res, tasks))
+    print()
+    for name, res in systems[2:]:
+        m = {s: margin(res, best, s, tasks) for s in ("dev", "test")}
+        above = sum(res[(t, "test")] > best[(t, "test")] for t in tasks)
+        print(
+            f"{name}: worst margin over max(bm25, dense) dev {m['dev'][0]:+.3f} test "
+            f"{m['test'][0]:+.3f}; above both halves on test in {above}/{len(tasks)} tasks"
+        )
+    print(f"\n{len(cases)} queries, {time.perf_counter() - t0:.1f}s; command: {command}")
+
+
+if __name__ == "__main__":
+    main()

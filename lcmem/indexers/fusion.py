@@ -1,0 +1,328 @@
+"""Fusion of a dense and a sparse ranking: the functions and the :class:`Fusion` setting.
+
+Methods (``Fusion.method``):
+
+- ``rrf``: reciprocal-rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009),
+  ``sum_i w_i / (rrf_k + rank_i)``. Ranks only: a clear BM25 winner counts no more than a
+  coin-toss dense ranking.
+- ``minmax``, ``zscore``, ``tmm``: normalise each list's scores, then a convex combination
+  ``w_dense * n_dense + (1 - w_dense) * n_sparse`` (Bruch, Gai & Ingber 2023, "An Analysis of
+  Fusion Functions for Hybrid Retrieval"). ``minmax`` maps each list to [0, 1]; ``zscore``
+  subtracts the list's mean and divides by its standard deviation, so a score that stands
+  far out of its list (an exact name that only one chunk holds) keeps its lead, and z-scores
+  below 0 count as 0 (a list adds evidence only where it is above its own average); ``tmm``
+  (theoretical min-max) divides by the top score with a fixed floor (0 for BM25 and cosine).
+  With score completion (``Fusion.complete``) an item outside one list's candidates gets its
+  exact score in that index; otherwise it gets that list's lowest normalised value.
+
+Ties are broken by ascending id, so results are deterministic. These are a few lines each,
+written here rather than taken from a library because the libraries that offer them (ranx,
+LangChain's EnsembleRetriever) bring large dependencies for it.
+
+Example:
+    >>> f = Fusion.parse("zscore:dense=0.5")
+    >>> [i for i, _ in fuse([[(1, 0.9), (2, 0.5), (3, 0.4)], [(2, 9.0), (3, 1.0)]], 2, f)[0]]
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from lcmem.errors import ConfigError
+
+METHODS = ("rrf", "minmax", "zscore", "tmm")
+
+Results = list[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the two rankings of a hybrid search are fused.
+
+    Attributes:
+        method: ``zscore`` (the default, chosen by ``benchmarks/bench_fusion.py``), ``minmax``,
+            ``tmm`` or ``rrf``.
+        dense: weight of the dense list in [0, 1]; the sparse (BM25) list gets ``1 - dense``.
+        rrf_k: the RRF constant (``rrf`` only).
+        candidates: results taken from each index before fusing (at least ``4 k``).
+        boost: factor on the BM25 weight when the query quotes a phrase or holds an
+            identifier, code or number (see :mod:`lcmem.indexers.query`); 1 disables it.
+        adaptive: query-adaptive weights from the lists' own scores when > 0: each list's
+            weight is multiplied by how far its top score stands out of it (its z-score)
+            beyond this threshold, ``max(z_top - adaptive, 0.05)``, then rescaled to sum
+            to 1. A BM25 list whose best chunk is far ahead of the rest (an exact name that only
+            one chunk holds) takes over; one of scattered weak matches (none of the query's
+            words in the relevant text) steps back. 0 disables it.
+        complete: score completion: look up the exact dense score of every BM25 candidate and
+            the BM25 score of every dense candidate, instead of giving an item missing from a
+            list that list's lowest score (score methods only; two small filtered searches).
+
+    Example:
+        >>> Fusion.parse("rrf:k=20").rrf_k
+        20
+        >>> Fusion.parse("minmax:dense=0.3").weights()
+        (0.3, 0.7)
+    """
+
+    method: str = "zscore"
+    dense: float = 0.5
+    rrf_k: int = 60
+    candidates: int = 100
+    boost: float = 1.0
+    complete: bool = False
+    adaptive: float = 3.5
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown fusion {self.method!r}: use one of {', '.join(METHODS)}")
+        if not (0.0 <= self.dense <= 1.0) or not np.isfinite(self.dense):
+            raise ConfigError(f"the dense fusion weight must be in [0, 1], got {self.dense}")
+        if self.rrf_k < 0:
+            raise ConfigError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        if self.candidates < 1:
+            raise ConfigError(f"fusion candidates must be >= 1, got {self.candidates}")
+        if not (self.adaptive >= 0.0) or not np.isfinite(self.adaptive):
+            raise ConfigError(f"the adaptive threshold must be >= 0, got {self.adaptive}")
+        if not (self.boost >= 1.0) or not np.isfinite(self.boost):
+            raise ConfigError(f"the fusion boost must be >= 1, got {self.boost}")
+
+    def weights(self) -> tuple[float, float]:
+        """``(dense weight, sparse weight)``."""
+        return self.dense, 1.0 - self.dense
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the manifest."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fusion:
+        """From :meth:`to_dict` (unknown keys are a clear error)."""
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"bad fusion setting {data!r}: {exc}") from exc
+
+    @classmethod
+    def parse(
+        cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
+    ) -> Fusion:
+        """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
+        ``candidates``, ``boost``, ``complete``, ``adaptive``); unspecified keys come from
+        ``base`` when it has the same method, else from the defaults of ``method``.
+
+        Example:
+            >>> Fusion.parse("zscore:dense=0.4,boost=1").boost
+            1.0
+        """
+        if isinstance(text, Fusion):
+            return text
+        if isinstance(text, dict):
+            return cls.from_dict(text)
+        if text is None or not text.strip():
+            return base or DEFAULT_FUSION
+        method, _, rest = text.strip().partition(":")
+        method = method.strip().lower()
+        if method not in METHODS:
+            raise ConfigError(
+                f"unknown fusion {method!r}: use one of {', '.join(METHODS)} "
+                "(optionally with settings, e.g. zscore:dense=0.4 or rrf:k=60)"
+            )
+        start = base if base is not None and base.method == method else PRESETS[method]
+        keys = {"dense": "dense", "k": "rrf_k", "rrf_k": "rrf_k", "candidates": "candidates"}
+        keys["boost"] = "boost"
+        keys["complete"] = "complete"
+        keys["adaptive"] = "adaptive"
+        changes: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in rest.split(","))):
+            key, eq, value = part.partition("=")
+            field = keys.get(key.strip().lower())
+            if not eq or field is None:
+                raise ConfigError(
+                    f"bad fusion setting {part!r}: use key=value with key one of "
+                    "dense, k, candidates, boost, complete, adaptive"
+                )
+            try:
+                if field == "complete":
+                    if value.strip().lower() not in ("0", "1", "true", "false"):
+                        raise ValueError(value)
+                    changes[field] = value.strip().lower() in ("1", "true")
+                elif field in ("rrf_k", "candidates"):
+                    changes[field] = int(value)
+                else:
+                    changes[field] = float(value)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"bad fusion setting {part!r}: {value!r} is not a number"
+                ) from exc
+        return replace(start, **changes)
+
+    def __str__(self) -> str:
+        if self.method == "rrf":
+            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
+        return (
+            f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
+            f"complete={int(self.complete)},adaptive={self.adaptive:g}"
+        )
+
+
+#: Settings of each method when chosen by name alone (tuned on the dev splits of
+#: ``benchmarks/bench_fusion.py``; see BENCHMARKS.md).
+PRESETS: dict[str, Fusion] = {}
+DEFAULT_FUSION = Fusion()
+PRESETS.update(
+    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, adaptive=0.0),  # the old default
+    minmax=Fusion("minmax", dense=0.3, adaptive=0.0),
+    zscore=DEFAULT_FUSION,
+    tmm=Fusion("tmm", dense=0.5, adaptive=0.0),
+)
+
+
+def adaptive_weights(
+    result_lists: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    fusion: Fusion,
+) -> list[float]:
+    """``weights`` scaled by each list's confidence, ``max(z_top - fusion.adaptive, 0.05)``,
+    where ``z_top`` is the z-score of the list's best score among its own scores; rescaled to
+    sum to 1. Unchanged when ``fusion.adaptive`` is 0 or a list is empty.
+
+    Example:
+        >>> flat = [(i, 1.0 - 0.01 * i) for i in range(50)]
+        >>> peaked = [(99, 30.0)] + [(i, 5.0 - 0.01 * i) for i in range(49)]
+        >>> [round(w, 2) for w in adaptive_weights([flat, peaked], [0.5, 0.5], Fusion(adaptive=2))]
+        [0.01, 0.99]
+    """
+    if fusion.adaptive <= 0 or any(len(r) < 2 for r in result_lists):
+        return list(weights)
+    conf = []
+    for results in result_lists:
+        s = np.asarray([score for _, score in results], dtype=np.float64)
+        sd = float(s.std())
+        z_top = (float(s.max()) - float(s.mean())) / sd if sd > 0 else 0.0
+        conf.append(max(z_top - fusion.adaptive, 0.05))
+    scaled = [w * c for w, c in zip(weights, conf, strict=True)]
+    total = sum(scaled)
+    return [w / total for w in scaled] if total > 0 else list(weights)
+
+
+def _affine(scores: np.ndarray, method: str) -> tuple[float, float]:
+    """``(shift, scale)`` with normalised = ``(raw - shift) / scale`` for one list's scores."""
+    lo, hi = float(scores.min()), float(scores.max())
+    if method == "minmax":
+        return (lo, hi - lo) if hi > lo else (lo - 1.0, 1.0)  # all equal -> 1
+    if method == "zscore":
+        sd = float(scores.std())
+        return (float(scores.mean()), sd) if sd > 0 else (lo, 1.0)  # all equal -> 0
+    if method == "tmm":
+        return (0.0, hi) if hi > 0 else (0.0, 1.0)
+    raise ConfigError(f"unknown score normalisation {method!r}: use minmax, zscore or tmm")
+
+
+def normalize(scores: np.ndarray, method: str) -> tuple[np.ndarray, float]:
+    """Normalised ``scores`` (one list, any order) and the value of an item missing from it.
+
+    Example:
+        >>> n, missing = normalize(np.array([3.0, 2.0, 1.0]), "zscore")
+        >>> [round(float(x), 3) for x in n], round(missing, 3)
+        ([1.225, 0.0, -1.225], -1.225)
+    """
+    if len(scores) == 0:
+        return scores.astype(np.float64), 0.0
+    s = scores.astype(np.float64)
+    shift, scale = _affine(s, method)
+    norm = (s - shift) / scale
+    if method == "tmm":
+        return np.maximum(norm, 0.0), 0.0
+    return norm, float(norm.min())
+
+
+def fuse(
+    result_lists: Sequence[Sequence[tuple[int, float]]],
+    k: int,
+    fusion: Fusion,
+    weights: Sequence[float] | None = None,
+    extra: Sequence[Sequence[tuple[int, float]] | None] | None = None,
+    absent: Sequence[float | None] | None = None,
+) -> tuple[Results, list[dict[int, float]]]:
+    """Fuse ranked ``(id, score)`` lists (best first) into the top ``k``.
+
+    Args:
+        result_lists: one ranking per retriever (dense first, then sparse, by convention).
+        k: how many fused results to return.
+        fusion: the method and its settings.
+        weights: one weight per list (default: ``fusion.weights()`` for two lists, 1 each
+            otherwise).
+        extra: per list, raw scores of items outside its ranking (score completion: the
+            exact score of the other lists' candidates), normalised with the ranking's own
+            statistics. Ignored by ``rrf``.
+        absent: per list, the raw score of an item found nowhere in it (0 for BM25 once
+            completed: the item holds no query term); ``None``: the ranking's lowest
+            normalised value.
+
+    Returns:
+        ``(fused, contributions)``: the fused ``(id, score)`` list and, per input list, each
+        returned id's weighted contribution to its score.
+    """
+    if weights is None:
+        weights = fusion.weights() if len(result_lists) == 2 else [1.0] * len(result_lists)
+    if len(weights) != len(result_lists):
+        raise ConfigError(f"got {len(weights)} fusion weights for {len(result_lists)} lists")
+    if k <= 0:
+        return [], [{} for _ in result_lists]
+    parts: list[dict[int, float]] = []
+    floors: list[float] = []
+    for n, (results, weight) in enumerate(zip(result_lists, weights, strict=True)):
+        ids, scores = _dedup(results)
+        if fusion.method == "rrf":
+            values = weight / (fusion.rrf_k + np.arange(1, len(ids) + 1, dtype=np.float64))
+            parts.append(dict(zip(ids, values.tolist(), strict=True)))
+            floors.append(0.0)
+            continue
+        if not ids:
+            parts.append({})
+            floors.append(0.0)
+            continue
+        shift, scale = _affine(scores, fusion.method)
+        ranked = set(ids)
+        more = [(int(i), float(s)) for i, s in (extra[n] or [])] if extra else []
+        more = [(i, s) for i, s in more if i not in ranked]
+        all_ids = ids + [i for i, _ in more]
+        raw = np.concatenate([scores, np.asarray([s for _, s in more], dtype=np.float64)])
+        norm = (raw - shift) / scale
+        raw_absent = absent[n] if absent else None
+        if raw_absent is not None:
+            missing = (raw_absent - shift) / scale
+        else:
+            missing = float(norm[: len(ids)].min())
+        if fusion.method in ("tmm", "zscore"):  # only evidence above the floor / mean adds
+            norm = np.maximum(norm, 0.0)
+            missing = max(missing, 0.0)
+        parts.append(dict(zip(all_ids, (weight * norm).tolist(), strict=True)))
+        floors.append(weight * missing)
+    fused: dict[int, float] = {}
+    for i in {i for part in parts for i in part}:
+        fused[i] = sum(part.get(i, floor) for part, floor in zip(parts, floors, strict=True))
+    top = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    contributions = [
+        {i: part.get(i, floor) for i, _ in top} for part, floor in zip(parts, floors, strict=True)
+    ]
+    return top, contributions
+
+
+def _dedup(results: Sequence[tuple[int, float]]) -> tuple[list[int], np.ndarray]:
+    """Ids and scores, keeping the first (best) occurrence of each id."""
+    seen: set[int] = set()
+    ids: list[int] = []
+    scores: list[float] = []
+    for doc_id, score in results:
+        doc_id = int(doc_id)
+        if doc_id not in seen:
+            seen.add(doc_id)
+            ids.append(doc_id)
+            scores.append(float(score))
+    return ids, np.asarray(scores, dtype=np.float64)

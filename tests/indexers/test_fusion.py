@@ -1,0 +1,133 @@
+"""Tests of the fusion functions, the Fusion setting and query hints (no model, no index)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lcmem.errors import ConfigError
+from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, fuse, normalize
+from lcmem.indexers.hybrid import rrf_fuse
+from lcmem.indexers.query import fusion_weights, query_hints
+
+# Dense cosines are flat (no clear winner); one chunk, 40, alone holds the query's rare words.
+DENSE = [(i, 0.62 - 0.002 * i) for i in range(1, 41)]
+SPARSE = [(40, 30.0)] + [(i, 6.0 - 0.05 * i) for i in range(1, 39)] + [(99, 4.0)]
+
+
+def test_normalize_each_method():
+    s = np.array([4.0, 2.0, 0.0])
+    assert normalize(s, "minmax")[0].tolist() == [1.0, 0.5, 0.0]
+    z, missing = normalize(s, "zscore")
+    assert z.mean() == pytest.approx(0.0) and z.std() == pytest.approx(1.0)
+    assert missing == pytest.approx(z.min())
+    assert normalize(s, "tmm")[0].tolist() == [1.0, 0.5, 0.0]
+    assert normalize(np.array([3.0, 3.0]), "zscore")[0].tolist() == [0.0, 0.0]
+    assert normalize(np.array([3.0, 3.0]), "minmax")[0].tolist() == [1.0, 1.0]
+    assert normalize(np.array([]), "zscore")[0].size == 0
+    with pytest.raises(ConfigError):
+        normalize(s, "softmax")
+
+
+def test_score_aware_fusion_keeps_a_clear_bm25_winner_that_rrf_loses():
+    top_rrf = rrf_fuse([DENSE, SPARSE], k=1)[0][0]
+    assert top_rrf == 1  # rank 1 in dense and 2 in BM25 beats rank 40 and 1
+    for method in ("zscore", "tmm"):
+        fused, _ = fuse([DENSE, SPARSE], 3, Fusion(method, dense=0.5))
+        assert fused[0][0] == 40, method
+    # min-max stretches the flat dense list to [0, 1]: its noise outweighs the clear winner
+    assert fuse([DENSE, SPARSE], 3, Fusion("minmax", dense=0.5))[0][0][0] == 1
+
+
+def test_fuse_contributions_add_up_and_missing_items_get_the_floor():
+    fused, parts = fuse([DENSE, SPARSE], 10, Fusion("zscore", dense=0.3))
+    for doc_id, score in fused:
+        assert parts[0][doc_id] + parts[1][doc_id] == pytest.approx(score)
+    # 99 is not in the dense list: without completion it gets the list's lowest normalised
+    # value (min-max: 0; z-scores below the mean count as 0)
+    fused, parts = fuse([DENSE, SPARSE], 50, Fusion("zscore", dense=0.3, complete=False))
+    assert parts[0][99] == 0.0
+    fused, parts = fuse([DENSE, SPARSE], 50, Fusion("minmax", dense=0.3), absent=[None, 2.0])
+    assert parts[0][99] == 0.0
+    # an id in no BM25 list gets the normalised value of the given absent raw score
+    lo, hi = 4.0, 30.0
+    assert parts[1][2] == pytest.approx(0.7 * (SPARSE[2][1] - lo) / (hi - lo))
+    _, parts = fuse([DENSE, [(40, 30.0), (1, 4.0)]], 50, Fusion("minmax"), absent=[None, 2.0])
+    assert parts[1][2] == pytest.approx(0.5 * (2.0 - 4.0) / 26.0)
+    assert [s for _, s in fused] == sorted((s for _, s in fused), reverse=True)
+
+
+def test_fuse_rrf_matches_rrf_fuse_and_ties_break_by_id():
+    fused, _ = fuse([DENSE, SPARSE], 10, Fusion("rrf", dense=0.5, rrf_k=60))
+    want = rrf_fuse([DENSE, SPARSE], k=10, weights=(0.5, 0.5))
+    assert [i for i, _ in fused] == [i for i, _ in want]
+    assert [s for _, s in fused] == pytest.approx([s for _, s in want])
+    tie, _ = fuse([[(9, 1.0)], [(3, 1.0)]], 2, Fusion("rrf", dense=0.5))
+    assert [i for i, _ in tie] == [3, 9]
+
+
+def test_fuse_edge_cases():
+    assert fuse([DENSE, SPARSE], 0, DEFAULT_FUSION)[0] == []
+    assert fuse([[], []], 5, DEFAULT_FUSION)[0] == []
+    one, _ = fuse([DENSE], 2, DEFAULT_FUSION)  # one list: weight 1
+    assert [i for i, _ in one] == [1, 2]
+    dup, _ = fuse([[(1, 0.9), (1, 0.1), (2, 0.5)], []], 2, Fusion("minmax"))
+    assert [i for i, _ in dup] == [1, 2]
+    with pytest.raises(ConfigError, match="2 fusion weights for 1"):
+        fuse([DENSE], 2, DEFAULT_FUSION, weights=(0.5, 0.5))
+
+
+def test_fusion_parse_and_round_trip():
+    assert Fusion.parse(None) == DEFAULT_FUSION
+    f = Fusion.parse("rrf:k=20,dense=0.3,candidates=80")
+    assert (f.method, f.rrf_k, f.dense, f.candidates) == ("rrf", 20, 0.3, 80)
+    assert Fusion.parse(str(f)) == replace_candidates(f, Fusion.parse("rrf").candidates)
+    assert Fusion.from_dict(f.to_dict()) == f
+    # keys left out come from the base when it has the same method
+    base = Fusion("zscore", dense=0.35, boost=3.0)
+    assert Fusion.parse("zscore:boost=1", base=base) == Fusion("zscore", dense=0.35, boost=1.0)
+    assert Fusion.parse("minmax", base=base).dense == Fusion.parse("minmax").dense
+    for bad in ("max", "rrf:k", "rrf:q=1", "zscore:dense=x", "zscore:dense=2", "rrf:k=-1"):
+        with pytest.raises(ConfigError):
+            Fusion.parse(bad)
+    with pytest.raises(ConfigError):
+        Fusion.from_dict({"method": "rrf", "colour": 1})
+    with pytest.raises(ConfigError):
+        Fusion("zscore", boost=0.5)
+
+
+def replace_candidates(f: Fusion, n: int) -> Fusion:
+    from dataclasses import replace
+
+    return replace(f, candidates=n)
+
+
+@pytest.mark.parametrize(
+    ("query", "quoted", "identifiers"),
+    [
+        ("What is the pass key for Marisa Veltran?", [], []),
+        ("list directory contents", [], []),
+        ('find "exact phrase here" please', ["exact phrase here"], []),
+        ("\u201ccurly quoted\u201d and `ticks`", ["curly quoted", "ticks"], []),
+        ("error E1234 in parse_header", [], ["E1234", "parse_header"]),
+        ("HTTPServer and parseHeader", [], ["HTTPServer", "parseHeader"]),
+        ("os.path.join or std::vector", [], ["os.path.join", "std::vector"]),
+        ("kill with SIGTERM, exit 137", [], ["SIGTERM", "137"]),
+        ("use --dry-run to check", [], ["--dry-run"]),
+        ("The NASA rover", [], ["NASA"]),
+    ],
+)
+def test_query_hints(query, quoted, identifiers):
+    hints = query_hints(query)
+    assert hints.quoted == quoted
+    assert hints.identifiers == identifiers
+    assert bool(hints) == bool(quoted or identifiers)
+
+
+def test_fusion_weights_boost_only_with_hints():
+    f = Fusion("zscore", dense=0.5, boost=3.0)
+    assert fusion_weights(f, "plain words here")[0] == (0.5, 0.5)
+    assert fusion_weights(f, None)[0] == (0.5, 0.5)
+    (wd, ws), hints = fusion_weights(f, 'the "pass key" of doc42')
+    assert (wd, ws) == pytest.approx((0.25, 0.75)) and hints.quoted == ["pass key"]
+    assert fusion_weights(Fusion("zscore", dense=0.5, boost=1.0), "doc42")[0] == (0.5, 0.5)
