@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import TYPE_CHECKING, Any
 
 from lcmem.pipelines.evidence import sentence_spans, terms
@@ -54,6 +54,9 @@ MIN_EVIDENCE_WORDS = 4
 """Shorter cited sentences (headings, labels) are not offered as the extractive answer."""
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# Lines that stand alone (headings, list items, quotes, table rows, code fences, blanks).
+_BLOCK = re.compile(r"\s*(?:$|[#>*|`+-]|\d+[.)]\s)")
+_HEADER_ECHO = re.compile(r"^\s*\[\d+\][^\n]*:\d+(?:-\d+)?\s*$", re.MULTILINE)
 _FUNCTION_WORDS = """how does do did what which who whom whose when where why can could would
 should may might i you he she his her its we our my your has have had been being also"""
 
@@ -144,7 +147,7 @@ def best_sentence(question: str, citations: Sequence[Hit]) -> tuple[str, str] | 
     best: tuple[int, str, str] | None = None
     for hit in citations:
         text = hit.chunk.text
-        for start, end in sentence_spans(text):
+        for start, end in sentences_of(text):
             sentence = " ".join(text[start:end].split())
             if len(sentence.split()) < MIN_EVIDENCE_WORDS or sentence.startswith(("#", "`", "<")):
                 continue
@@ -155,11 +158,32 @@ def best_sentence(question: str, citations: Sequence[Hit]) -> tuple[str, str] | 
     return None if best is None else (best[1], best[2])
 
 
+def sentences_of(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text``; hard-wrapped lines join their paragraph.
+
+    Example:
+        >>> t = "# Cache\\nChunks seen\\nbefore reuse it. Fast.\\n- a list item"
+        >>> [t[s:e] for s, e in sentences_of(t)]
+        ['# Cache', 'Chunks seen\\nbefore reuse it.', 'Fast.', '- a list item']
+    """
+    lines = text.split("\n")
+    joined = lines[0]
+    for before, line in pairwise(lines):
+        wrapped = not _BLOCK.match(before) and not _BLOCK.match(line)
+        joined += (" " if wrapped else "\n") + line
+    return sentence_spans(joined)  # same length as ``text``: the offsets hold there
+
+
 def check_answer(question: str, answer: str, citations: Sequence[Hit]) -> SupportCheck:
-    """Check ``answer`` against ``citations``; the text to show and where it comes from."""
+    """Check ``answer`` against ``citations``; the text to show and where it comes from.
+
+    Echoed passage headers (``[2] guide/incremental.md:5-10``) are references, not claims:
+    they are not checked.
+    """
     cited = [h.chunk.text for h in citations]
+    claims = _HEADER_ECHO.sub("", answer)
     sentences = [
-        check_sentence(" ".join(answer[s:e].split()), cited) for s, e in sentence_spans(answer)
+        check_sentence(" ".join(claims[s:e].split()), cited) for s, e in sentences_of(claims)
     ]
     checked = [s for s in sentences if s["how"] != "unchecked"]
     if checked and all(s["supported"] for s in checked):

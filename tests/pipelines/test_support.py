@@ -149,3 +149,29 @@ def test_pipelines_mark_an_unsupported_answer_and_keep_a_supported_one(name: str
         unchecked = ask(name, ["On Mondays at 9."], check_support=False)
     assert unchecked.origin == "model" and unchecked.text == "On Mondays at 9."
     assert all(s.name != "check support" for s in unchecked.trace.steps)
+
+
+def test_hard_wrapped_sources_give_whole_sentences() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "examples" / "docs" / "guide" / "incremental.md"
+    whole = path.read_text(encoding="utf-8")
+    start = whole.index("## What is skipped")
+    text = whole[start : whole.index("## What is removed")]  # the section `make demo` cites
+    hit = Hit(Chunk(text, start, start + len(text), doc_path="incremental.md"), 1.0, rank=1)
+    found = best_sentence("how does lcmem avoid embedding unchanged files again?", [hit])
+    assert found is not None
+    sentence, span = found
+    assert sentence == (
+        "Chunks whose text was seen before reuse the embedding cached in the database under the "
+        "text's content hash, so unchanged text is never embedded twice, even when it moves to "
+        "another file."
+    )
+    begin, end = (int(x) for x in span.rsplit(":", 1)[1].split("-"))
+    assert " ".join(whole[begin:end].split()) == sentence
+
+
+def test_echoed_passage_headers_are_not_claims() -> None:
+    answer = "[2] guide/incremental.md:5-10\nUnchanged text is never embedded twice."
+    check = check_answer("Is text embedded twice?", answer, hits(SKIPPED))
+    assert check.origin == "model" and len(check.sentences) == 1
