@@ -95,7 +95,9 @@ OFF = GenerationSettings(stop_repeated_sentence=False)
 """Plain decoding: no penalty, no repeated-sentence stop (lcmem before issue 21)."""
 
 MODEL_DEFAULTS: Mapping[str, GenerationSettings] = {
-    # Chosen on the dev split of benchmarks/bench_answers.py (results/answers.md).
+    # Chosen on the dev split of benchmarks/bench_answers.py (results/answers.md): adding a
+    # repetition penalty of 1.2 and no_repeat_ngram_size=4 changed no answer there, so only the
+    # stop, which cannot change a token before the cut (greedy decoding), is on.
     "SmolLM2-135M-Instruct": GenerationSettings(stop_repeated_sentence=True),
 }
 """Per-model defaults, by the backend's model name; other models get
