@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, seed: int, settings: Sequence[str]) -> None:
     filler = load_filler()
     counts = [len(ids) for ids in llm.tokenizer(filler, add_special_tokens=False)["input_ids"]]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    for index in range(args.n):
+    for index in range(args.first, args.n):
         for length in args.lengths:
             for kind in args.kinds:
                 item_id = f"{length}-{kind}-{index}-s{seed}"
@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--split", choices=sorted(SPLITS), default="dev")
     parser.add_argument("--lengths", default="4096")
     parser.add_argument("--n", type=int, default=2, help="questions per (length, kind)")
+    parser.add_argument("--first", type=int, default=0, help="first question index asked")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--settings", default="old,stop")
