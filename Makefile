@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(BIN)/lcmem index examples/docs --store $(DEMO_STORE)
 	$(BIN)/lcmem search "how does lcmem avoid embedding unchanged files again" -k 3 --store $(DEMO_STORE)
 	$(BIN)/lcmem search "keyword search scores" -k 3 --mode bm25 --store $(DEMO_STORE)
-	$(BIN)/lcmem ask "how does lcmem avoid embedding unchanged files again?" -k 3 --max-tokens 64 --store $(DEMO_STORE)
+	$(BIN)/lcmem ask "what does lcmem reuse so that unchanged text is never embedded twice?" -k 3 --max-tokens 64 --store $(DEMO_STORE)
 
 test: $(STAMP)
 	$(BIN)/ruff check lcmem tests benchmarks examples

@@ -427,7 +427,9 @@ def _run_pipeline(
             "leave that option out"
         ) from exc
     streamed = False
-    if _is_terminal() and hasattr(pipe, "on_text"):
+    # An answer that is checked against its sources is printed once checked: streaming would
+    # show the model's text before the check could replace it by the marked evidence.
+    if _is_terminal() and hasattr(pipe, "on_text") and not getattr(pipe, "check_support", False):
 
         def show(piece: str) -> None:
             nonlocal streamed
@@ -474,6 +476,8 @@ def _answer_json(question: str, pipeline: str, answer: Any) -> dict[str, Any]:
         "question": question,
         "pipeline": pipeline,
         "answer": answer.text,
+        "origin": getattr(answer, "origin", "model"),
+        "model_text": getattr(answer, "model_text", ""),
         "citations": [h.to_dict() for h in answer.citations],
         "trace": answer.trace.to_dict(),
     }

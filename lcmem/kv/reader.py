@@ -36,6 +36,7 @@ from lcmem.kv.attention import Layout, Rotary, activate, check_supported
 from lcmem.kv.cache import AskRun, PrefillRun
 from lcmem.kv.pages import DTYPES, PageStore, Shape
 from lcmem.llm.base import trim_at_stop
+from lcmem.llm.repetition import GenerationSettings, drop_repeats, first_repeat, logits_processors
 from lcmem.pipelines.base import Answer, Step, Trace
 from lcmem.types import Chunk, Document, Hit, content_hash
 
@@ -278,6 +279,8 @@ class PagedDocument:
         run, out_ids, first_token = self._generate(tail, max_tokens)
         tok = self.llm.tokenizer
         text = trim_at_stop(tok.decode(out_ids, skip_special_tokens=True), stop).strip()
+        if _generation(self.llm).stop_repeated_sentence:
+            text = drop_repeats(text)
         seconds = time.perf_counter() - started
         hits = self._citations(run, citations)
         trace = Trace()
@@ -329,8 +332,11 @@ class PagedDocument:
         import torch
 
         model = self.llm.model
-        stops = _stop_ids(self.llm.tokenizer, model)
+        tok = self.llm.tokenizer
+        stops = _stop_ids(tok, model)
         run = self._ask_run()
+        settings = _generation(self.llm)
+        processors = logits_processors(settings, prompt_len=0)  # they see generated ids only
         out: list[int] = []
         started = time.perf_counter()
         first = 0.0
@@ -340,12 +346,17 @@ class PagedDocument:
                 hidden = model.model(
                     input_ids=ids, position_ids=torch.zeros_like(ids), use_cache=False
                 ).last_hidden_state
-                nxt = int(model.lm_head(hidden[:, -1]).argmax(-1))
+                logits = model.lm_head(hidden[:, -1])
+                for process in processors:
+                    logits = process(torch.tensor([out], dtype=torch.long), logits)
+                nxt = int(logits.argmax(-1))
                 if not out:
                     first = time.perf_counter() - started
                 if nxt in stops:
                     break
                 out.append(nxt)
+                if settings.stop_repeated_sentence and first_repeat(tok.decode(out)) is not None:
+                    break
                 ids = torch.tensor([[nxt]], dtype=torch.long)
         return run, out, first
 
@@ -700,3 +711,8 @@ __all__ = [
     "model_fingerprint",
     "read",
 ]
+
+
+def _generation(llm: Any) -> GenerationSettings:
+    """The LLM's decoding guards (a backend without any gets the general default)."""
+    return getattr(llm, "generation", None) or GenerationSettings()

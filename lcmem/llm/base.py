@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+from lcmem.llm.repetition import GenerationSettings
+
 
 class Message(TypedDict):
     """One chat turn: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -69,10 +71,13 @@ class LLM(ABC):
     Attributes:
         name: identifies the model (a path, a package name or ``model@url``).
         context_window: the most tokens (prompt + answer) the model handles.
+        generation: decoding guards against loops (penalties, the repeated-sentence stop);
+            backends set the model's defaults (:func:`lcmem.llm.repetition.settings_for`).
     """
 
     name: str
     context_window: int
+    generation: GenerationSettings = GenerationSettings()
 
     @abstractmethod
     def complete(

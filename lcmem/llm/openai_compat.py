@@ -50,6 +50,7 @@ from lcmem.errors import (
     ModelNotFoundError,
 )
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
+from lcmem.llm.repetition import GenerationSettings, drop_repeats, gated
 
 if TYPE_CHECKING:
     import httpx
@@ -99,6 +100,9 @@ class OpenAICompatibleLLM(LLM):
         backoff: first retry delay in seconds; it doubles each retry (with jitter) up to
             ``max_backoff``.
         headers: extra HTTP headers sent with every request.
+        generation: decoding guards; ``frequency_penalty`` and ``repetition_penalty`` (as
+            llama.cpp's ``repeat_penalty``) are sent when set, the repeated-sentence stop is
+            applied to the text received.
 
     Example:
         >>> OpenAICompatibleLLM("http://127.0.0.1:8000/v1", model="m", context_window=4096)
@@ -119,6 +123,7 @@ class OpenAICompatibleLLM(LLM):
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         headers: Mapping[str, str] | None = None,
+        generation: GenerationSettings | None = None,
     ) -> None:
         base = str(base_url).strip().rstrip("/")
         base = base.removesuffix("/chat/completions")
@@ -151,6 +156,7 @@ class OpenAICompatibleLLM(LLM):
         self._tokenizer: Any = None
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self.generation = generation or GenerationSettings()
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -220,6 +226,8 @@ class OpenAICompatibleLLM(LLM):
                 f"({_shorten(json.dumps(data))}): is this an OpenAI-compatible chat API?"
             ) from None
         text = trim_at_stop(message.get("content") or "", stop)
+        if self.generation.stop_repeated_sentence:
+            text = drop_repeats(text)
         usage = data.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens")
         completion_tokens = usage.get("completion_tokens")
@@ -242,7 +250,7 @@ class OpenAICompatibleLLM(LLM):
         body = self._body(messages, max_tokens, stop, temperature, seed, stream=True)
         response = self._call(lambda: self._send("POST", "/chat/completions", body, self.timeout))
         try:
-            yield from _hold_back_stop(self._sse_pieces(response), stop)
+            yield from gated(_hold_back_stop(self._sse_pieces(response), stop), self.generation)
         finally:
             response.close()
 
@@ -275,6 +283,7 @@ class OpenAICompatibleLLM(LLM):
             body["stop"] = stops[:_MAX_SERVER_STOPS]
         if seed is not None:
             body["seed"] = int(seed)
+        body.update(self.generation.request_fields())
         return body
 
     def _model_name(self) -> str:

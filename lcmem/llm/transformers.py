@@ -24,6 +24,14 @@ from typing import Any
 from lcmem._atomic import atomic_dir
 from lcmem.errors import ConfigError, ModelNotFoundError
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
+from lcmem.llm.repetition import (
+    GenerationSettings,
+    SentenceGate,
+    drop_repeats,
+    logits_processors,
+    repeat_stopper,
+    settings_for,
+)
 from lcmem.progress import quiet_hf_progress
 
 DEFAULT_LLM = "SmolLM2-135M-Instruct"
@@ -42,6 +50,8 @@ class TransformersLLM(LLM):
             folder, or a ``.gguf`` file.
         device: ``"cpu"`` (default), ``"cuda"``, ...
         cache_dir: where converted GGUF weights are kept (default: the user cache folder).
+        generation: decoding guards (default: the model's, see
+            :func:`~lcmem.llm.repetition.settings_for`).
 
     The model loads on first use; :attr:`model` and :attr:`tokenizer` give the loaded
     transformers objects to code that needs them directly (the KV-page reader does).
@@ -53,11 +63,13 @@ class TransformersLLM(LLM):
         *,
         device: str = "cpu",
         cache_dir: str | Path | None = None,
+        generation: GenerationSettings | None = None,
     ) -> None:
         self.model_path = str(model)
         self.device = device
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.name = DEFAULT_LLM if self.model_path == DEFAULT_LLM else self.model_path
+        self.generation = generation or settings_for(Path(self.name).stem)
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -126,10 +138,12 @@ class TransformersLLM(LLM):
             out = self.model.generate(
                 input_ids=ids.to(self.device),
                 attention_mask=_ones_like(ids).to(self.device),
-                **self._generate_kwargs(max_tokens, stop, temperature, seed),
+                **self._generate_kwargs(max_tokens, stop, temperature, seed, ids.shape[1]),
             )
         new = out[0, ids.shape[1] :]
         text = trim_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
+        if self.generation.stop_repeated_sentence:
+            text = drop_repeats(text)
         return Completion(
             text.strip(), int(ids.shape[1]), int(new.shape[0]), time.perf_counter() - started
         )
@@ -150,7 +164,8 @@ class TransformersLLM(LLM):
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
         )
-        kwargs = self._generate_kwargs(max_tokens, stop, temperature, seed)
+        kwargs = self._generate_kwargs(max_tokens, stop, temperature, seed, ids.shape[1])
+        gate = SentenceGate() if self.generation.stop_repeated_sentence else None
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -176,18 +191,31 @@ class TransformersLLM(LLM):
             if not piece:
                 continue
             cut = trim_at_stop(produced + piece, stop)
-            if len(cut) < len(produced) + len(piece):
-                yield cut[len(produced) :]
+            ended = len(cut) < len(produced) + len(piece)
+            piece = cut[len(produced) :]
+            produced = cut
+            if gate is not None:
+                piece = gate.feed(piece) + (gate.finish() if ended else "")
+            if piece:
+                yield piece
+            if ended or (gate is not None and gate.stopped):
                 break
-            produced += piece
-            yield piece
+        if gate is not None and (rest := gate.finish()):
+            yield rest
         worker.join()
         if errors:
             raise errors[0]
 
     def _generate_kwargs(
-        self, max_tokens: int, stop: Sequence[str] | None, temperature: float, seed: int | None
+        self,
+        max_tokens: int,
+        stop: Sequence[str] | None,
+        temperature: float,
+        seed: int | None,
+        prompt_len: int,
     ) -> dict[str, Any]:
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_tokens,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
@@ -198,6 +226,13 @@ class TransformersLLM(LLM):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        processors = logits_processors(self.generation, prompt_len)
+        if processors:
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
+        if self.generation.stop_repeated_sentence:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [repeat_stopper(self.tokenizer, prompt_len)]
+            )
         return kwargs
 
     def _check_fits(self, prompt_tokens: int, max_tokens: int) -> None:

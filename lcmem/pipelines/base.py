@@ -96,14 +96,21 @@ class Answer:
     """A pipeline's answer.
 
     Attributes:
-        text: the answer.
+        text: the answer to show.
         citations: the chunk spans the answer rests on (``hit.span`` gives path and offsets).
         trace: every step taken, with prompts and token counts.
+        origin: ``"model"``: the model's answer (supported by the citations when checked);
+            ``"extractive"``: the model's answer was not supported, ``text`` is the best cited
+            sentence marked ``"From the sources: ..."``; ``"none"``: nothing to show but
+            "not found" (see :mod:`lcmem.pipelines.support`).
+        model_text: what the model wrote, when the support check ran.
     """
 
     text: str
     citations: list[Hit] = field(default_factory=list)
     trace: Trace = field(default_factory=Trace)
+    origin: str = "model"
+    model_text: str = ""
 
 
 class Pipeline(ABC):

@@ -63,6 +63,7 @@ from lcmem.pipelines.sources import (
     require_filled,
     require_source,
 )
+from lcmem.pipelines.support import supported_or_marked
 from lcmem.types import Chunk, Document, Hit
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ class ChainOfAgentsPipeline(Pipeline):
         max_segments: refuse inputs that need more segments (``None``: no limit).
         budget_cap: the default budget's cap (2048: fast on CPU).
         on_text: called with each piece of the answer as it streams.
+        check_support: check the answer against the evidence and show the best evidence
+            sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
     """
 
     name = "coa"
@@ -140,6 +143,7 @@ class ChainOfAgentsPipeline(Pipeline):
         max_segments: int | None = None,
         budget_cap: int = DEFAULT_BUDGET_CAP,
         on_text: Callable[[str], None] | None = None,
+        check_support: bool = True,
     ) -> None:
         super().__init__(llm)
         require_positive(
@@ -149,7 +153,7 @@ class ChainOfAgentsPipeline(Pipeline):
         self.worker_tokens, self.focus_chain = worker_tokens, focus_chain
         self.k, self.read_all, self.max_segments = k, read_all, max_segments
         self.budget_cap = budget_cap
-        self.on_text = on_text
+        self.on_text, self.check_support = on_text, check_support
 
     def ask(
         self,
@@ -220,7 +224,8 @@ class ChainOfAgentsPipeline(Pipeline):
         )
         for rank, hit in enumerate(evidence, start=1):
             hit.rank = rank
-        return Answer(clean_answer(step.output), evidence, trace)
+        answer = Answer(clean_answer(step.output), evidence, trace)
+        return supported_or_marked(answer, question) if self.check_support else answer
 
     def _next_unit(
         self, question: str, unit: list[Hit], segment: Chunk, output: str, detail: dict[str, Any]

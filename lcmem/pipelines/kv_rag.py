@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.pipelines.base import Answer, Pipeline, Step
 from lcmem.pipelines.prompts import check_question
+from lcmem.pipelines.support import supported_or_marked
 from lcmem.types import Document
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class KVPipeline(Pipeline):
             ``top_k`` to the most pages that fit.
         max_tokens: most tokens in the answer.
         citations: pages cited.
+        check_support: check the answer against the cited pages and show the best cited
+            sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
     """
 
     name = "kv"
@@ -64,6 +67,7 @@ class KVPipeline(Pipeline):
         budget: int | None = None,
         max_tokens: int = 128,
         citations: int = 3,
+        check_support: bool = True,
         **overrides: Any,
     ) -> None:
         super().__init__(llm)
@@ -85,6 +89,7 @@ class KVPipeline(Pipeline):
         self.settings = settings
         self.max_docs, self.search_k = max_docs, search_k
         self.max_tokens, self.citations = max_tokens, citations
+        self.check_support = check_support
         self._read: dict[str, PagedDocument] = {}
 
     def ask(
@@ -116,7 +121,7 @@ class KVPipeline(Pipeline):
             )
         answer = doc.ask(question, max_tokens=self.max_tokens, citations=self.citations)
         answer.trace.steps[:0] = steps
-        return answer
+        return supported_or_marked(answer, question) if self.check_support else answer
 
     # -- sources -------------------------------------------------------------------------
     def _documents(self, docs: list[Document], steps: list[Step]) -> PagedDocument:

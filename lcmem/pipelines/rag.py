@@ -37,6 +37,7 @@ from lcmem.pipelines.prompts import (
     timed_step,
 )
 from lcmem.pipelines.sources import Sources, require_source
+from lcmem.pipelines.support import supported_or_marked
 
 if TYPE_CHECKING:
     from lcmem.library import Library
@@ -57,6 +58,8 @@ class RAGPipeline(Pipeline):
         where: metadata filter passed to ``library.search``.
         budget_cap: the default budget's cap (2048: fast on CPU).
         on_text: called with each piece of the answer as it streams (the CLI sets it).
+        check_support: check the answer against the citations and show the best cited
+            sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
     """
 
     name = "rag"
@@ -72,12 +75,13 @@ class RAGPipeline(Pipeline):
         where: dict[str, Any] | None = None,
         budget_cap: int = DEFAULT_BUDGET_CAP,
         on_text: Callable[[str], None] | None = None,
+        check_support: bool = True,
     ) -> None:
         super().__init__(llm)
         require_positive(k=k, max_tokens=max_tokens)
         self.k, self.budget, self.max_tokens = k, budget, max_tokens
         self.mode, self.where, self.budget_cap = mode, where, budget_cap
-        self.on_text = on_text
+        self.on_text, self.check_support = on_text, check_support
         self._sources = Sources()
 
     def ask(
@@ -123,7 +127,8 @@ class RAGPipeline(Pipeline):
             on_text=self.on_text,
         )
         citations = sorted(packed, key=lambda h: h.rank or 1 << 30)  # best first
-        return Answer(clean_answer(step.output), citations, trace)
+        answer = Answer(clean_answer(step.output), citations, trace)
+        return supported_or_marked(answer, question) if self.check_support else answer
 
 
 def retrieve_and_pack(

@@ -64,6 +64,7 @@ from lcmem.pipelines.prompts import (
 from lcmem.pipelines.quotes import FUZZY_THRESHOLD, split_quotes, sub_chunk, verify_quotes
 from lcmem.pipelines.rag import retrieve_and_pack
 from lcmem.pipelines.sources import Sources, require_source
+from lcmem.pipelines.support import supported_or_marked
 from lcmem.types import Hit
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class RetrieveThenReasonPipeline(Pipeline):
             there is some.
         budget_cap: the default budget's cap (2048: fast on CPU).
         on_text: called with each piece of the answer as it streams.
+        check_support: check the answer against the evidence and show the best evidence
+            sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
     """
 
     name = "rtr"
@@ -114,6 +117,7 @@ class RetrieveThenReasonPipeline(Pipeline):
         focus_chain: bool = True,
         budget_cap: int = DEFAULT_BUDGET_CAP,
         on_text: Callable[[str], None] | None = None,
+        check_support: bool = True,
     ) -> None:
         super().__init__(llm)
         require_positive(k=k, max_tokens=max_tokens, quote_tokens=quote_tokens)
@@ -126,7 +130,7 @@ class RetrieveThenReasonPipeline(Pipeline):
         self.mode, self.where, self.threshold = mode, where, threshold
         self.replace_dropped, self.budget_cap = replace_dropped, budget_cap
         self.anchor, self.hops, self.focus_chain = anchor, hops, focus_chain
-        self.on_text = on_text
+        self.on_text, self.check_support = on_text, check_support
         self._sources = Sources()
 
     def ask(
@@ -220,7 +224,8 @@ class RetrieveThenReasonPipeline(Pipeline):
             self.max_tokens,
             on_text=self.on_text,
         )
-        return Answer(clean_answer(step.output), evidence, trace)
+        answer = Answer(clean_answer(step.output), evidence, trace)
+        return supported_or_marked(answer, question) if self.check_support else answer
 
     def _second_hop(
         self, question: str, evidence: list[Hit], retrieve: dict[str, Any]

@@ -330,3 +330,19 @@ def test_estimate_without_tokenizer() -> None:
     assert llm.count_tokens("") == 0 and llm.count_tokens("abcd") == 1
     assert llm.count_tokens("abcde") == 2
     assert llm.count_messages([user("abcd")]) > llm.count_tokens("abcd")
+
+
+def test_generation_settings_reach_the_request_and_repeats_are_cut(scripted: Any) -> None:
+    from lcmem.llm.repetition import OFF, GenerationSettings
+
+    looping = "It is cached by hash. It is cached by hash. It is"
+    srv = scripted({"/chat/completions": [Reply(200, chat_body(looping))] * 2})
+    guarded = GenerationSettings(frequency_penalty=0.4, repetition_penalty=1.1)
+    llm = OpenAICompatibleLLM(srv.base_url, model="m", generation=guarded)
+    assert llm.generate(FRANCE) == "It is cached by hash."
+    sent = srv.requests[-1]["json"]
+    assert sent["frequency_penalty"] == 0.4 and sent["repeat_penalty"] == 1.1
+    plain = OpenAICompatibleLLM(srv.base_url, model="m", generation=OFF)
+    assert plain.generate(FRANCE) == looping
+    assert "frequency_penalty" not in srv.requests[-1]["json"]
+    assert "repeat_penalty" not in srv.requests[-1]["json"]

@@ -157,3 +157,27 @@ def test_prompt_over_the_window_is_a_config_error(smollm: TransformersLLM) -> No
     fits = [user("word " * 100)]
     with pytest.raises(ConfigError, match="up to 8190 more"):  # the answer counts too
         smollm.complete(fits, max_tokens=8190)
+
+
+@pytest.mark.slow
+def test_a_looping_answer_stops_at_its_first_repeated_sentence(smollm: TransformersLLM) -> None:
+    import json
+
+    from lcmem.llm.repetition import OFF, first_repeat, settings_for
+
+    # The RAG prompt of `make demo` before issue 21 (examples/docs), where SmolLM2 looped.
+    ask = json.loads((Path(__file__).parent / "data" / "demo_rag_prompt.json").read_text())
+    before = smollm.generation
+    try:
+        smollm.generation = OFF
+        loop = smollm.complete(ask, max_tokens=64)
+        smollm.generation = settings_for(DEFAULT_LLM)
+        cut = smollm.complete(ask, max_tokens=64)
+        streamed = "".join(smollm.stream(ask, max_tokens=64))
+    finally:
+        smollm.generation = before
+    assert first_repeat(loop.text, final=True) is not None  # without the guard it loops
+    assert first_repeat(cut.text, final=True) is None
+    assert loop.text.startswith(cut.text)  # greedy: the same tokens up to the cut
+    assert cut.completion_tokens < loop.completion_tokens  # generation stopped, not trimmed
+    assert streamed == cut.text

@@ -73,7 +73,7 @@ def test_rtr_over_documents_keeps_only_source_text(llm, corpus):
     assert "Voss" in answer.text
     assert cites_the_fact(answer, FILES)
     verify = next(s for s in answer.trace.steps if s.name == "verify quotes")
-    reasoning = answer.trace.steps[-1].prompt[-1]["content"]
+    reasoning = next(s for s in answer.trace.steps if s.name == "reason").prompt[-1]["content"]
     evidence = reasoning.split("Evidence:\n", 1)[1].split("\n\nQuestion:", 1)[0]
     for line in evidence.splitlines():
         assert any(line.removeprefix("- ") in text for text in FILES.values())

@@ -45,7 +45,8 @@ def test_rag_packs_hits_in_document_order_within_budget_and_cites_them():
         assert DOC.text[h.chunk.start : h.chunk.end] == h.chunk.text
 
     names = [s.name for s in answer.trace.steps]
-    assert names == ["retrieve", "pack", "answer"]
+    assert names == ["retrieve", "pack", "answer", "check support"]
+    assert answer.origin == "model" and answer.model_text == "In summer."
     step = answer.trace.steps[2]
     assert step.prompt is not None and step.prompt_tokens == llm.count_messages(step.prompt)
     assert answer.trace.steps[1].detail["tokens"] <= 20

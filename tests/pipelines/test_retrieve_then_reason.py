@@ -73,6 +73,7 @@ def test_no_quotes_at_all_falls_back_to_the_best_hit():
         "quote",
         "verify quotes",
         "reason",
+        "check support",
     ]
 
 

@@ -1,0 +1,138 @@
+"""The repetition guard: repeated-sentence detection, the streaming gate, settings, and the
+transformers processors restricted to generated tokens."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lcmem.errors import ConfigError
+from lcmem.llm.repetition import (
+    OFF,
+    GenerationSettings,
+    SentenceGate,
+    drop_repeats,
+    first_repeat,
+    gated,
+    logits_processors,
+    repeat_stopper,
+    settings_for,
+)
+
+# `make demo`'s answer on a fresh clone (issue 21), verbatim.
+LOOP = (
+    "The command is skipped because it is not even read. A file that was touched but unchanged "
+    "is never embedded again. A file that was seen but not changed is never embedded again. A "
+    "file that was seen but not changed is never embedded again. A file that was seen but not "
+    "changed is never embedded again. A file"
+)
+
+
+def test_the_demo_loop_is_cut_after_its_first_occurrence() -> None:
+    text = drop_repeats(LOOP)
+    assert text == (
+        "The command is skipped because it is not even read. A file that was touched but "
+        "unchanged is never embedded again. A file that was seen but not changed is never "
+        "embedded again."
+    )
+    assert first_repeat(text, final=True) is None
+
+
+def test_near_repeats_count_and_distinct_sentences_do_not() -> None:
+    assert first_repeat("The code is 55771. The code is 55771!\n", final=True) == 18
+    assert first_repeat("The cache is keyed by hash. The cache is keyed by a hash.", True) == 27
+    distinct = "The code of Konel is 55771. The code of Veltran is 48213. Both are old."
+    assert first_repeat(distinct, final=True) is None
+    assert drop_repeats(distinct) == distinct
+
+
+def test_short_sentences_and_unfinished_tails_are_not_repeats() -> None:
+    assert first_repeat("Yes. Yes. Yes.", final=True) is None  # under MIN_WORDS words
+    assert first_repeat("It is cached. It is cach") is None  # the tail is not complete yet
+    assert first_repeat("It is cached. It is cached", final=True) == 13
+
+
+def test_lines_are_sentences_too() -> None:
+    text = "- the cache is per file\n- the hash is sha256\n- the cache is per file\n- more"
+    assert drop_repeats(text) == "- the cache is per file\n- the hash is sha256"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_streaming_through_the_gate_shows_what_complete_returns(seed: int) -> None:
+    rng = random.Random(seed)
+    text = LOOP if seed % 2 else "One fact here. Another fact there. A third one, unfinished"
+    cuts = sorted(rng.sample(range(1, len(text)), 8))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    shown = list(gated(pieces, GenerationSettings()))
+    assert "".join(shown).strip() == drop_repeats(text)
+    assert all(piece for piece in shown)
+
+
+def test_the_gate_holds_a_sentence_back_until_it_is_complete() -> None:
+    gate = SentenceGate()
+    assert gate.feed("The cache ") == ""
+    assert gate.feed("is keyed by hash. It") == "The cache is keyed by hash."
+    assert gate.feed(" is fast. The cache is keyed by hash.") == " It is fast."
+    assert not gate.stopped  # "hash." may still go on ("hash.py"): not a sentence yet
+    assert gate.feed(" More") == "" and gate.stopped
+    assert gate.feed("More text.") == "" and gate.finish() == ""
+
+
+def test_gated_without_the_stop_passes_pieces_unchanged() -> None:
+    assert list(gated(["A b c. ", "A b c. "], OFF)) == ["A b c. ", "A b c. "]
+
+
+def test_settings_are_checked_and_map_to_server_fields() -> None:
+    for bad in (
+        {"repetition_penalty": 0.0},
+        {"no_repeat_ngram_size": -1},
+        {"frequency_penalty": 3.0},
+    ):
+        with pytest.raises(ConfigError):
+            GenerationSettings(**bad)
+    assert GenerationSettings().request_fields() == {}
+    fields = GenerationSettings(repetition_penalty=1.1, frequency_penalty=0.5).request_fields()
+    assert fields == {"frequency_penalty": 0.5, "repeat_penalty": 1.1}
+    assert settings_for("SmolLM2-135M-Instruct").stop_repeated_sentence
+    assert settings_for("some/other-model") == GenerationSettings()
+
+
+def test_repetition_penalty_spares_the_prompts_tokens() -> None:
+    torch = pytest.importorskip("torch")
+    (penalty,) = logits_processors(GenerationSettings(repetition_penalty=2.0), prompt_len=2)
+    ids = torch.tensor([[5, 6, 7]])  # prompt 5 6, generated 7
+    scores = penalty(ids, torch.ones(1, 10))
+    assert scores[0, 7] == 0.5  # generated: penalised
+    assert scores[0, 5] == scores[0, 6] == 1.0  # in the prompt only: copying stays free
+
+
+def test_no_repeat_ngrams_look_at_generated_tokens_only() -> None:
+    torch = pytest.importorskip("torch")
+    (ban,) = logits_processors(GenerationSettings(no_repeat_ngram_size=2), prompt_len=2)
+    # The prompt holds the bigram 3 4; generating 3 then 4 is still allowed.
+    scores = ban(torch.tensor([[3, 4, 3]]), torch.zeros(1, 10))
+    assert torch.isfinite(scores[0, 4])
+    # Generated 3 4 3: the bigram 3 4 was generated already, so 4 is banned.
+    scores = ban(torch.tensor([[0, 0, 3, 4, 3]]), torch.zeros(1, 10))
+    assert scores[0, 4] == float("-inf") and torch.isfinite(scores[0, 5])
+    assert logits_processors(OFF, prompt_len=2) == []
+
+
+class WordTokenizer:
+    """Test double: token i is the i-th word of VOCAB."""
+
+    VOCAB = ("<p>", "It", "is", "cached.", "fast.")
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        return " ".join(self.VOCAB[int(i)] for i in ids)
+
+
+def test_the_stopper_fires_once_a_generated_sentence_repeats() -> None:
+    torch = pytest.importorskip("torch")
+    stop = repeat_stopper(WordTokenizer(), prompt_len=1)
+    it_is_cached = [1, 2, 3]
+    running = torch.tensor([[0, *it_is_cached, 1, 2, 4]])
+    looping = torch.tensor([[0, *it_is_cached, 1, 2, 4, *it_is_cached, 1]])
+    assert stop(running, None).tolist() == [False]
+    assert stop(looping, None).tolist() == [True]
