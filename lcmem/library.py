@@ -793,14 +793,18 @@ def _embedder_tokenizer(embedder: Embedder) -> Any:
 
 
 def _describe_chunker(config: dict[str, Any]) -> str:
-    """``auto (size 200, overlap 20)``, plus any other setting that differs in name."""
-    return (
-        f"{config.get('name')} (size {config.get('chunk_size')}, overlap {config.get('overlap')})"
-    )
+    """``auto (size 200, overlap 20)``; only the name's settings that change its output."""
+    from lcmem.chunkers.base import describe_chunker
+
+    return describe_chunker(config)
 
 
 def _chunker_key(config: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """The chunker settings a user chooses: name, size and overlap."""
+    """The chunker settings a user chooses: name, size and overlap (name only for ``none``)."""
+    from lcmem.chunkers.base import UNSIZED
+
+    if config.get("name") in UNSIZED:
+        return (config.get("name"), None, None)
     return (config.get("name"), config.get("chunk_size"), config.get("overlap"))
 
 
