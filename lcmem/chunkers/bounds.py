@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from lcmem.types import Chunk
@@ -59,7 +60,7 @@ would be cut, and 512 characters never make a giant chunk."""
 MIN_FRACTION = 4
 """A chunk under ``chunk_size // MIN_FRACTION`` tokens is short (see :func:`merge_short`)."""
 
-_SPACE_RUN = re.compile(r"\s+")
+_WORD = re.compile(r"\S+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
@@ -76,76 +77,111 @@ def char_ceiling(chunk_size: int) -> int:
 # -- the ceiling -----------------------------------------------------------------------------
 
 
-def bound_chars(text: str, chunks: list[Chunk], cap: int, tok: Tokenizer) -> list[Chunk]:
+def bound_chars(
+    text: str, chunks: list[Chunk], cap: int, tok: Tokenizer, budget: int
+) -> list[Chunk]:
     """``chunks`` with every chunk longer than ``cap`` characters cut into pieces of at most
     ``cap`` (each keeps the context and a copy of the metadata, and is counted for real).
 
-    Pieces lying wholly inside a neighbouring (overlapping) chunk are dropped, so starts and
-    ends stay strictly increasing and every character stays covered.
+    A long chunk is cut at its tokens' starts, a token longer than ``cap`` evenly inside
+    itself; its tokens are packed into pieces of at most ``cap`` characters and ``budget``
+    tokens, cut at whitespace when a cut there leaves at least half a piece. A piece whose real
+    count goes over ``budget`` (tokenizers are not additive inside a word) is cut at every
+    token. Pieces lying wholly inside a neighbouring (overlapping) chunk are dropped, so starts
+    and ends stay strictly increasing and every character stays covered.
 
     Example:
         >>> from lcmem.tokens import WhitespaceTokenizer
         >>> c = Chunk("ab cd efgh", 0, 10, token_count=3)
-        >>> [x.text for x in bound_chars(c.text, [c], 4, WhitespaceTokenizer())]
+        >>> [x.text for x in bound_chars(c.text, [c], 4, WhitespaceTokenizer(), 10)]
         ['ab', 'cd', 'efgh']
     """
     if not any(c.end - c.start > cap for c in chunks):
         return chunks
+    count_many = getattr(tok, "count_many", None)
+
+    def counts(spans: list[tuple[int, int]]) -> list[int]:
+        texts = [text[s:e] for s, e in spans]
+        return count_many(texts) if count_many is not None else [tok.count(t) for t in texts]
+
     out: list[Chunk] = []
     for c in chunks:
         if c.end - c.start <= cap:
             out.append(c)
             continue
-        spans = _cut(text, c.start, c.end, cap, tok)
-        texts = [text[s:e] for s, e in spans]
-        count_many = getattr(tok, "count_many", None)
-        counts = count_many(texts) if count_many is not None else [tok.count(t) for t in texts]
-        for (s, e), t, n in zip(spans, texts, counts, strict=True):
-            out.append(Chunk(t, s, e, c.context, n, dict(c.metadata)))
+        units = _units(text, c.start, c.end, cap, tok)
+        runs = _pack(text, units, cap, budget)
+        spans = [(units[i][0], units[j - 1][1]) for i, j in runs]
+        found = counts(spans)
+        pieces: list[tuple[int, int, int]] = []
+        for (i, j), (s, e), n in zip(runs, spans, found, strict=True):
+            if n <= budget or sum(u[2] for u in units[i + 1 : j]) == 0:
+                pieces.append((s, e, n))
+                continue
+            # over budget with several tokens: one piece per token
+            alone = [(u[0], u[1]) for u in units[i:j] if u[0] < u[1]]
+            pieces += [(a, b, k) for (a, b), k in zip(alone, counts(alone), strict=True)]
+        for s, e, n in pieces:
+            out.append(Chunk(text[s:e], s, e, c.context, n, dict(c.metadata)))
     return _drop_contained(out)
 
 
-def _cut(text: str, start: int, end: int, cap: int, tok: Tokenizer) -> list[tuple[int, int]]:
-    """Trimmed spans of at most ``cap`` characters covering the non-space text of
-    ``text[start:end]`` (which starts and ends with non-space)."""
-    out: list[tuple[int, int]] = []
-    starts: list[int] | None = None  # token starts of the span, located on first need
-    pos = start
-    word_end = start
-    while end - pos > cap:
-        lo, hi = pos + cap // 2, pos + cap
-        # 1. the last whitespace run beginning in (lo, hi]
-        space = None
-        for m in _SPACE_RUN.finditer(text, lo + 1, min(hi + 1, end)):
-            space = m
-        if space is not None:
-            out.append(_rstrip(text, pos, space.start()))
-            nxt = _SPACE_RUN.match(text, space.start(), end)
-            pos = nxt.end() if nxt else space.end()
+Unit = tuple[int, int, bool]
+"""``(start, end, at_token_start)``: a token of a chunk (or an even part of a long one),
+without the whitespace after it."""
+
+
+def _units(text: str, start: int, end: int, cap: int, tok: Tokenizer) -> list[Unit]:
+    """The tokens of ``text[start:end]`` as units of at most ``cap`` characters."""
+    starts = sorted({start + a for a, _ in tok.offsets(text[start:end])} | {start})
+    bounds = [*starts, end]
+    units: list[Unit] = []
+    for a, b in pairwise(bounds):
+        a, b = _rstrip(text, a, b)
+        if a >= b:
             continue
-        # 2. the last token start in (lo, hi]
-        if starts is None:
-            starts = [start + a for a, _ in tok.offsets(text[start:end])]
-        cut = max((a for a in starts if lo < a <= hi), default=None)
-        if cut is None:
-            # 3. evenly inside the word (pieces of at least cap / 2), never before a
-            # combining mark
-            if word_end <= pos:  # the end of the word at pos, found once per word
-                run = _SPACE_RUN.search(text, pos, end)
-                word_end = run.start() if run else end
-            length = word_end - pos
-            parts = -(-length // cap)
-            cut = pos + -(-length // parts)
-            cut = min(cut, hi)
-            while cut > lo + 1 and unicodedata.combining(text[cut]):
-                cut -= 1
-        out.append(_rstrip(text, pos, cut))
-        pos = cut
-        while pos < end and text[pos].isspace():
-            pos += 1
-    if pos < end:
-        out.append((pos, end))
-    return [(s, e) for s, e in out if s < e]
+        if b - a <= cap:
+            units.append((a, b, True))
+            continue
+        # a token longer than the ceiling (it may hold whitespace the tokenizer dropped): its
+        # words, each long one cut evenly
+        first = True
+        for m in _WORD.finditer(text, a, b):
+            w, e = m.span()
+            parts = -(-(e - w) // cap)
+            size = -(-(e - w) // parts)
+            while w < e:
+                cut = min(w + size, e)
+                while w + 1 < cut < e and unicodedata.combining(text[cut]):
+                    cut -= 1  # never leave a combining mark at the start of a piece
+                units.append((w, cut, first))
+                first = False
+                w = cut
+    return units
+
+
+def _pack(text: str, units: list[Unit], cap: int, budget: int) -> list[tuple[int, int]]:
+    """Runs ``(i, j)`` of ``units``: at most ``cap`` characters and ``budget`` token starts,
+    ending at whitespace when that keeps at least half of the run."""
+    runs: list[tuple[int, int]] = []
+    n = len(units)
+    i = 0
+    while i < n:
+        s = units[i][0]
+        j, tokens = i + 1, int(units[i][2])
+        while j < n and units[j][1] - s <= cap and tokens + units[j][2] <= budget:
+            tokens += units[j][2]
+            j += 1
+        if j < n and not text[units[j][0] - 1].isspace():
+            for k in range(j - 1, i, -1):
+                if units[k][0] - s < cap // 2:
+                    break
+                if text[units[k][0] - 1].isspace():
+                    j = k
+                    break
+        runs.append((i, j))
+        i = j
+    return runs
 
 
 def _rstrip(text: str, start: int, end: int) -> tuple[int, int]:
@@ -276,5 +312,5 @@ def finish(
 ) -> list[Chunk]:
     """Both rules, ceiling first: the chunks a chunker returns."""
     cap = char_ceiling(chunk_size)
-    out = bound_chars(text, list(chunks), cap, tok)
+    out = bound_chars(text, list(chunks), cap, tok, chunk_size)
     return merge_short(text, out, min_tokens=min_tokens, budget=chunk_size, cap=cap, tok=tok)
