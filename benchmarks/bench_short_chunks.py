@@ -12,8 +12,8 @@ Three parts, each split into dev and test by a hash of the item id (``split_of``
    the standard library's top-level modules with the code chunker: p1, p10, median, chunks of
    40 tokens or fewer and how many of those fit with a neighbour of their section within the
    budget.
-2. ``names``: exact-name lookups in documents of about 16,384 tokens built from man pages (the
-   pages after the first ``--pages``, concatenated in a seeded order), each with one inserted
+2. ``names``: exact-name lookups in documents of about 16,384 tokens built from man pages (all
+   cached pages, concatenated in a seeded order, reused if they run out), each with one inserted
    sentence giving a person's secret (``The pass key for Ada Moreau is 48213.``; generator
    ``g2``: ``Ada Moreau keeps the vault code 48213 in a drawer.``) and a distractor sentence
    for another person sharing the first name. The query is ``pass key for Ada Moreau`` (``g2``:
@@ -185,6 +185,7 @@ def name_docs(n_docs: int, start: int, tokens: int, gen: str, tok) -> list[dict]
     rng = random.Random(f"names-{gen}")
     pages = man_texts(start, 4000)
     rng.shuffle(pages)
+    pages = pages * (1 + n_docs * tokens // max(1, sum(len(t) // 6 for _, t in pages)))
     people = [f"{f} {last}" for f in FIRST for last in LAST]
     rng.shuffle(people)
     said, asked = GENERATORS[gen]
@@ -347,7 +348,7 @@ def main() -> None:
     if "sizes" in parts:
         part_sizes(args.pages, tok)
     if "names" in parts:
-        part_names(args.name_docs, args.pages, tok)
+        part_names(args.name_docs, 0, tok)
     if "retrieval" in parts:
         part_retrieval(args.pages, args.dense_pages, tok)
 

@@ -852,8 +852,8 @@ def _warn_truncated(embedder: Embedder, report: IndexReport) -> None:
     if report.truncated:
         tokens = sum(n for _, n in report.truncated)
         log.warning(
-            "the embedder %s read only its first %s tokens: %d tokens of %d documents were not "
-            "embedded (IndexReport.truncated); use a smaller --chunk-size or a longer "
+            "the embedder %s reads at most %s tokens of a text: %d tokens of %d document(s) "
+            "were not embedded (IndexReport.truncated); use a smaller --chunk-size or a longer "
             "--embed-max-tokens",
             embedder.name,
             embedder.max_tokens,

@@ -189,7 +189,7 @@ class LongContextEmbedder(Embedder):
         """Tokens of each text past ``max_tokens`` (cut off, never read)."""
         if not texts:
             return []
-        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [max(0, len(x) - self.max_tokens) for x in ids]
 
     def config(self) -> dict[str, Any]:

@@ -123,7 +123,7 @@ class SentenceEmbedder(Embedder):
             return [0] * len(texts)
         limit = self.max_tokens - tok.num_special_tokens_to_add(pair=False)
         prefix = self.document_prefix
-        ids = tok([prefix + t for t in texts], add_special_tokens=False)["input_ids"]
+        ids = tok([prefix + t for t in texts], add_special_tokens=False, verbose=False)["input_ids"]
         return [max(0, len(x) - limit) for x in ids]
 
     def config(self) -> dict[str, Any]:

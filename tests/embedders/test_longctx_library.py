@@ -145,9 +145,11 @@ def test_max_tokens_counts_the_texts_own_tokens(model_dir):
 def test_truncated_text_is_reported_and_warned_once(tmp_path, model_dir, docs, caplog):
     (docs / "other.txt").write_text(" ".join(f"more{i}" for i in range(200)))
     emb = make_embedder(model_dir, strategy="truncate")
-    with lcmem.open(tmp_path / "lib", embedder=emb, chunker="none") as lib:
-        with caplog.at_level("WARNING", logger="lcmem.library"):
-            report = lib.index([docs])
+    with (
+        lcmem.open(tmp_path / "lib", embedder=emb, chunker="none") as lib,
+        caplog.at_level("WARNING", logger="lcmem.library"),
+    ):
+        report = lib.index([docs])
     lost = dict((Path(p).name, n) for p, n in report.truncated)
     tok = emb.tokenizer
     for name in ("long.txt", "other.txt"):
@@ -155,6 +157,6 @@ def test_truncated_text_is_reported_and_warned_once(tmp_path, model_dir, docs, c
         assert lost[name] == n - 62
     assert "short.txt" not in lost
     warned = [r for r in caplog.records if "not embedded" in r.getMessage()]
-    assert len(warned) == 1 and "2 documents" in warned[0].getMessage()
+    assert len(warned) == 1 and "2 document(s)" in warned[0].getMessage()
     out = report.to_dict()["truncated"]
     assert out["documents"] == 2 and out["tokens"] == sum(lost.values())
