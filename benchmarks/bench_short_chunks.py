@@ -56,6 +56,7 @@ from lcmem.tokens import HFTokenizer  # noqa: E402
 from lcmem.types import Chunk, Document  # noqa: E402
 
 BUDGET, OVERLAP, SMALL = 200, 20, 40
+B = 0.75  # BM25 length normalisation (lcmem's default); --bm25-b changes it
 STDLIB = Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
 FIRST = [
     "Ada",
@@ -224,14 +225,14 @@ def part_names(n_docs: int, start: int, tok) -> None:
     print(f"{'generator':<9} {'split':<5} {'system':<26} {'Acc@1':>6} {'n':>4}")
     for gen in GENERATORS:
         docs = name_docs(n_docs, start, 16384, gen, tok)
-        whole = BM25Index()
+        whole = BM25Index(b=B)
         whole.add(list(range(len(docs))), analyzer.many([d["text"] for d in docs]))
         runs: dict[str, tuple[BM25Index, list[tuple[int, Chunk]]]] = {}
         for version, run in before_after(chunker).items():
             rows: list[tuple[int, Chunk]] = []
             for k, d in enumerate(docs):
                 rows += [(k, c) for c in run(Document(text=d["text"], path=d["id"]))]
-            index = BM25Index()
+            index = BM25Index(b=B)
             index.add(list(range(len(rows))), analyzer.many([c.embedding_text() for _, c in rows]))
             runs[version] = (index, rows)
         for split in ("dev", "test"):
@@ -294,7 +295,7 @@ def part_retrieval(pages: int, dense_pages: int, tok) -> None:
                 rows += [(k, c) for c in run(Document(text=body, path=name))]
             texts = [c.embedding_text() for _, c in rows]
             ids = list(range(len(rows)))
-            sparse = BM25Index()
+            sparse = BM25Index(b=B)
             sparse.add(ids, analyzer.many(texts))
             dense = None
             if mode != "bm25":
@@ -341,7 +342,10 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=2000, help="man pages for sizes and bm25")
     ap.add_argument("--dense-pages", type=int, default=150, help="man pages for dense/hybrid")
     ap.add_argument("--name-docs", type=int, default=60, help="16k-token documents per generator")
+    ap.add_argument("--bm25-b", type=float, default=0.75, help="BM25 b (length normalisation)")
     args = ap.parse_args()
+    global B
+    B = args.bm25_b
     print("command:", shlex.join([sys.executable, *sys.argv]))
     tok = HFTokenizer.default()
     parts = args.parts.split(",")
