@@ -24,7 +24,9 @@ loaded from the same ``tokenizer.json``). ``--cheap`` adds each library's defaul
 lcmem ``WhitespaceTokenizer`` (200 words), chonkie ``"character"`` and langchain ``len``
 (1,000 characters): different units, shown for completeness. ``--variants`` adds token and
 recursive chunking of the same pages reshaped (one line per page; every ``e`` accented), lcmem
-against chonkie + tokie.
+against chonkie + tokie. ``--bounds`` runs lcmem alone: each chunker against itself without
+the character ceiling and minimum size of ``lcmem.chunkers.bounds`` (``-ceiling -minimum``:
+the chunker's own split) and without the minimum only, interleaved.
 
 Timing: each system runs ``--repeat`` passes over its input, the systems of a task taking turns
 pass by pass (so a burst of load from other processes on the shared machine falls on all of
@@ -68,7 +70,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from machine import cpu_model, load_average  # type: ignore[no-redef]
     from manpages import CACHE_ROOT, LOW_PRIORITY  # type: ignore[no-redef]
 
-from lcmem.chunkers import CodeChunker, RecursiveChunker, TokenChunker
+from lcmem.chunkers import Chunker, CodeChunker, RecursiveChunker, TokenChunker
 from lcmem.tokens import HFTokenizer, WhitespaceTokenizer, default_model_path
 from lcmem.types import Document
 
@@ -222,8 +224,31 @@ def input_of(task: str) -> str:
     return task[task.index("(") + 1 : task.rindex(")")]
 
 
+def bare_split(make: Callable[[], Chunker]) -> Callable[[], Split]:
+    """The chunker's own split, without the ceiling and minimum of lcmem.chunkers.bounds."""
+
+    def build() -> Split:
+        chunker = make()
+        return lambda text: [
+            c.text for c in chunker._chunk(Document(text=text, metadata={"lang": "python"}))
+        ]
+
+    return build
+
+
+def ceiling_only_split(make: Callable[[], Chunker], wrap) -> Callable[[], Split]:
+    """The chunker with the character ceiling but no minimum (``min_tokens = 0``)."""
+
+    def build() -> Split:
+        chunker = make()
+        chunker.min_tokens = 0
+        return wrap(chunker)
+
+    return build
+
+
 def systems(
-    cheap: bool, variants: bool = False
+    cheap: bool, variants: bool = False, bounds: bool = False
 ) -> dict[str, list[tuple[str, str, Callable[[], Split]]]]:
     """Per task: (system, counter, factory). Factories build lazily so a failing peer is a row."""
     hf = HFTokenizer.default()
@@ -311,6 +336,22 @@ def systems(
             ("(reference) ast.parse alone", "-", lambda: parse_only),
         ],
     }
+    if bounds:  # the cost of lcmem.chunkers.bounds: the same chunker without it, interleaved
+        for task, make, wrap in (
+            ("token (prose)", lambda: TokenChunker(BUDGET, OVERLAP, hf), lcmem_split),
+            ("recursive (prose)", lambda: RecursiveChunker(BUDGET, OVERLAP, hf), lcmem_split),
+            (
+                "code (python)",
+                lambda: CodeChunker(BUDGET, OVERLAP, hf, language="python"),
+                lcmem_code_split,
+            ),
+        ):
+            name = out[task][0][0]
+            out[task] = [
+                out[task][0],
+                (f"{name} -ceiling -minimum", "minilm", bare_split(make)),
+                (f"{name} -minimum", "minilm", ceiling_only_split(make, wrap)),
+            ]
     if variants:  # the same pages reshaped: robustness, lcmem against the fastest peer
         for variant in VARIANTS:
             for kind in ("token", "recursive"):
@@ -360,6 +401,11 @@ def main() -> None:
     ap.add_argument("--cheap", action="store_true", help="also each library's cheap counter")
     ap.add_argument("--only", default="", help="run only tasks whose name contains this")
     ap.add_argument("--variants", action="store_true", help="also token chunking of reshaped prose")
+    ap.add_argument(
+        "--bounds",
+        action="store_true",
+        help="lcmem only: each chunker against itself without the ceiling and minimum",
+    )
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
@@ -390,7 +436,7 @@ def main() -> None:
                 "when\ttask\tsystem\tcounter\tchunks\tmean_tokens\tMB\tcold_wall_s\tcold_cpu_s"
                 "\twarm_wall_s\twarm_cpu_s\tload\texact\n"
             )
-        for task, entries in systems(args.cheap, args.variants).items():
+        for task, entries in systems(args.cheap, args.variants, args.bounds).items():
             if args.only and args.only not in task:
                 continue
             kind = input_of(task)

@@ -253,10 +253,9 @@ def status(store: str, as_json: bool) -> None:
     if emb:
         click.echo(f"embedder   {emb.get('name')} (dim {emb.get('dim')})")
     if chunker:
-        click.echo(
-            f"chunker    {chunker.get('name')} (size {chunker.get('chunk_size')}, "
-            f"overlap {chunker.get('overlap')})"
-        )
+        from lcmem.chunkers.base import describe_chunker
+
+        click.echo(f"chunker    {describe_chunker(chunker)}")
     click.echo(f"dense      faiss {manifest.get('faiss', {}).get('kind', 'flat')}")
     click.echo(f"indices    {'current' if info['indices_current'] else 'will sync on next use'}")
 

@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,8 @@ from lcmem.progress import NullProgress, make_progress
 from lcmem.report import IndexReport
 from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
 from lcmem.types import Chunk, Document, Hit, content_hash, line_starts
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lcmem.llm.base import LLM
@@ -458,6 +461,7 @@ class Library:
                 self._exact(variant)  # one new segment for this run's documents
             self.save()
         report.seconds = time.perf_counter() - started
+        _warn_truncated(self.embedder, report)
         return report
 
     def _index_files(
@@ -552,9 +556,12 @@ class Library:
         dim = self.embedder.dim
         vectors = self.store.get_embeddings([n.embed_hash for n in all_chunks], dim)
         todo: dict[str, str] = {}
-        for n in all_chunks:
-            if n.embed_hash not in vectors and n.embed_hash not in todo:
-                todo[n.embed_hash] = n.chunk.embedding_text()
+        owner: dict[str, str] = {}
+        for p in pending:
+            for n in p.chunks:
+                if n.embed_hash not in vectors and n.embed_hash not in todo:
+                    todo[n.embed_hash] = n.chunk.embedding_text()
+                    owner[n.embed_hash] = p.doc.path
         hits = len(all_chunks) - len(todo)
         if hits:
             bar.chunks_embedded(hits)
@@ -565,6 +572,7 @@ class Library:
             report.embed_seconds += time.perf_counter() - t0
             fresh = dict(zip(todo, vecs, strict=True))
             vectors.update(fresh)
+        _count_truncated(self.embedder, todo, owner, report)
         report.embedded += len(todo)
         report.embed_cache_hits += hits
         tokens = self.analyzer.many([n.chunk.embedding_text() for n in all_chunks])
@@ -1029,14 +1037,18 @@ def _embedder_tokenizer(embedder: Embedder) -> Any:
 
 
 def _describe_chunker(config: dict[str, Any]) -> str:
-    """``auto (size 200, overlap 20)``, plus any other setting that differs in name."""
-    return (
-        f"{config.get('name')} (size {config.get('chunk_size')}, overlap {config.get('overlap')})"
-    )
+    """``auto (size 200, overlap 20)``; only the name's settings that change its output."""
+    from lcmem.chunkers.base import describe_chunker
+
+    return describe_chunker(config)
 
 
 def _chunker_key(config: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """The chunker settings a user chooses: name, size and overlap."""
+    """The chunker settings a user chooses: name, size and overlap (name only for ``none``)."""
+    from lcmem.chunkers.base import UNSIZED
+
+    if config.get("name") in UNSIZED:
+        return (config.get("name"), None, None)
     return (config.get("name"), config.get("chunk_size"), config.get("overlap"))
 
 
@@ -1054,6 +1066,36 @@ def _id_diff(index_ids: np.ndarray, store_ids: np.ndarray) -> tuple[np.ndarray, 
     missing = np.setdiff1d(store_ids, index_ids, assume_unique=True)
     extra = np.setdiff1d(index_ids, store_ids, assume_unique=True)
     return missing, extra
+
+
+def _count_truncated(
+    embedder: Embedder, todo: dict[str, str], owner: dict[str, str], report: IndexReport
+) -> None:
+    """Add to ``report.truncated`` the tokens ``embedder`` cut from each document's texts."""
+    lost: dict[str, int] = {}
+    for h, n in zip(todo, embedder.lost_tokens(list(todo.values())), strict=True):
+        if n:
+            lost[owner[h]] = lost.get(owner[h], 0) + n
+    if lost:
+        seen = dict(report.truncated)
+        for path, n in lost.items():
+            seen[path] = seen.get(path, 0) + n
+        report.truncated = list(seen.items())
+
+
+def _warn_truncated(embedder: Embedder, report: IndexReport) -> None:
+    """One warning per run when the embedder cut text (see ``IndexReport.truncated``)."""
+    if report.truncated:
+        tokens = sum(n for _, n in report.truncated)
+        log.warning(
+            "the embedder %s reads at most %s tokens of a text: %d tokens of %d document(s) "
+            "were not embedded (IndexReport.truncated); use a smaller --chunk-size or a longer "
+            "--embed-max-tokens",
+            embedder.name,
+            embedder.max_tokens,
+            tokens,
+            len(report.truncated),
+        )
 
 
 def _embed(embedder: Embedder, texts: list[str], bar: NullProgress) -> np.ndarray:

@@ -24,6 +24,8 @@ class IndexReport:
         warnings: ``(path, message)`` for files indexed with a problem (replacement characters).
         chunks_added, chunks_removed: chunk rows written and deleted.
         embedded: chunks whose vector was computed; ``embed_cache_hits``: reused from the cache.
+        truncated: ``(path, tokens)`` for documents whose text the embedder cut: how many of
+            its tokens it never read (summed over its chunks).
         seconds: wall time of the run.
     """
 
@@ -34,6 +36,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    truncated: list[tuple[str, int]] = field(default_factory=list)
     chunks_added: int = 0
     chunks_removed: int = 0
     embedded: int = 0
@@ -60,5 +63,10 @@ class IndexReport:
         d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         d["errors"] = [{"path": p, "error": m} for p, m in self.errors]
         d["warnings"] = [{"path": p, "warning": m} for p, m in self.warnings]
+        d["truncated"] = {
+            "documents": len(self.truncated),
+            "tokens": sum(n for _, n in self.truncated),
+            "by_path": [{"path": p, "tokens": n} for p, n in self.truncated],
+        }
         d["summary"] = self.summary()
         return d

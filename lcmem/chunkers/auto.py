@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from lcmem.chunkers.base import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, Chunker
+from lcmem.chunkers.bounds import char_ceiling
 from lcmem.chunkers.code import CodeChunker
 from lcmem.chunkers.markdown import MarkdownChunker
 from lcmem.chunkers.text import RecursiveChunker, SentenceChunker, TokenChunker
@@ -40,6 +41,12 @@ class AutoChunker(Chunker):
     """
 
     name = "auto"
+    bounded = False  # the chunker it picks applies the bounds
+
+    @property
+    def max_chars(self) -> int | None:
+        """The character ceiling of the chunkers it picks."""
+        return char_ceiling(self.chunk_size)
 
     def __init__(
         self,

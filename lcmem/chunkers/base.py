@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from lcmem.chunkers.bounds import MIN_FRACTION, char_ceiling, finish
 from lcmem.errors import ConfigError
 from lcmem.tokens import HFTokenizer, Tokenizer
 from lcmem.types import Chunk, Document
@@ -29,6 +30,9 @@ class Chunker(ABC):
     """Base class: holds the budget and tokenizer, checks them, and accepts str or Document."""
 
     name: ClassVar[str] = "base"
+    bounded: ClassVar[bool] = True
+    """Whether :meth:`chunk` applies the character ceiling and the minimum size of
+    :mod:`lcmem.chunkers.bounds` (off for chunkers that delegate, or keep documents whole)."""
 
     def __init__(
         self,
@@ -46,6 +50,19 @@ class Chunker(ABC):
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self._tokenizer = tokenizer
+        self.min_tokens = chunk_size // MIN_FRACTION
+        """Chunks under this many tokens are merged with a neighbour they fit with, or flagged
+        ``short`` (see :func:`lcmem.chunkers.bounds.merge_short`); 0 turns merging off."""
+
+    @property
+    def budget(self) -> int:
+        """Most tokens in a chunk (``chunk_size`` unless a subclass lowers it)."""
+        return self.chunk_size
+
+    @property
+    def max_chars(self) -> int | None:
+        """The character ceiling of every chunk (``None``: unbounded)."""
+        return char_ceiling(self.budget) if self.bounded else None
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -59,6 +76,14 @@ class Chunker(ABC):
         if isinstance(doc, str):
             doc = Document(text=doc)
         chunks = self._chunk(doc)
+        if self.bounded and chunks:
+            chunks = finish(
+                doc.text,
+                chunks,
+                chunk_size=self.budget,
+                tok=self.tokenizer,
+                min_tokens=self.min_tokens,
+            )
         for c in chunks:
             c.doc_path = doc.path
         return chunks
@@ -71,7 +96,30 @@ class Chunker(ABC):
 
     def config(self) -> dict:
         """Settings that change the output, recorded in the library manifest."""
-        return {"name": self.name, "chunk_size": self.chunk_size, "overlap": self.chunk_overlap}
+        out = {"name": self.name, "chunk_size": self.chunk_size, "overlap": self.chunk_overlap}
+        if self.bounded:
+            out["max_chars"] = char_ceiling(self.chunk_size)
+            out["min_tokens"] = self.min_tokens
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(chunk_size={self.chunk_size}, overlap={self.chunk_overlap})"
+
+
+UNSIZED = frozenset({"none"})
+"""Chunkers whose output no size or overlap changes."""
+
+
+def describe_chunker(config: dict) -> str:
+    """A chunker's settings as ``lcmem status`` shows them: only those it uses.
+
+    Example:
+        >>> describe_chunker({"name": "auto", "chunk_size": 200, "overlap": 20})
+        'auto (size 200, overlap 20)'
+        >>> describe_chunker({"name": "none", "chunk_size": 200, "overlap": 20})
+        'none (each document whole)'
+    """
+    name = config.get("name")
+    if name in UNSIZED:
+        return f"{name} (each document whole)"
+    return f"{name} (size {config.get('chunk_size')}, overlap {config.get('overlap')})"

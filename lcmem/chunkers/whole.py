@@ -18,9 +18,11 @@ from lcmem.types import Chunk, Document
 
 class WholeChunker(Chunker):
     """One chunk per document: its text without leading/trailing whitespace (an exact span);
-    none for a blank document. ``chunk_size`` and ``chunk_overlap`` are accepted and unused."""
+    none for a blank document. ``chunk_size`` and ``chunk_overlap`` are accepted and unused, and
+    no character ceiling applies (the embedder's ``max_tokens`` decides what it reads)."""
 
     name = "none"
+    bounded = False  # one chunk per document, however long: that is its job
 
     def _chunk(self, doc: Document) -> list[Chunk]:
         text = doc.text
@@ -39,4 +41,5 @@ class WholeChunker(Chunker):
         ]
 
     def config(self) -> dict:
-        return {"name": self.name, "chunk_size": self.chunk_size, "overlap": self.chunk_overlap}
+        """Only the name: no size or overlap changes its output."""
+        return {"name": self.name}

@@ -36,6 +36,17 @@ class Embedder(ABC):
         ``progress(n)``, if given, is called as each batch of ``n`` texts is done.
         """
 
+    def lost_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Per text, how many of its own tokens (the model's special tokens aside) the
+        embedder cuts off and never reads; zeros when it reads every text whole or cannot tell.
+
+        Example:
+            >>> from tests.chunkers.checks import HashEmbedder   # doctest: +SKIP
+            >>> HashEmbedder().lost_tokens(["a b c"])            # doctest: +SKIP
+            [0]
+        """
+        return [0] * len(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector of shape ``(dim,)``."""
         return self.embed([text], kind="query")[0]

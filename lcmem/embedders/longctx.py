@@ -172,9 +172,25 @@ class LongContextEmbedder(Embedder):
 
     @property
     def max_tokens(self) -> int:  # type: ignore[override]
+        """Most tokens of a text read: the text's own tokens, the model's special tokens (and a
+        query or document prefix) not counted, so a text of exactly ``max_tokens`` wordpieces
+        is read whole."""
         if self.strategy == "truncate":
-            return min(self._max_tokens_arg, self.native_tokens)
+            return min(self._max_tokens_arg, self.native_tokens - self._overhead(""))
         return self._max_tokens_arg
+
+    def _overhead(self, prefix: str) -> int:
+        """Tokens the model reads besides the text: special tokens and ``prefix``."""
+        tok = self.tokenizer
+        extra = len(tok(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
+        return tok.num_special_tokens_to_add(pair=False) + extra
+
+    def lost_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text past ``max_tokens`` (cut off, never read)."""
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [max(0, len(x) - self.max_tokens) for x in ids]
 
     def config(self) -> dict[str, Any]:
         """What a library manifest records about this embedder (``strategy`` is the spec that
@@ -211,7 +227,7 @@ class LongContextEmbedder(Embedder):
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.document_prefix
-        ids = self.encode_ids([prefix + t for t in texts])
+        ids = self.encode_ids([prefix + t for t in texts], extra=self._overhead(prefix))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         native = self.native_tokens
         short = [i for i, x in enumerate(ids) if len(x) <= native]
@@ -228,8 +244,11 @@ class LongContextEmbedder(Embedder):
                     progress(1)
         return out
 
-    def encode_ids(self, texts: Sequence[str], offsets: bool = False) -> list[Any]:
-        """Token ids (with the model's special tokens) of each text, cut at ``max_tokens``.
+    def encode_ids(
+        self, texts: Sequence[str], offsets: bool = False, extra: int | None = None
+    ) -> list[Any]:
+        """Token ids (with the model's special tokens) of each text, cut after ``max_tokens``
+        of its own (``extra``: the tokens besides them, default the special tokens).
 
         With ``offsets=True`` each item is ``(ids, [(start, end), ...])`` (character spans;
         special tokens get ``(0, 0)``).
@@ -238,7 +257,7 @@ class LongContextEmbedder(Embedder):
             list(texts),
             add_special_tokens=True,
             truncation=True,
-            max_length=self.max_tokens,
+            max_length=self.max_tokens + (self._overhead("") if extra is None else extra),
             return_offsets_mapping=offsets,
         )
         if offsets:

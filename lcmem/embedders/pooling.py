@@ -222,7 +222,7 @@ def document_states(embedder: LongContextEmbedder, text: str) -> tuple[np.ndarra
     special = set(tok.all_special_ids)
     head = empty[:1] if empty and empty[0] in special else []
     tail = empty[-1:] if len(empty) > len(head) and empty[-1] in special else []
-    step = max(1, embedder.max_tokens - len(head) - len(tail))
+    step = max(1, embedder.max_tokens)  # the text's own tokens (special ones not counted)
     parts = []
     for lo in range(0, max(1, len(body)), step):
         window = head + body[lo : lo + step] + tail

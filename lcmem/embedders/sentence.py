@@ -116,6 +116,17 @@ class SentenceEmbedder(Embedder):
                 progress(len(idx))
         return out
 
+    def lost_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text past the model's window (``max_tokens`` counts the model's
+        special tokens: a text may hold ``max_tokens`` minus those)."""
+        tok = getattr(self.model, "tokenizer", None)
+        if tok is None or not texts:
+            return [0] * len(texts)
+        limit = self.max_tokens - tok.num_special_tokens_to_add(pair=False)
+        prefix = self.document_prefix
+        ids = tok([prefix + t for t in texts], add_special_tokens=False, verbose=False)["input_ids"]
+        return [max(0, len(x) - limit) for x in ids]
+
     def config(self) -> dict[str, Any]:
         """What the library manifest records about this embedder."""
         return {

@@ -52,6 +52,10 @@ _STOPWORD_SETS: dict[str, frozenset[str]] = {"english": ENGLISH_STOPWORDS}
 _MAX_CACHE = 1_000_000  # distinct words whose stems are remembered before the cache is reset
 
 
+MAX_IDENTIFIER = 128
+"""Longer words are not split into identifier parts (see ``Analyzer._learn_split``)."""
+
+
 def _kind(ch: str) -> int:
     """0 digit, 1 uppercase, 2 lowercase, 3 any other word character (uncased letters...)."""
     return 0 if ch.isdigit() else 1 if ch.isupper() else 2 if ch.islower() else 3
@@ -229,7 +233,9 @@ class Analyzer:
         lower = self.lowercase
         pieces: dict[str, list[str]] = {}
         for w in words:
-            parts = split_identifier(w)
+            # a word this long is a blob (hex, base64, minified code), not an identifier: its
+            # parts would be thousands of one-character terms
+            parts = split_identifier(w) if len(w) <= MAX_IDENTIFIER else [w]
             if len(parts) > 1:
                 parts.append(w.strip("_"))
             pieces[w] = [p.lower() for p in parts] if lower else parts

@@ -10,6 +10,7 @@ from itertools import pairwise
 import numpy as np
 
 from lcmem.chunkers import Chunker
+from lcmem.chunkers.bounds import section_of
 from lcmem.embedders.base import Embedder
 from lcmem.types import Chunk, Document
 
@@ -23,6 +24,9 @@ def check_chunks(chunker: Chunker, doc: Document | str, chunks: list[Chunk] | No
     - every non-whitespace character of the document lies in some chunk;
     - no chunk is over budget unless it holds at most one token start of the document (a token,
       or the several tokens one character may give, cannot be cut);
+    - every chunk spans at most ``chunker.max_chars`` characters (when it has a ceiling);
+    - a chunk under ``chunker.min_tokens`` fits with no neighbour of its section (within the
+      budget and the ceiling) and is flagged ``short``; no other chunk is;
     - chunking again gives the same chunks.
     """
     if isinstance(doc, str):
@@ -50,6 +54,11 @@ def check_chunks(chunker: Chunker, doc: Document | str, chunks: list[Chunk] | No
         covered[c.start : c.end] = b"\x01" * (c.end - c.start)
     for a, b in pairwise(chunks):
         assert a.start < b.start and a.end < b.end, ("out of order", a, b)
+    cap = chunker.max_chars
+    if cap is not None:
+        longest = max((c.end - c.start for c in chunks), default=0)
+        assert longest <= cap, f"a chunk of {longest} characters > ceiling {cap}"
+        check_minimum(chunker, text, chunks, cap)
     missing = [i for i, ch in enumerate(text) if not covered[i] and not ch.isspace()]
     assert not missing, f"characters in no chunk at {missing[:10]}: {text[missing[0]]!r}"
     again = chunker.chunk(doc)
@@ -57,6 +66,25 @@ def check_chunks(chunker: Chunker, doc: Document | str, chunks: list[Chunk] | No
         (c.start, c.end, c.token_count, c.context, c.metadata) for c in chunks
     ]
     return chunks
+
+
+def check_minimum(chunker: Chunker, text: str, chunks: list[Chunk], cap: int) -> None:
+    """No chunk under the minimum could merge with a neighbour of its section within the
+    budget and the ceiling; exactly those chunks are flagged ``short``."""
+    tok, budget, low = chunker.tokenizer, chunker.budget, chunker.min_tokens
+    for k, c in enumerate(chunks):
+        short = c.token_count < low
+        assert bool(c.metadata.get("short")) == short, (c.token_count, low, c.metadata)
+        if not short:
+            continue
+        for j in (k - 1, k + 1):
+            if not 0 <= j < len(chunks) or section_of(chunks[j]) != section_of(c):
+                continue
+            a, b = (chunks[j], c) if j < k else (c, chunks[j])
+            union = text[a.start : b.end]
+            assert len(union) > cap or tok.count(union) > budget, (
+                f"short chunk {c.text!r} fits with its neighbour {chunks[j].text!r}"
+            )
 
 
 class HashEmbedder(Embedder):

@@ -240,7 +240,7 @@ def test_metadata_and_path():
     doc = Document(text="# One\n\n## Two\n\ntext\n", path="/docs/a.md")
     (chunk,) = MarkdownChunker(100, 0, tokenizer=WS).chunk(doc)
     assert chunk.context == "One > Two"
-    assert chunk.metadata == {"headings": ["One", "Two"], "heading_level": 2}
+    assert chunk.metadata == {"headings": ["One", "Two"], "heading_level": 2, "short": True}
     assert chunk.doc_path == "/docs/a.md"
 
 

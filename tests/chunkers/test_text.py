@@ -166,6 +166,8 @@ def test_config_names_what_changes_output(hf):
         "overlap": 10,
         "tokenizer": "all-MiniLM-L6-v2",
         "separators": ["paragraphs", "lines", "sentences", "words"],
+        "max_chars": 1600,
+        "min_tokens": 25,
     }
     assert TokenChunker(100, 10, tokenizer=WS).config()["tokenizer"] == "whitespace"
     assert SentenceChunker(100, 10, tokenizer=WS).config()["name"] == "sentence"

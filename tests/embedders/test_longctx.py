@@ -179,7 +179,7 @@ def test_batching_mixes_short_and_long(bert_dir):
     alone = np.concatenate([emb.embed([t]) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert together.shape == (5, 32) and np.allclose(np.linalg.norm(together, axis=1), 1, atol=1e-5)
-    assert len(emb.encode_ids([TEXT])[0]) == 64  # read up to max_tokens
+    assert len(emb.encode_ids([TEXT])[0]) == 64 + 2  # max_tokens of its own, [CLS] and [SEP]
 
 
 def test_wrong_strategy_for_model_is_a_config_error(bert_dir, llama_dir):
@@ -271,7 +271,7 @@ def test_selfextend_maps_positions_as_defined(request, which):
         selfextend_group=group,
     )
     ids = emb.encode_ids([TEXT])[0]
-    assert len(ids) == 40
+    assert len(ids) == 40 + 2  # max_tokens of the text's own, [CLS] and [SEP]
     got = _vec(emb, ids)
     ref = transformers.AutoModel.from_pretrained(folder).eval()
     transformers.AttentionInterface.register(
@@ -282,7 +282,7 @@ def test_selfextend_maps_positions_as_defined(request, which):
     ALL_MASK_ATTENTION_FUNCTIONS.register("test_ref_se", sdpa_mask)
     ref.set_attn_implementation("test_ref_se")
     np.testing.assert_allclose(
-        got, _ref_mean(ref, ids, attention_mask=torch.ones(1, 40).long()), atol=1e-4
+        got, _ref_mean(ref, ids, attention_mask=torch.ones(1, len(ids)).long()), atol=1e-4
     )
     plain = _ref_mean(transformers.AutoModel.from_pretrained(folder).eval(), ids)
     assert not np.allclose(got, plain, atol=1e-4)  # beyond the window it does change things

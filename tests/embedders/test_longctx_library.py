@@ -127,3 +127,36 @@ def test_native_window_is_recorded_and_old_libraries_keep_the_table(tmp_path, mo
         lib.store.set_meta("manifest", lib.manifest)
     with lcmem.open(store) as lib:
         assert lib.embedder.native_tokens == 64
+
+
+def test_max_tokens_counts_the_texts_own_tokens(model_dir):
+    """--embed-max-tokens N reads a text of exactly N wordpieces whole (special tokens aside)."""
+    emb = make_embedder(model_dir, strategy="pi", max_tokens=128)
+    n = len(emb.tokenizer("word " * 128, add_special_tokens=False)["input_ids"])
+    assert n == 128
+    (ids,) = emb.encode_ids(["word " * 128])
+    assert len(ids) == 130 and ids.count(emb.tokenizer.convert_tokens_to_ids("word")) == 128
+    assert emb.lost_tokens(["word " * 128, "word " * 131]) == [0, 3]
+    truncating = make_embedder(model_dir, strategy="truncate", max_tokens=4096)
+    assert truncating.max_tokens == 62  # 64 positions, minus [CLS] and [SEP]
+    assert truncating.lost_tokens(["word " * 70]) == [8]
+
+
+def test_truncated_text_is_reported_and_warned_once(tmp_path, model_dir, docs, caplog):
+    (docs / "other.txt").write_text(" ".join(f"more{i}" for i in range(200)))
+    emb = make_embedder(model_dir, strategy="truncate")
+    with (
+        lcmem.open(tmp_path / "lib", embedder=emb, chunker="none") as lib,
+        caplog.at_level("WARNING", logger="lcmem.library"),
+    ):
+        report = lib.index([docs])
+    lost = dict((Path(p).name, n) for p, n in report.truncated)
+    tok = emb.tokenizer
+    for name in ("long.txt", "other.txt"):
+        n = len(tok((docs / name).read_text(), add_special_tokens=False)["input_ids"])
+        assert lost[name] == n - 62
+    assert "short.txt" not in lost
+    warned = [r for r in caplog.records if "not embedded" in r.getMessage()]
+    assert len(warned) == 1 and "2 document(s)" in warned[0].getMessage()
+    out = report.to_dict()["truncated"]
+    assert out["documents"] == 2 and out["tokens"] == sum(lost.values())

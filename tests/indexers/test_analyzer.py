@@ -231,3 +231,14 @@ def test_bad_settings_are_config_errors(kwargs: dict) -> None:
 def test_from_config_rejects_unknown_keys() -> None:
     with pytest.raises(ConfigError, match="bad analyzer settings"):
         Analyzer.from_config({"stem": True, "colour": "blue"})
+
+
+def test_blobs_are_not_split_into_identifier_parts():
+    """A hex dump or base64 word is one term, not thousands of one-character parts."""
+    from lcmem.indexers.analyzer import MAX_IDENTIFIER
+
+    blob = "a1b2c3d4" * 100
+    analyzer = Analyzer(stem=False, stopwords=None)
+    assert analyzer.many([blob]) == [[blob]]
+    short = "a1b2c3d4" * (MAX_IDENTIFIER // 8)
+    assert len(analyzer.many([short])[0]) > 1
