@@ -69,6 +69,8 @@ def open(
     chunk_overlap: int | None = None,
     faiss_kind: str | None = None,
     index_dir: str | os.PathLike[str] | None = None,
+    embed_precision: str | None = None,
+    threads: int | None = None,
 ) -> Library:
     """Open (or create) a library.
 
@@ -83,6 +85,9 @@ def open(
         chunk_size, chunk_overlap: budget in the embedder's tokens for named chunkers.
         faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
         index_dir: where index files live for a database URL (default: the user cache dir).
+        embed_precision: ``fp32`` or ``int8`` for a new library (default fp32); an existing
+            library keeps its recorded precision (asking for another is an error).
+        threads: embedding threads (default: every core).
 
     Example:
         >>> lib = open("/tmp/lcmem-doc-example")                 # doctest: +SKIP
@@ -96,6 +101,8 @@ def open(
         chunk_overlap=chunk_overlap,
         faiss_kind=faiss_kind,
         index_dir=index_dir,
+        embed_precision=embed_precision,
+        threads=threads,
     )
 
 
@@ -124,6 +131,8 @@ class Library:
         chunk_overlap: int | None = None,
         faiss_kind: str | None = None,
         index_dir: str | os.PathLike[str] | None = None,
+        embed_precision: str | None = None,
+        threads: int | None = None,
     ) -> None:
         self.location = target
         db_url, folder = _resolve_target(target, index_dir)
@@ -131,7 +140,7 @@ class Library:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = SQLStore(db_url)
         self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
-        self._embedder = self._choose_embedder(embedder)
+        self._embedder = self._choose_embedder(embedder, embed_precision, threads)
         self._dim_checked = False
         self._chunker_arg = (chunker, chunk_size, chunk_overlap)
         self._chunker: Chunker | None = None
@@ -149,10 +158,29 @@ class Library:
         self._sparse: Any = None
 
     # -- components (loaded lazily) -------------------------------------------------------
-    def _choose_embedder(self, embedder: Embedder | str | None) -> Embedder:
-        from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder
+    def _choose_embedder(
+        self, embedder: Embedder | str | None, precision: str | None, threads: int | None
+    ) -> Embedder:
+        """The embedder asked for, else the recorded one, else the default.
+
+        A plain sentence-transformers model runs on ONNX Runtime when it exports (issue 15):
+        its fp32 vectors are the same model's (minimum cosine >= 0.99999 against torch), so a
+        library built with the torch backend is searched with the ONNX one and vice versa; the
+        recorded ``name`` is the model's, not the backend's. The precision is recorded
+        (missing: ``fp32``, libraries made before issue 15) and must match.
+        """
+        from lcmem.embedders.auto import load_embedder, precision_of
+        from lcmem.embedders.sentence import DEFAULT_MODEL
 
         recorded = self.manifest.get("embedder")
+        recorded_precision = recorded.get("precision", "fp32") if recorded else None
+        if precision and recorded_precision and precision != recorded_precision:
+            raise EmbedderMismatchError(
+                f"the library at {self.location} was embedded at {recorded_precision} "
+                f"precision, not {precision}: omit --embed-precision, or index into a new --store"
+            )
+        asked = precision
+        precision = precision or recorded_precision or "fp32"
         if embedder is None:
             model = recorded.get("model", DEFAULT_MODEL) if recorded else DEFAULT_MODEL
             # -- long-context embedder setting (issue 4): rebuilt from the manifest ----------
@@ -167,8 +195,22 @@ class Library:
                     # libraries made before the window was recorded used the position table
                     native_tokens=recorded.get("native_tokens", "table"),
                 )
-            return SentenceEmbedder(model)
-        emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
+            return load_embedder(model, precision=precision, threads=threads)
+        emb = (
+            load_embedder(embedder, precision=precision, threads=threads)
+            if isinstance(embedder, str)
+            else embedder
+        )
+        if asked and precision_of(emb) != asked:
+            raise ConfigError(
+                f"precision {asked} was asked for but the embedder given computes in "
+                f"{precision_of(emb)}: drop one of the two settings"
+            )
+        if recorded and precision_of(emb) != recorded_precision:
+            raise EmbedderMismatchError(
+                f"the library at {self.location} was embedded at {recorded_precision} "
+                f"precision, not {precision_of(emb)}: index into a new --store"
+            )
         if recorded and emb.name != recorded.get("name"):
             raise EmbedderMismatchError(
                 f"the library at {self.location} was built with embedder "
@@ -361,6 +403,7 @@ class Library:
         if self.manifest:
             return
         from lcmem import __version__
+        from lcmem.embedders.auto import precision_of
 
         emb = self.embedder
         self.manifest = {
@@ -371,6 +414,7 @@ class Library:
                 "model": getattr(emb, "model_name", emb.name),
                 "dim": emb.dim,
                 "max_tokens": emb.max_tokens,
+                "precision": precision_of(emb),
                 **_long_context_setting(emb),
             },
             "chunker": self.chunker.config(),

@@ -379,9 +379,9 @@ class TopicChunker(Chunker):
     def embedder(self) -> Embedder:
         """The sentence embedder (the packaged default, created on first use)."""
         if self._embedder is None:
-            from lcmem.embedders.sentence import SentenceEmbedder
+            from lcmem.embedders.auto import load_embedder
 
-            self._embedder = SentenceEmbedder()
+            self._embedder = load_embedder()
         return self._embedder
 
     @property
