@@ -56,6 +56,7 @@ MODES = ("hybrid", "dense", "bm25")
 
 _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
+_CHUNK_GROUP = 32  # documents chunked together by chunkers that embed (topic)
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
 
 
@@ -505,6 +506,9 @@ class Library:
         from lcmem.loaders import read_document
 
         pending: list[_Pending] = []
+        ready: list[_Pending] = []  # read, waiting to be chunked together
+        # chunkers that embed (topic) chunk documents in groups: one batched embedding stream
+        group = _CHUNK_GROUP if getattr(self.chunker, "batches", False) else 1
         queued = 0
         last_save = time.monotonic()
         touched: list[tuple[int, int, int]] = []
@@ -535,36 +539,65 @@ class Library:
                 stored.pop(path, None)
                 bar.file_done()
                 continue
-            item = _Pending(doc, raw_hash, f.size, f.mtime_ns, existing)
-            try:
-                item.chunks = self._chunk(doc)
-            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
-                report.warnings += [(path, w) for w in doc.warnings]
-                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
-                stored.pop(path, None)
-                bar.file_done()
+            ready.append(_Pending(doc, raw_hash, f.size, f.mtime_ns, existing))
+            if len(ready) < group:
                 continue
-            # After chunking: chunkers add warnings too (code that did not parse...).
-            report.warnings += [(path, w) for w in doc.warnings]
-            pending.append(item)
-            queued += len(item.chunks)
-            bar.chunks_queued(len(item.chunks))
-            bar.file_done()
+            for item in self._chunk_group(ready, stored, report, bar):
+                pending.append(item)
+                queued += len(item.chunks)
+            ready = []
             if queued >= batch_chunks:
                 self._flush(pending, report, bar)
                 pending, queued = [], 0
                 if time.monotonic() - last_save > _SAVE_EVERY_SECONDS:
                     self.save()
                     last_save = time.monotonic()
+        pending += self._chunk_group(ready, stored, report, bar)
         self._flush(pending, report, bar)
         if touched:
             with self.store.engine.begin() as conn:
                 for doc_id, size, mtime_ns in touched:
                     self.store.touch(conn, doc_id, size, mtime_ns)
 
+    def _chunk_group(
+        self,
+        items: list[_Pending],
+        stored: dict[str, StoredDocument],
+        report: IndexReport,
+        bar: NullProgress,
+    ) -> list[_Pending]:
+        """Chunk documents together; a document whose chunking fails is reported in
+        ``errors`` (its previous version, if any, kept) and the others go on."""
+        try:
+            groups = self.chunker.chunk_many([p.doc for p in items]) if len(items) > 1 else None
+        except Exception:  # find the culprit one document at a time
+            groups = None
+        done: list[_Pending] = []
+        for i, item in enumerate(items):
+            path = item.doc.path
+            try:
+                item.chunks = self._with_lines(
+                    item.doc, groups[i] if groups is not None else self.chunker.chunk(item.doc)
+                )
+            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
+                report.warnings += [(path, w) for w in item.doc.warnings]
+                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
+                stored.pop(path, None)
+                bar.file_done()
+                continue
+            # After chunking: chunkers add warnings too (code that did not parse...).
+            report.warnings += [(path, w) for w in item.doc.warnings]
+            done.append(item)
+            bar.chunks_queued(len(item.chunks))
+            bar.file_done()
+        return done
+
     def _chunk(self, doc: Document) -> list[NewChunk]:
         """Chunk a document; each chunk gets its line range and the document's metadata."""
-        chunks = self.chunker.chunk(doc)
+        return self._with_lines(doc, self.chunker.chunk(doc))
+
+    def _with_lines(self, doc: Document, chunks: list[Chunk]) -> list[NewChunk]:
+        """Each chunk gets its line range and the document's metadata."""
         lines = line_starts(doc.text)
         pages = doc.metadata.get("pages")
         shared = {k: v for k, v in doc.metadata.items() if k not in _DOC_ONLY_METADATA}

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 from lcmem.errors import ConfigError
@@ -29,6 +30,8 @@ class Chunker(ABC):
     """Base class: holds the budget and tokenizer, checks them, and accepts str or Document."""
 
     name: ClassVar[str] = "base"
+    #: True when :meth:`chunk_many` gains from many documents at once (it embeds in batches).
+    batches: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -64,6 +67,28 @@ class Chunker(ABC):
         return chunks
 
     __call__ = chunk
+
+    def chunk_many(self, docs: Sequence[Document | str]) -> list[list[Chunk]]:
+        """:meth:`chunk` for many documents; chunkers that embed (topic) batch their work
+        across them. One list of chunks per document, in order.
+
+        Example:
+            >>> from lcmem.chunkers import RecursiveChunker
+            >>> from lcmem.tokens import WhitespaceTokenizer
+            >>> c = RecursiveChunker(chunk_size=4, chunk_overlap=0, tokenizer=WhitespaceTokenizer())
+            >>> [len(x) for x in c.chunk_many(["a b", "a b c d e f"])]
+            [1, 2]
+        """
+        items = [Document(text=d) if isinstance(d, str) else d for d in docs]
+        out = self._chunk_many(items)
+        for doc, chunks in zip(items, out, strict=True):
+            for c in chunks:
+                c.doc_path = doc.path
+        return out
+
+    def _chunk_many(self, docs: Sequence[Document]) -> list[list[Chunk]]:
+        """Subclasses that gain from batching override this; by default one at a time."""
+        return [self._chunk(d) for d in docs]
 
     @abstractmethod
     def _chunk(self, doc: Document) -> list[Chunk]:

@@ -207,6 +207,27 @@ def test_embeds_once_in_a_batch_and_loads_no_model_until_used():
     assert TopicChunker(100)._embedder is None
 
 
+def test_many_documents_in_one_stream_give_the_same_chunks():
+    texts = [
+        topical_text([("cooking", 6), ("sailing", 5), ("finance", 7)], seed=1)[0],
+        "One sentence only.",
+        "",
+        topical_text([("astronomy", 8), ("cooking", 4)], seed=2)[0],
+    ]
+    emb = HashEmbedder()
+    c = TopicChunker(40, 5, WS, emb)
+    many = c.chunk_many([Document(text=t, path=f"/d{i}") for i, t in enumerate(texts)])
+    assert emb.calls == [sum(len(c.units(t)) for t in texts if len(c.units(t)) >= 2)]
+    for i, (text, got) in enumerate(zip(texts, many, strict=True)):
+        alone = c.chunk(Document(text=text, path=f"/d{i}"))
+        assert [(x.start, x.end, x.metadata) for x in got] == [
+            (x.start, x.end, x.metadata) for x in alone
+        ]
+        assert all(x.doc_path == f"/d{i}" for x in got)
+        check_chunks(c, Document(text=text, path=f"/d{i}"), got)
+    assert c.segment_many(texts, n_segments=2) == [c.segment(t, 2) for t in texts]
+
+
 def test_config_records_the_settings():
     cfg = chunker(128, 8, window=4, smoothing=2, min_segment_tokens=10, threshold=0.3).config()
     assert cfg | {} == {
