@@ -10,7 +10,8 @@ search the same library (``--store``: made by ``lcmem index``; the ONNX fp32 and
 embedders share it, same model). For each of ``--runs`` rounds, each mode, the two sides run
 in alternating order as separate ``python -m lcmem.cli search`` processes; wall and CPU seconds
 (user + system of the child) are recorded and their medians printed. One untimed warm-up of
-each side first (disk cache; the ONNX file is already exported).
+each side first (disk cache, byte code; the ONNX file is already exported). Byte code is
+written to a cache folder under ``--work`` (``PYTHONPYCACHEPREFIX``), as after an install.
 
 Run: ``python benchmarks/bench_search_latency.py --store LIB --runs 5``
 """
@@ -65,6 +66,10 @@ def cpu() -> float:
 
 def search_once(code: Path, store: Path, query: str, mode: str, k: int) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(code), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # Byte code cached as after a normal install (pip compiles it), kept apart from the venv:
+    # with PYTHONDONTWRITEBYTECODE every process would compile SQLAlchemy, torch... from source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(code.parent / "pycache")
     cmd = [sys.executable, "-m", "lcmem.cli", "search", query, "--store", str(store)]
     cmd += ["-k", str(k), "--mode", mode, "--json"]
     c0, t0 = cpu(), time.perf_counter()

@@ -200,8 +200,8 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool = True
 
     Example:
         >>> h = np.ones((1, 3, 2), dtype=np.float32); m = np.array([[1, 1, 0]])
-        >>> pool(h, m, "mean").round(4).tolist()
-        [[0.7071, 0.7071]]
+        >>> [round(float(x), 4) for x in pool(h, m, "mean")[0]]
+        [0.7071, 0.7071]
     """
     if mode == "cls":
         vecs = hidden[:, 0, :]
