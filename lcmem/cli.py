@@ -82,6 +82,19 @@ def cli() -> None:
     "gte-v1.5; only for folders you trust); recorded in the library",
 )
 @click.option(
+    "--embed-precision",
+    type=click.Choice(["fp32", "int8"]),
+    default=None,
+    help="embedding precision of a new library (default fp32; int8: quantized ONNX model, "
+    "faster, recorded in the library)",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="embedding threads (default: every core)",
+)
+@click.option(
     "--batch-chunks",
     type=int,
     default=256,
@@ -113,6 +126,8 @@ def index(
     embed_max_tokens: int | None,
     embed_strategy: str | None,
     trust_remote_code: bool,
+    embed_precision: str | None,
+    threads: int | None,
     batch_chunks: int,
     faiss_kind: str | None,
     optimize: bool,
@@ -142,6 +157,8 @@ def index(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         faiss_kind=faiss_kind,
+        embed_precision=embed_precision,
+        threads=threads,
     )
     with lib:
         show = None if not (quiet or as_json) else False

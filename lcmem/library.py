@@ -60,6 +60,7 @@ GROUPS = ("chunk", "document")
 
 _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
+_CHUNK_GROUP = 32  # documents chunked together by chunkers that embed (topic)
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
 _PHRASE_LIMIT = 100_000  # most occurrences of a quoted phrase considered by hybrid search
 
@@ -74,6 +75,8 @@ def open(
     chunk_overlap: int | None = None,
     faiss_kind: str | None = None,
     index_dir: str | os.PathLike[str] | None = None,
+    embed_precision: str | None = None,
+    threads: int | None = None,
 ) -> Library:
     """Open (or create) a library.
 
@@ -89,6 +92,9 @@ def open(
         chunk_overlap: overlap in the embedder's tokens for named chunkers.
         faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
         index_dir: where index files live for a database URL (default: the user cache dir).
+        embed_precision: ``fp32`` or ``int8`` for a new library (default fp32); an existing
+            library keeps its recorded precision (asking for another is an error).
+        threads: embedding threads (default: every core).
 
     Example:
         >>> lib = open("/tmp/lcmem-doc-example")                 # doctest: +SKIP
@@ -102,6 +108,8 @@ def open(
         chunk_overlap=chunk_overlap,
         faiss_kind=faiss_kind,
         index_dir=index_dir,
+        embed_precision=embed_precision,
+        threads=threads,
     )
 
 
@@ -130,6 +138,8 @@ class Library:
         chunk_overlap: int | None = None,
         faiss_kind: str | None = None,
         index_dir: str | os.PathLike[str] | None = None,
+        embed_precision: str | None = None,
+        threads: int | None = None,
     ) -> None:
         self.location = target
         db_url, folder = _resolve_target(target, index_dir)
@@ -137,7 +147,7 @@ class Library:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = SQLStore(db_url)
         self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
-        self._embedder = self._choose_embedder(embedder)
+        self._embedder = self._choose_embedder(embedder, embed_precision, threads)
         self._dim_checked = False
         self._chunker_arg = (chunker, chunk_size, chunk_overlap)
         self._chunker: Chunker | None = None
@@ -157,10 +167,29 @@ class Library:
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
 
     # -- components (loaded lazily) -------------------------------------------------------
-    def _choose_embedder(self, embedder: Embedder | str | None) -> Embedder:
-        from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder
+    def _choose_embedder(
+        self, embedder: Embedder | str | None, precision: str | None, threads: int | None
+    ) -> Embedder:
+        """The embedder asked for, else the recorded one, else the default.
+
+        A plain sentence-transformers model runs on ONNX Runtime when it exports (issue 15):
+        its fp32 vectors are the same model's (minimum cosine >= 0.99999 against torch), so a
+        library built with the torch backend is searched with the ONNX one and vice versa; the
+        recorded ``name`` is the model's, not the backend's. The precision is recorded
+        (missing: ``fp32``, libraries made before issue 15) and must match.
+        """
+        from lcmem.embedders.auto import load_embedder, precision_of
+        from lcmem.embedders.sentence import DEFAULT_MODEL
 
         recorded = self.manifest.get("embedder")
+        recorded_precision = recorded.get("precision", "fp32") if recorded else None
+        if precision and recorded_precision and precision != recorded_precision:
+            raise EmbedderMismatchError(
+                f"the library at {self.location} was embedded at {recorded_precision} "
+                f"precision, not {precision}: omit --embed-precision, or index into a new --store"
+            )
+        asked = precision
+        precision = precision or recorded_precision or "fp32"
         if embedder is None:
             model = recorded.get("model", DEFAULT_MODEL) if recorded else DEFAULT_MODEL
             # -- long-context embedder setting (issue 4): rebuilt from the manifest ----------
@@ -175,8 +204,22 @@ class Library:
                     # libraries made before the window was recorded used the position table
                     native_tokens=recorded.get("native_tokens", "table"),
                 )
-            return SentenceEmbedder(model)
-        emb = SentenceEmbedder(embedder) if isinstance(embedder, str) else embedder
+            return load_embedder(model, precision=precision, threads=threads)
+        emb = (
+            load_embedder(embedder, precision=precision, threads=threads)
+            if isinstance(embedder, str)
+            else embedder
+        )
+        if asked and precision_of(emb) != asked:
+            raise ConfigError(
+                f"precision {asked} was asked for but the embedder given computes in "
+                f"{precision_of(emb)}: drop one of the two settings"
+            )
+        if recorded and precision_of(emb) != recorded_precision:
+            raise EmbedderMismatchError(
+                f"the library at {self.location} was embedded at {recorded_precision} "
+                f"precision, not {precision_of(emb)}: index into a new --store"
+            )
         if recorded and emb.name != recorded.get("name"):
             raise EmbedderMismatchError(
                 f"the library at {self.location} was built with embedder "
@@ -371,6 +414,7 @@ class Library:
         if self.manifest:
             return
         from lcmem import __version__
+        from lcmem.embedders.auto import precision_of
 
         emb = self.embedder
         self.manifest = {
@@ -381,6 +425,7 @@ class Library:
                 "model": getattr(emb, "model_name", emb.name),
                 "dim": emb.dim,
                 "max_tokens": emb.max_tokens,
+                "precision": precision_of(emb),
                 **_long_context_setting(emb),
             },
             "chunker": self.chunker.config(),
@@ -475,6 +520,9 @@ class Library:
         from lcmem.loaders import read_document
 
         pending: list[_Pending] = []
+        ready: list[_Pending] = []  # read, waiting to be chunked together
+        # chunkers that embed (topic) chunk documents in groups: one batched embedding stream
+        group = _CHUNK_GROUP if getattr(self.chunker, "batches", False) else 1
         queued = 0
         last_save = time.monotonic()
         touched: list[tuple[int, int, int]] = []
@@ -505,36 +553,65 @@ class Library:
                 stored.pop(path, None)
                 bar.file_done()
                 continue
-            item = _Pending(doc, raw_hash, f.size, f.mtime_ns, existing)
-            try:
-                item.chunks = self._chunk(doc)
-            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
-                report.warnings += [(path, w) for w in doc.warnings]
-                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
-                stored.pop(path, None)
-                bar.file_done()
+            ready.append(_Pending(doc, raw_hash, f.size, f.mtime_ns, existing))
+            if len(ready) < group:
                 continue
-            # After chunking: chunkers add warnings too (code that did not parse...).
-            report.warnings += [(path, w) for w in doc.warnings]
-            pending.append(item)
-            queued += len(item.chunks)
-            bar.chunks_queued(len(item.chunks))
-            bar.file_done()
+            for item in self._chunk_group(ready, stored, report, bar):
+                pending.append(item)
+                queued += len(item.chunks)
+            ready = []
             if queued >= batch_chunks:
                 self._flush(pending, report, bar)
                 pending, queued = [], 0
                 if time.monotonic() - last_save > _SAVE_EVERY_SECONDS:
                     self.save()
                     last_save = time.monotonic()
+        pending += self._chunk_group(ready, stored, report, bar)
         self._flush(pending, report, bar)
         if touched:
             with self.store.engine.begin() as conn:
                 for doc_id, size, mtime_ns in touched:
                     self.store.touch(conn, doc_id, size, mtime_ns)
 
+    def _chunk_group(
+        self,
+        items: list[_Pending],
+        stored: dict[str, StoredDocument],
+        report: IndexReport,
+        bar: NullProgress,
+    ) -> list[_Pending]:
+        """Chunk documents together; a document whose chunking fails is reported in
+        ``errors`` (its previous version, if any, kept) and the others go on."""
+        try:
+            groups = self.chunker.chunk_many([p.doc for p in items]) if len(items) > 1 else None
+        except Exception:  # find the culprit one document at a time
+            groups = None
+        done: list[_Pending] = []
+        for i, item in enumerate(items):
+            path = item.doc.path
+            try:
+                item.chunks = self._with_lines(
+                    item.doc, groups[i] if groups is not None else self.chunker.chunk(item.doc)
+                )
+            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
+                report.warnings += [(path, w) for w in item.doc.warnings]
+                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
+                stored.pop(path, None)
+                bar.file_done()
+                continue
+            # After chunking: chunkers add warnings too (code that did not parse...).
+            report.warnings += [(path, w) for w in item.doc.warnings]
+            done.append(item)
+            bar.chunks_queued(len(item.chunks))
+            bar.file_done()
+        return done
+
     def _chunk(self, doc: Document) -> list[NewChunk]:
         """Chunk a document; each chunk gets its line range and the document's metadata."""
-        chunks = self.chunker.chunk(doc)
+        return self._with_lines(doc, self.chunker.chunk(doc))
+
+    def _with_lines(self, doc: Document, chunks: list[Chunk]) -> list[NewChunk]:
+        """Each chunk gets its line range and the document's metadata."""
         lines = line_starts(doc.text)
         pages = doc.metadata.get("pages")
         shared = {k: v for k, v in doc.metadata.items() if k not in _DOC_ONLY_METADATA}

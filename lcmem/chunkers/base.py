@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 from lcmem.chunkers.bounds import MIN_FRACTION, char_ceiling, finish
@@ -33,6 +34,8 @@ class Chunker(ABC):
     bounded: ClassVar[bool] = True
     """Whether :meth:`chunk` applies the character ceiling and the minimum size of
     :mod:`lcmem.chunkers.bounds` (off for chunkers that delegate, or keep documents whole)."""
+    #: True when :meth:`chunk_many` gains from many documents at once (it embeds in batches).
+    batches: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -75,7 +78,28 @@ class Chunker(ABC):
         """Split ``doc`` into chunks; each is an exact span of ``doc.text``."""
         if isinstance(doc, str):
             doc = Document(text=doc)
-        chunks = self._chunk(doc)
+        return self._finish(doc, self._chunk(doc))
+
+    __call__ = chunk
+
+    def chunk_many(self, docs: Sequence[Document | str]) -> list[list[Chunk]]:
+        """:meth:`chunk` for many documents; chunkers that embed (topic) batch their work
+        across them. One list of chunks per document, in order.
+
+        Example:
+            >>> from lcmem.chunkers import RecursiveChunker
+            >>> from lcmem.tokens import WhitespaceTokenizer
+            >>> c = RecursiveChunker(chunk_size=4, chunk_overlap=0, tokenizer=WhitespaceTokenizer())
+            >>> [len(x) for x in c.chunk_many(["a b", "a b c d e f"])]
+            [1, 2]
+        """
+        items = [Document(text=d) if isinstance(d, str) else d for d in docs]
+        out = self._chunk_many(items)
+        return [self._finish(doc, chunks) for doc, chunks in zip(items, out, strict=True)]
+
+    def _finish(self, doc: Document, chunks: list[Chunk]) -> list[Chunk]:
+        """The shared last step of :meth:`chunk` and :meth:`chunk_many`: the character ceiling
+        and minimum size of :mod:`lcmem.chunkers.bounds`, then the document's path."""
         if self.bounded and chunks:
             chunks = finish(
                 doc.text,
@@ -88,7 +112,9 @@ class Chunker(ABC):
             c.doc_path = doc.path
         return chunks
 
-    __call__ = chunk
+    def _chunk_many(self, docs: Sequence[Document]) -> list[list[Chunk]]:
+        """Subclasses that gain from batching override this; by default one at a time."""
+        return [self._chunk(d) for d in docs]
 
     @abstractmethod
     def _chunk(self, doc: Document) -> list[Chunk]:

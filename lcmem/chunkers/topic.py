@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lcmem.chunkers.base import DEFAULT_CHUNK_SIZE, Chunker
 from lcmem.chunkers.sentences import split_sentences
@@ -327,6 +327,8 @@ class TopicChunker(Chunker):
         [412, 1290, 2377]
     """
 
+    batches: ClassVar[bool] = True  # chunk_many embeds many documents' sentences at once
+
     name = "topic"
 
     def __init__(
@@ -379,9 +381,9 @@ class TopicChunker(Chunker):
     def embedder(self) -> Embedder:
         """The sentence embedder (the packaged default, created on first use)."""
         if self._embedder is None:
-            from lcmem.embedders.sentence import SentenceEmbedder
+            from lcmem.embedders.auto import load_embedder
 
-            self._embedder = SentenceEmbedder()
+            self._embedder = load_embedder()
         return self._embedder
 
     @property
@@ -431,11 +433,46 @@ class TopicChunker(Chunker):
             >>> chunker.segment(text, n_segments=3)       # doctest: +SKIP
             [1045, 2210]
         """
-        text = doc.text if isinstance(doc, Document) else doc
+        return self.segment_many([doc], n_segments)[0]
+
+    def segment_many(
+        self, docs: Sequence[Document | str], n_segments: int | None = None
+    ) -> list[list[int]]:
+        """:meth:`segment` for many documents, their sentences embedded in one batched stream
+        (sorted by length across documents, so batches are full and pad little).
+
+        Example:
+            >>> TopicChunker(200).segment_many([text_a, text_b])  # doctest: +SKIP
+            [[1045, 2210], [870]]
+        """
         _check_n_segments(n_segments)
-        units = self.units(text)
-        starts, _ = self._topics(text, units, n_segments or self.n_segments)
-        return [units[i][0] for i in starts]
+        texts = [d.text if isinstance(d, Document) else d for d in docs]
+        all_units = [self.units(t) for t in texts]
+        vectors = self._embed_units(texts, all_units)
+        out = []
+        for units, vecs in zip(all_units, vectors, strict=True):
+            starts, _ = self._topics(vecs, units, n_segments or self.n_segments)
+            out.append([units[i][0] for i in starts])
+        return out
+
+    def _embed_units(self, texts: list[str], all_units: list[list[Piece]]) -> list[np.ndarray]:
+        """Vectors of the units of every document (documents of fewer than two units, which
+        have no gap to score, are not embedded), from one call to the embedder."""
+        import numpy as np
+
+        flat = [
+            t[a:b]
+            for t, units in zip(texts, all_units, strict=True)
+            if len(units) >= 2
+            for a, b, _ in units
+        ]
+        vectors = np.asarray(self.embedder.embed(flat)) if flat else np.zeros((0, 0))
+        out, at = [], 0
+        for units in all_units:
+            n = len(units) if len(units) >= 2 else 0
+            out.append(vectors[at : at + n])
+            at += n
+        return out
 
     def _packer(self, text: str) -> SpanPacker:
         return SpanPacker(text, self.tokenizer, self.budget, self.chunk_overlap)
@@ -469,14 +506,14 @@ class TopicChunker(Chunker):
         return units
 
     def _topics(
-        self, text: str, units: list[Piece], n_segments: int | None
+        self, vectors: np.ndarray, units: list[Piece], n_segments: int | None
     ) -> tuple[list[int], np.ndarray]:
-        """Unit indices where topics 2.. start, and the smoothed coherence score of each gap."""
+        """Unit indices where topics 2.. start, and the smoothed coherence score of each gap,
+        from the units' vectors."""
         import numpy as np
 
         if len(units) < 2:
             return [], np.zeros(0)
-        vectors = np.asarray(self.embedder.embed([text[a:b] for a, b, _ in units]))
         return topic_starts(
             vectors,
             [n for _, _, n in units],
@@ -492,12 +529,23 @@ class TopicChunker(Chunker):
     # -- chunking ---------------------------------------------------------------------------
 
     def _chunk(self, doc: Document) -> list[Chunk]:
-        text = doc.text
-        p = self._packer(text)
-        units = self._units(p)
+        return self._chunk_many([doc])[0]
+
+    def _chunk_many(self, docs: Sequence[Document]) -> list[list[Chunk]]:
+        """Chunks of each document; the sentences of all of them embedded in one stream."""
+        packers = [self._packer(d.text) for d in docs]
+        all_units = [self._units(p) for p in packers]
+        vectors = self._embed_units([d.text for d in docs], all_units)
+        return [
+            self._chunk_units(p, units, vecs)
+            for p, units, vecs in zip(packers, all_units, vectors, strict=True)
+        ]
+
+    def _chunk_units(self, p: SpanPacker, units: list[Piece], vectors: np.ndarray) -> list[Chunk]:
+        text = p.text
         if not units:
             return []
-        starts, scores = self._topics(text, units, self.n_segments)
+        starts, scores = self._topics(vectors, units, self.n_segments)
         chunks: list[Chunk] = []
         for topic, (a, b) in enumerate(pairwise([0, *starts, len(units)])):
             for s, e, n in self._split_topic(p, units, scores, a, b, chunks):

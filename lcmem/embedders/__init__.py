@@ -1,6 +1,8 @@
 """Embedders: texts in, L2-normalised float32 vectors out.
 
-:class:`SentenceEmbedder` is the default (all-MiniLM-L6-v2, packaged). For inputs longer than
+:class:`OnnxEmbedder` (ONNX Runtime, no torch) runs the default all-MiniLM-L6-v2 (packaged) and
+any sentence-transformers BERT-family model that exports; :class:`SentenceEmbedder` runs any
+other model; :func:`load_embedder` picks between them. For inputs longer than
 its window: :class:`LongContextEmbedder` (training-free position strategies, LongEmbed),
 :class:`SplitEncodeAggregate` (split, encode, pool) and :func:`late_chunk` (chunk vectors pooled
 from one long encoding); :func:`make_embedder` builds one from a library setting.
@@ -15,8 +17,10 @@ Example:
 
 from __future__ import annotations
 
+from lcmem.embedders.auto import load_embedder
 from lcmem.embedders.base import Embedder
 from lcmem.embedders.longctx import STRATEGIES, LongContextEmbedder, make_embedder
+from lcmem.embedders.onnx import OnnxEmbedder
 from lcmem.embedders.pooling import SplitEncodeAggregate, aggregate, late_chunk
 from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder
 
@@ -25,9 +29,11 @@ __all__ = [
     "STRATEGIES",
     "Embedder",
     "LongContextEmbedder",
+    "OnnxEmbedder",
     "SentenceEmbedder",
     "SplitEncodeAggregate",
     "aggregate",
     "late_chunk",
+    "load_embedder",
     "make_embedder",
 ]

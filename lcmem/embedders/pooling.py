@@ -100,9 +100,9 @@ class SplitEncodeAggregate(Embedder):
         if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
         if base is None:
-            from lcmem.embedders.sentence import SentenceEmbedder
+            from lcmem.embedders.auto import load_embedder
 
-            base = SentenceEmbedder()
+            base = load_embedder()
         self.base = base
         self._block_tokens = block_tokens
         self.how = aggregate

@@ -96,9 +96,9 @@ class DocumentIndex:
 @lru_cache(maxsize=1)
 def _default_embedder() -> Embedder:
     """The packaged embedder, loaded once per process for every in-memory index."""
-    from lcmem.embedders.sentence import SentenceEmbedder
+    from lcmem.embedders.auto import load_embedder
 
-    return SentenceEmbedder()
+    return load_embedder()
 
 
 class Sources:

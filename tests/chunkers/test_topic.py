@@ -207,6 +207,27 @@ def test_embeds_once_in_a_batch_and_loads_no_model_until_used():
     assert TopicChunker(100)._embedder is None
 
 
+def test_many_documents_in_one_stream_give_the_same_chunks():
+    texts = [
+        topical_text([("cooking", 6), ("sailing", 5), ("finance", 7)], seed=1)[0],
+        "One sentence only.",
+        "",
+        topical_text([("astronomy", 8), ("cooking", 4)], seed=2)[0],
+    ]
+    emb = HashEmbedder()
+    c = TopicChunker(40, 5, WS, emb)
+    many = c.chunk_many([Document(text=t, path=f"/d{i}") for i, t in enumerate(texts)])
+    assert emb.calls == [sum(len(c.units(t)) for t in texts if len(c.units(t)) >= 2)]
+    for i, (text, got) in enumerate(zip(texts, many, strict=True)):
+        alone = c.chunk(Document(text=text, path=f"/d{i}"))
+        assert [(x.start, x.end, x.metadata) for x in got] == [
+            (x.start, x.end, x.metadata) for x in alone
+        ]
+        assert all(x.doc_path == f"/d{i}" for x in got)
+        check_chunks(c, Document(text=text, path=f"/d{i}"), got)
+    assert c.segment_many(texts, n_segments=2) == [c.segment(t, 2) for t in texts]
+
+
 def test_config_records_the_settings():
     cfg = chunker(128, 8, window=4, smoothing=2, min_segment_tokens=10, threshold=0.3).config()
     assert cfg | {} == {
@@ -380,3 +401,40 @@ def test_a_1600_sentence_document(three_pages, real):
     chunks = check_chunks(real, doc)
     topics = [c.metadata["topic"] for c in chunks]
     assert topics == sorted(topics) and topics[-1] >= 1
+
+
+class _Boom(TopicChunker):
+    """A topic chunker that fails on any document containing BOOM (a test double)."""
+
+    def _chunk(self, doc):
+        if "BOOM" in doc.text:
+            raise RuntimeError("boom")
+        return super()._chunk(doc)
+
+    def _chunk_many(self, docs):
+        if any("BOOM" in d.text for d in docs):
+            raise RuntimeError("boom")
+        return super()._chunk_many(docs)
+
+
+def test_library_chunks_documents_together_and_isolates_a_failure(tmp_path):
+    import lcmem
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        text, _ = topical_text([("cooking", 5), ("sailing", 5)], seed=i)
+        (docs / f"d{i}.txt").write_text(text)
+    (docs / "bad.txt").write_text("BOOM. " + topical_text([("finance", 4)])[0])
+    emb = HashEmbedder()
+    with lcmem.open(tmp_path / "lib", embedder=emb, chunker=_Boom(60, 0, WS, emb)) as lib:
+        report = lib.index([docs])
+        assert sorted(p.rsplit("/", 1)[-1] for p in report.added) == ["d0.txt", "d1.txt", "d2.txt"]
+        assert [p.rsplit("/", 1)[-1] for p, _ in report.errors] == ["bad.txt"]
+        assert "chunking failed" in report.errors[0][1]
+        assert lib.search("simmer the sauce", k=1, mode="bm25")
+    emb2 = HashEmbedder()
+    with lcmem.open(tmp_path / "lib2", embedder=emb2, chunker=TopicChunker(60, 0, WS, emb2)) as lib:
+        lib.index([docs])
+    # sentences of the four documents in one call, then the chunks in another
+    assert emb2.calls[0] > 30 and len(emb2.calls) == 2
