@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,13 +80,34 @@ def test_utf16_with_bom(tmp_path: Path) -> None:
     assert read_document(path).text == "héllo\nworld"
 
 
-def test_latin1_file_gets_replacement_warning(tmp_path: Path) -> None:
+def test_cp1252_file_is_decoded_and_the_guess_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "old.txt", "café naïve – ok".encode("cp1252"))
     doc = read_document(path)
-    assert doc.text == "caf\ufffd na\ufffdve \ufffd ok"
+    assert doc.text == "café naïve – ok"
     assert len(doc.warnings) == 1
     assert "old.txt is not valid UTF-8" in doc.warnings[0]
-    assert "3 replacement character(s)" in doc.warnings[0]
+    assert "decoded as cp1252 (guessed)" in doc.warnings[0]
+    assert doc.metadata["encoding"] == "cp1252"
+
+
+def test_legacy_cyrillic_and_cjk_are_detected() -> None:
+    ru = "Привет, как дела? Всё хорошо. Сегодня мы идём в парк, а завтра поедем на дачу."
+    assert decode_text(ru.encode("cp1251"), "ru.txt")[0] == ru
+    cjk = Path(sys.base_prefix) / "lib/python3.11/test/cjkencodings"
+    if not (cjk / "big5.txt").exists():
+        pytest.skip("CPython's test/cjkencodings is not installed")
+    text, warnings = decode_text((cjk / "big5.txt").read_bytes(), "big5.txt")
+    assert text == (cjk / "big5-utf8.txt").read_text(encoding="utf-8")
+    assert "decoded as big5" in warnings[0]
+
+
+def test_damaged_utf8_keeps_utf8_with_replacements(tmp_path: Path) -> None:
+    data = "naïve café ".encode() + b"\xff" + " déjà vu".encode()
+    text, warnings = decode_text(data, "m.txt")
+    assert text == "naïve café \ufffd déjà vu"  # not cp1252 mojibake ("naÃ¯ve")
+    assert "1 replacement character(s)" in warnings[0]
+    path = write(tmp_path / "m.txt", data)
+    assert "encoding" not in read_document(path).metadata  # UTF-8, the default
 
 
 def test_genuine_replacement_characters_are_not_counted() -> None:
