@@ -89,6 +89,7 @@ def read_document(
             from lcmem.loaders.html import extract_html
 
             text, title, warnings = extract_html(data, name)
+            metadata["text_format"] = "markdown"  # headings as "#": chunked as Markdown
         else:
             decoded = decode(data, name)
             text, warnings = decoded.text, decoded.warnings

@@ -228,17 +228,44 @@ PAGE = """<!DOCTYPE html>
 def test_html_visible_text_structure_and_title(tmp_path: Path) -> None:
     doc = read_document(write(tmp_path / "page.html", PAGE))
     assert doc.text == (
-        "Main heading\n\n"
+        "# Main heading\n\n"
         "First bold paragraph & more.\n\n"
         "one\ntwo\n\n"
-        "  indented\n    code\n\n"
+        "```\n  indented\n    code\n```\n\n"
         "line\nbreak\n\n"
         "a b\nc d"
     )
     assert doc.metadata["title"] == "The Page"
-    assert doc.metadata["kind"] == "html"
+    assert doc.metadata["kind"] == "html" and doc.metadata["text_format"] == "markdown"
     for invisible in ("not visible", "color", "comment", "secret", "enable js", "nope"):
         assert invisible not in doc.text
+
+
+SITE = """<html><head><title>Docs</title></head><body>
+<header role="banner"><a href="/">Home</a> | <a href="/blog">Blog</a> |
+<a href="/login">Login</a></header>
+<nav><ul><li><a href="/a">All posts</a></li></ul></nav>
+<div role="navigation">Previous | Next</div>
+<main><h1>Install</h1><p>Run the installer.</p>
+<h2>From source</h2><p>Clone the repository and build it with make.</p>
+<aside>Related: other tools</aside></main>
+<div id="cookie-banner">We use cookies. Accept?</div>
+<footer>Cookie policy | Terms</footer>
+</body></html>"""
+
+
+def test_html_drops_page_furniture_and_chunks_with_heading_trails(tmp_path: Path) -> None:
+    from lcmem.chunkers.auto import AutoChunker
+
+    doc = read_document(write(tmp_path / "site.html", SITE))
+    assert doc.text == (
+        "# Install\n\nRun the installer.\n\n"
+        "## From source\n\nClone the repository and build it with make."
+    )
+    chunks = AutoChunker(chunk_size=12, chunk_overlap=0).chunk(doc)
+    source = next(c for c in chunks if "Clone" in c.text)
+    assert "From source" in source.context and "Install" in source.context
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
 
 
 def test_html_without_title_uses_file_name(tmp_path: Path) -> None:
