@@ -689,21 +689,21 @@ class Library:
 
     @contextlib.contextmanager
     def _lock(self) -> Any:
-        """One writer at a time per library (an advisory lock on ``folder/lock``)."""
-        import fcntl
+        """One writer at a time per library: an OS lock on ``folder/lock`` (``filelock``:
+        ``flock`` on POSIX, ``msvcrt.locking`` on Windows), released when the process dies."""
+        from filelock import FileLock, Timeout
 
-        fh = (self.folder / "lock").open("a+")
+        lock = FileLock(self.folder / "lock", timeout=0)
         try:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise StoreError(
-                    f"another process is indexing the library at {self.location}: wait for it "
-                    "to finish"
-                ) from exc
+            lock.acquire()
+        except Timeout as exc:
+            raise StoreError(
+                f"another process is indexing the library at {self.location}: wait for it to finish"
+            ) from exc
+        try:
             yield
         finally:
-            fh.close()
+            lock.release()
 
     # -- search ---------------------------------------------------------------------------
     @property

@@ -341,3 +341,35 @@ def test_fusion_setting_override_and_document_groups(lib_and_corpus):
         lib.search("tar", fusion="nope")
     with pytest.raises(ConfigError, match="group"):
         lib.search("tar", group="file")  # type: ignore[arg-type]
+
+
+def test_a_second_writer_is_refused_while_one_indexes(tmp_path, embedder):
+    import subprocess
+    import sys
+
+    from lcmem.errors import StoreError
+
+    lib = lcmem.open(tmp_path / "store", embedder=embedder)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe lighthouse keeper lit the lamp at dusk.\n")
+    holder = subprocess.Popen(  # another process holds the writer lock until told to stop
+        [
+            sys.executable,
+            "-c",
+            "import sys, filelock; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
+            "print('held', flush=True); sys.stdin.read()",
+            str(lib.folder / "lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreError, match=r"another process is indexing.*wait"):
+            lib.index([docs])
+    finally:
+        holder.communicate("", timeout=30)
+    assert [Path(p).name for p in lib.index([docs]).added] == ["a.md"]  # free again
+    lib.close()

@@ -28,8 +28,9 @@ __all__ = ["CHUNKERS", "AutoChunker", "get_chunker"]
 class AutoChunker(Chunker):
     """Chooses by ``doc.metadata["kind"]``: ``"markdown"`` -> :class:`MarkdownChunker`,
     ``"code"`` -> :class:`CodeChunker` (language from ``metadata["lang"]``), anything else
-    (``"rst"``, ``"text"``, ``"html"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All
-    share one budget and tokenizer.
+    (``"rst"``, ``"text"``, ``"pdf"``, missing) -> :class:`RecursiveChunker`. All share one
+    budget and tokenizer. A document whose ``metadata["text_format"]`` is ``"markdown"`` (HTML
+    pages, rendered with ``#`` headings by :mod:`lcmem.loaders.html`) is chunked as Markdown.
 
     :class:`~lcmem.chunkers.topic.TopicChunker` is never chosen here: it embeds every sentence
     to find where the topic shifts, then the chunks are embedded again, about twice the
@@ -73,7 +74,8 @@ class AutoChunker(Chunker):
         return chunker
 
     def _chunk(self, doc: Document) -> list[Chunk]:
-        return self.for_kind(doc.metadata.get("kind")).chunk(doc)
+        markdown = doc.metadata.get("text_format") == "markdown"  # e.g. an HTML page's text
+        return self.for_kind("markdown" if markdown else doc.metadata.get("kind")).chunk(doc)
 
     def config(self) -> dict:
         return {

@@ -48,6 +48,7 @@ from lcmem.indexers.bm25_kernels import numba_kernel
 FORMAT = "lcmem-bm25"
 FORMAT_VERSION = 1
 VARIANTS = ("okapi", "plus", "l")
+IDFS = ("rank-bm25", "lucene")
 _DEFAULT_DELTA = {"okapi": None, "plus": 1.0, "l": 0.5}
 _META = "bm25.json"
 _ARRAYS = {  # file stem -> dtype
@@ -169,6 +170,10 @@ class BM25Index(Index):
       on PyPI), which would also give documents without the term ``idf * (k1 + 1) * delta /
       (k1 + delta)``; this index follows 0.2.2, the released version.
 
+    With ``idf="lucene"`` every variant uses instead the idf of Lucene, Elasticsearch, bm25s
+    and most search engines, ``log(1 + (N - df + 0.5) / (df + 0.5))``: never negative, so
+    Okapi needs no ``epsilon`` floor and a term in most documents still counts a little.
+
     A query term counts as many times as it appears in the query; unknown terms count 0.
     :meth:`search` only ranks documents containing at least one query term.
 
@@ -178,6 +183,8 @@ class BM25Index(Index):
         b: the usual BM25 length normalisation.
         epsilon: Okapi idf floor, as a fraction of the mean idf.
         delta: BM25+/BM25L shift; ``None`` means rank-bm25's default (1.0 for plus, 0.5 for l).
+        idf: ``"rank-bm25"`` (each variant's idf as above) or ``"lucene"``. Saved with the
+            index, so a library keeps the idf it was built with.
         backend: how :meth:`search` runs: ``"numpy"``; ``"numba"`` (a compiled one-pass
             kernel, about twice as fast on long posting lists; numba is optional and imported
             on first use, ~0.5 s); ``"auto"``: numba, if installed, for queries with
@@ -199,9 +206,12 @@ class BM25Index(Index):
         epsilon: float = 0.25,
         delta: float | None = None,
         backend: str = "auto",
+        idf: str = "rank-bm25",
     ) -> None:
         if variant not in VARIANTS:
             raise ConfigError(f"unknown BM25 variant {variant!r}: use one of {VARIANTS}")
+        if idf not in IDFS:
+            raise ConfigError(f"unknown BM25 idf {idf!r}: use one of {IDFS}")
         for name, value in (("k1", k1), ("b", b), ("epsilon", epsilon)):
             if not isinstance(value, int | float) or not math.isfinite(value):
                 raise ConfigError(f"BM25 {name} must be a finite number, got {value!r}")
@@ -211,6 +221,7 @@ class BM25Index(Index):
             raise ConfigError(f"unknown BM25 backend {backend!r}: use one of {BACKENDS}")
         self.backend = backend
         self.variant = variant
+        self.idf = idf
         self.k1 = float(k1)
         self.b = float(b)
         self.epsilon = float(epsilon)
@@ -425,7 +436,9 @@ class BM25Index(Index):
         const: np.ndarray | None = None
         if n and live.any():
             dfl = df[live].astype(np.float64)
-            if self.variant == "okapi":
+            if self.idf == "lucene":
+                idf[live] = np.log1p((n - dfl + 0.5) / (dfl + 0.5))
+            elif self.variant == "okapi":
                 raw = np.log(n - dfl + 0.5) - np.log(dfl + 0.5)
                 floor = self.epsilon * (raw.sum() / len(raw))
                 idf[live] = np.where(raw < 0, floor, raw)
@@ -652,10 +665,12 @@ class BM25Index(Index):
             "b": self.b,
             "epsilon": self.epsilon,
             "delta": self.delta,
+            "idf": self.idf,
         }
 
     def __repr__(self) -> str:
-        return f"BM25Index(variant={self.variant!r}, docs={len(self)})"
+        idf = "" if self.idf == "rank-bm25" else f", idf={self.idf!r}"
+        return f"BM25Index(variant={self.variant!r}{idf}, docs={len(self)})"
 
     # ------------------------------------------------------------------ persistence
 

@@ -23,12 +23,16 @@ from lcmem.integrations import require_extra
 
 require_extra("langchain_core", "langchain")
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun  # noqa: E402
+from langchain_core.callbacks import (  # noqa: E402
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document  # noqa: E402
 from langchain_core.retrievers import BaseRetriever  # noqa: E402
 from pydantic import ConfigDict, Field  # noqa: E402
 
 from lcmem.errors import ConfigError  # noqa: E402
+from lcmem.integrations._search import asearch, search  # noqa: E402
 from lcmem.integrations.tools import hit_metadata, open_existing  # noqa: E402
 from lcmem.types import Hit  # noqa: E402
 
@@ -37,7 +41,9 @@ class LcmemRetriever(BaseRetriever):
     """LangChain ``BaseRetriever`` returning lcmem search hits as ``Document``s.
 
     Give either ``library`` (an open :class:`lcmem.Library`, shared and reused) or ``store``
-    (a library folder or database URL, opened once when the retriever is made).
+    (a library folder or database URL, opened once when the retriever is made). ``ainvoke``
+    searches in a worker thread, so the event loop is not blocked; searches of one library
+    run one at a time.
 
     Attributes:
         library: the library searched.
@@ -66,7 +72,13 @@ class LcmemRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        hits = self.library.search(query, k=self.k, mode=self.mode, where=self.where)
+        hits = search(self.library, query, k=self.k, mode=self.mode, where=self.where)
+        return [hit_to_document(h) for h in hits]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        hits = await asearch(self.library, query, k=self.k, mode=self.mode, where=self.where)
         return [hit_to_document(h) for h in hits]
 
 

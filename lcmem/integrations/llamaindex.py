@@ -33,6 +33,7 @@ from llama_index.core.schema import (  # noqa: E402
 )
 
 from lcmem.errors import ConfigError  # noqa: E402
+from lcmem.integrations._search import asearch, search  # noqa: E402
 from lcmem.integrations.tools import hit_metadata, open_existing  # noqa: E402
 from lcmem.types import Hit  # noqa: E402
 
@@ -44,10 +45,14 @@ _HIDDEN_KEYS = ["start", "end", "score", "rank", "chunk_id", "size", "mtime", "s
 class LcmemRetriever(BaseRetriever):
     """LlamaIndex ``BaseRetriever`` returning lcmem search hits as ``NodeWithScore``.
 
+    ``aretrieve`` searches in a worker thread, so the event loop is not blocked; searches of
+    one library run one at a time.
+
     Args:
         library: an open :class:`lcmem.Library` (shared and reused), or
         store: a library folder or database URL, opened once here.
-        k: number of nodes returned.
+        similarity_top_k: number of nodes returned (LlamaIndex's name; default 4).
+        k: the same, lcmem's name; give one or the other.
         mode: ``hybrid`` (default), ``dense`` or ``bm25``.
         where: metadata filter, as for :meth:`lcmem.Library.search`.
         **kwargs: passed to LlamaIndex's ``BaseRetriever`` (``callback_manager``, ``verbose``).
@@ -58,11 +63,17 @@ class LcmemRetriever(BaseRetriever):
         library: Any = None,
         *,
         store: str | os.PathLike[str] | None = None,
-        k: int = 4,
+        similarity_top_k: int | None = None,
+        k: int | None = None,
         mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
         where: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if similarity_top_k is not None and k is not None and similarity_top_k != k:
+            raise ConfigError(
+                f"similarity_top_k={similarity_top_k} and k={k} disagree: give one of them"
+            )
+        k = similarity_top_k if similarity_top_k is not None else k if k is not None else 4
         if library is None:
             if store is None:
                 raise ConfigError("give LcmemRetriever a library or a store= path")
@@ -72,14 +83,33 @@ class LcmemRetriever(BaseRetriever):
         if mode not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"mode must be hybrid, dense or bm25, got {mode!r}")
         self.library = library
-        self.k = k
+        self.similarity_top_k = k
         self.mode = mode
         self.where = where
         super().__init__(**kwargs)
 
+    @property
+    def k(self) -> int:
+        """Number of nodes returned (the same as ``similarity_top_k``)."""
+        return self.similarity_top_k
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.library.search(
-            query_bundle.query_str, k=self.k, mode=self.mode, where=self.where
+        hits = search(
+            self.library,
+            query_bundle.query_str,
+            k=self.similarity_top_k,
+            mode=self.mode,
+            where=self.where,
+        )
+        return [hit_to_node(h) for h in hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = await asearch(
+            self.library,
+            query_bundle.query_str,
+            k=self.similarity_top_k,
+            mode=self.mode,
+            where=self.where,
         )
         return [hit_to_node(h) for h in hits]
 

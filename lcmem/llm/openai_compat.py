@@ -1,11 +1,19 @@
 """A chat model behind any OpenAI-compatible HTTP server (OpenAI, vLLM, llama.cpp, Ollama, ...).
 
-Requests go to ``{base_url}/chat/completions`` with httpx. Every call is bounded: a connect
-timeout, a read timeout and a deadline for the whole answer, so a server that hangs raises
+Requests go through the official ``openai`` client (request building, authentication, HTTP
+status classes, server-sent-event parsing, new API parameters). This module is the thin lcmem
+layer on top: messages that say what to change, token counting, a deadline for the whole
+answer and the retry policy. Every call is bounded: a connect timeout, a read timeout and a
+deadline for the whole answer, so a server that hangs or drips bytes raises
 :class:`~lcmem.errors.LLMTimeoutError` instead of blocking. Connection errors, HTTP 408/429 and
 5xx are retried a bounded number of times with exponential backoff (honouring ``Retry-After``);
 a refused API key (401/403) or an unknown model or path (404) fails at once with a message
 that says what to change.
+
+The answer length is sent as ``max_tokens``, which every local server (llama.cpp,
+llama-cpp-python, vLLM, Ollama, LM Studio) reads, except to ``api.openai.com``, whose newer
+models accept only ``max_completion_tokens``. When a server refuses the one sent and names the
+other (HTTP 400), the call is repeated once with the other and the choice is kept.
 
 The API key comes from ``api_key=``, else ``LCMEM_API_KEY``, else ``OPENAI_API_KEY``.
 
@@ -53,7 +61,7 @@ from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
 from lcmem.llm.repetition import GenerationSettings, drop_repeats, gated
 
 if TYPE_CHECKING:
-    import httpx
+    import openai
 
 DEFAULT_CONTEXT_WINDOW = 8192
 """Context window assumed when neither the caller nor the server's ``/models`` gives one."""
@@ -67,6 +75,7 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _WINDOW_KEYS = ("context_window", "context_length", "max_model_len", "max_context_length", "n_ctx")
 # OpenAI accepts at most 4 stop sequences; the rest are applied on the client.
 _MAX_SERVER_STOPS = 4
+_LENGTH_PARAMS = ("max_tokens", "max_completion_tokens")
 _log = logging.getLogger(__name__)
 _sleep = time.sleep  # a module attribute so tests can record the backoff without waiting
 T = TypeVar("T")
@@ -79,6 +88,10 @@ class _Retry(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+class _LengthParamRefused(Exception):
+    """The server refused the answer-length field and named the other one (now switched to)."""
 
 
 class OpenAICompatibleLLM(LLM):
@@ -103,6 +116,10 @@ class OpenAICompatibleLLM(LLM):
         generation: decoding guards; ``frequency_penalty`` and ``repetition_penalty`` (as
             llama.cpp's ``repeat_penalty``) are sent when set, the repeated-sentence stop is
             applied to the text received.
+        max_tokens_param: the request field for the answer length, ``"max_tokens"`` or
+            ``"max_completion_tokens"``; default ``max_completion_tokens`` for
+            ``api.openai.com`` and ``max_tokens`` elsewhere, switched once if the server
+            refuses it and names the other.
 
     Example:
         >>> OpenAICompatibleLLM("http://127.0.0.1:8000/v1", model="m", context_window=4096)
@@ -124,6 +141,7 @@ class OpenAICompatibleLLM(LLM):
         max_backoff: float = 20.0,
         headers: Mapping[str, str] | None = None,
         generation: GenerationSettings | None = None,
+        max_tokens_param: str | None = None,
     ) -> None:
         base = str(base_url).strip().rstrip("/")
         base = base.removesuffix("/chat/completions")
@@ -136,6 +154,11 @@ class OpenAICompatibleLLM(LLM):
                 raise ConfigError(f"{label} must be a positive number of seconds, not {value!r}")
         if max_retries < 0 or backoff < 0:
             raise ConfigError("max_retries and backoff must be >= 0")
+        if max_tokens_param not in (None, *_LENGTH_PARAMS):
+            raise ConfigError(
+                f"max_tokens_param must be one of {', '.join(_LENGTH_PARAMS)}, "
+                f"not {max_tokens_param!r}"
+            )
         if context_window is not None and context_window <= 0:
             raise ConfigError(
                 f"context_window must be a positive token count, not {context_window}"
@@ -154,7 +177,11 @@ class OpenAICompatibleLLM(LLM):
         self._window = context_window
         self._tokenizer_spec = tokenizer
         self._tokenizer: Any = None
-        self._client: httpx.Client | None = None
+        self._length_param_given = max_tokens_param is not None
+        self.max_tokens_param = max_tokens_param or (
+            "max_completion_tokens" if "://api.openai.com" in base else "max_tokens"
+        )
+        self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
         self.generation = generation or GenerationSettings()
 
@@ -176,7 +203,16 @@ class OpenAICompatibleLLM(LLM):
         return self._models(self.timeout)
 
     def _models(self, timeout: float) -> list[dict[str, Any]]:
-        data = self._call(lambda: self._json("GET", "/models", None, timeout), retries=0)
+        data = self._call(
+            # options is openai's RequestOptions TypedDict, which lives in a private module
+            lambda: self._api().get(
+                "/models",
+                cast_to=object,
+                options=self._options(timeout),  # type: ignore[call-overload]
+            ),
+            "/models",
+            retries=0,
+        )
         entries = data.get("data", []) if isinstance(data, dict) else data
         return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
@@ -216,8 +252,8 @@ class OpenAICompatibleLLM(LLM):
     ) -> Completion:
         """One chat completion; token counts are the server's ``usage``."""
         started = time.perf_counter()
-        body = self._body(messages, max_tokens, stop, temperature, seed, stream=False)
-        data = self._call(lambda: self._json("POST", "/chat/completions", body, self.timeout))
+        body = self._body(messages, max_tokens, stop, temperature, seed)
+        data = self._chat(body, self._answer)
         try:
             message = data["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
@@ -247,12 +283,14 @@ class OpenAICompatibleLLM(LLM):
         seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the answer in pieces as the server sends them (server-sent events)."""
-        body = self._body(messages, max_tokens, stop, temperature, seed, stream=True)
-        response = self._call(lambda: self._send("POST", "/chat/completions", body, self.timeout))
+        body = self._body(messages, max_tokens, stop, temperature, seed)
+        events = self._chat(
+            body, lambda b: self._api().chat.completions.create(**b, stream=True, **self._kw())
+        )
         try:
-            yield from gated(_hold_back_stop(self._sse_pieces(response), stop), self.generation)
+            yield from gated(_hold_back_stop(self._stream_pieces(events), stop), self.generation)
         finally:
-            response.close()
+            events.close()
 
     def _body(
         self,
@@ -261,7 +299,6 @@ class OpenAICompatibleLLM(LLM):
         stop: Sequence[str] | None,
         temperature: float,
         seed: int | None,
-        stream: bool,
     ) -> dict[str, Any]:
         if self._tokenizer_spec is not None:  # exact counts: refuse what cannot fit
             prompt = self.count_messages(messages)
@@ -274,9 +311,8 @@ class OpenAICompatibleLLM(LLM):
         body: dict[str, Any] = {
             "model": self._model_name(),
             "messages": [dict(m) for m in messages],
-            "max_tokens": int(max_tokens),
+            self.max_tokens_param: int(max_tokens),
             "temperature": float(temperature),
-            "stream": stream,
         }
         stops = [s for s in (stop or []) if s]
         if stops:
@@ -320,75 +356,55 @@ class OpenAICompatibleLLM(LLM):
                         return value
         return None
 
-    # -- HTTP ----------------------------------------------------------------------------
-    def _http(self) -> httpx.Client:
+    # -- HTTP (the openai client) ---------------------------------------------------------
+    def _api(self) -> openai.OpenAI:
+        """The ``openai`` client, made once; its own retries are off (see :meth:`_call`)."""
         if self._client is None:
-            import httpx
+            import openai
 
             with self._lock:
                 if self._client is None:
-                    headers = {"Accept": "application/json", **self._headers}
-                    if self.api_key:
-                        headers["Authorization"] = f"Bearer {self.api_key}"
-                    self._client = httpx.Client(
-                        headers=headers,
-                        timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                        follow_redirects=True,
+                    self._client = openai.OpenAI(
+                        base_url=self.base_url,
+                        # openai refuses to start without a key; when there is none the
+                        # Authorization header is omitted from every request (see _kw)
+                        api_key=self.api_key or "unused",
+                        timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
+                        max_retries=0,
+                        default_headers=self._headers or None,
                     )
         return self._client
 
-    def _call(self, attempt: Callable[[], T], retries: int | None = None) -> T:
-        """Run ``attempt``; on :class:`_Retry` wait with exponential backoff and try again."""
-        retries = self.max_retries if retries is None else retries
-        for n in range(retries + 1):
-            try:
-                return attempt()
-            except _Retry as failure:
-                if n >= retries:
-                    raise failure.error from failure.__cause__
-                delay = backoff_delay(n, self.backoff, self.max_backoff, failure.retry_after)
-                _log.warning("%s; retry %d of %d in %.1f s", failure.error, n + 1, retries, delay)
-                _sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _kw(self, timeout: float | None = None) -> dict[str, Any]:
+        """Per-request options of the openai client's resource methods."""
+        import openai
 
-    def _send(
-        self, method: str, path: str, body: dict[str, Any] | None, timeout: float
-    ) -> httpx.Response:
-        """One request; returns the open response of a 2xx, raises mapped errors otherwise."""
-        import httpx
+        kw: dict[str, Any] = {}
+        if not self.api_key:
+            kw["extra_headers"] = {"Authorization": openai.omit}
+        if timeout is not None:
+            kw["timeout"] = openai.Timeout(timeout, connect=self.connect_timeout)
+        return kw
 
-        url = self.base_url + path
-        client = self._http()
-        try:
-            request = client.build_request(
-                method, url, json=body, timeout=httpx.Timeout(timeout, connect=self.connect_timeout)
-            )
-            response = client.send(request, stream=True)
-        except httpx.TimeoutException as e:
-            if isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise _Retry(self._connect_error(url, e)) from e
-            raise LLMTimeoutError(self._timeout_message(url, timeout)) from e
-        except httpx.TransportError as e:
-            raise _Retry(self._connect_error(url, e)) from e
-        if response.status_code < 400:
-            return response
-        try:
-            text = _read(response, time.monotonic() + timeout, url, self).decode("utf-8", "replace")
-        except (LLMError, _Retry):
-            text = ""
-        finally:
-            response.close()
-        raise self._status_error(response.status_code, text, url, response.headers, path)
+    def _options(self, timeout: float) -> dict[str, Any]:
+        """The same options in the form of the client's low-level ``get``."""
+        kw = self._kw(timeout)
+        options: dict[str, Any] = {"timeout": kw["timeout"]}
+        if "extra_headers" in kw:
+            options["headers"] = kw["extra_headers"]
+        return options
 
-    def _json(self, method: str, path: str, body: dict[str, Any] | None, timeout: float) -> Any:
-        """One request whose whole answer (bounded by ``timeout``) is decoded as JSON."""
-        deadline = time.monotonic() + timeout
-        response = self._send(method, path, body, timeout)
-        url = self.base_url + path
-        try:
-            raw = _read(response, deadline, url, self)
-        finally:
-            response.close()
+    def _answer(self, body: dict[str, Any]) -> Any:
+        """One non-streamed chat completion, read under a deadline for the whole answer.
+
+        The body is read here rather than by the openai client because httpx's read timeout
+        bounds each read, not the answer: a server dripping a byte a second never trips it.
+        """
+        url = self.base_url + "/chat/completions"
+        deadline = time.monotonic() + self.timeout
+        create = self._api().chat.completions.with_streaming_response.create
+        with create(**body, **self._kw()) as response:
+            raw = _read(response.iter_bytes(), deadline, url, self)
         try:
             return json.loads(raw)
         except ValueError:
@@ -397,39 +413,103 @@ class OpenAICompatibleLLM(LLM):
                 "check that the base URL is an OpenAI-compatible API root (often ending in /v1)"
             ) from None
 
-    def _sse_pieces(self, response: httpx.Response) -> Iterator[str]:
-        """Text deltas of an OpenAI chat-completions event stream.
+    def _chat(self, body: dict[str, Any], send: Callable[[dict[str, Any]], T]) -> T:
+        """:meth:`_call` of ``send(body)`` on ``/chat/completions``; when the server refused
+        the answer-length field for the other one, once more with the other."""
+        try:
+            return self._call(lambda: send(body), "/chat/completions")
+        except _LengthParamRefused:
+            sent = next(p for p in _LENGTH_PARAMS if p in body)
+            body = {k: v for k, v in body.items() if k != sent} | {
+                self.max_tokens_param: body[sent]
+            }
+            return self._call(lambda: send(body), "/chat/completions")
 
-        Hand-written rather than a dependency: the OpenAI stream uses only ``data:`` lines
-        (JSON, then ``[DONE]``), which is all this parses.
+    def _call(self, attempt: Callable[[], T], path: str, retries: int | None = None) -> T:
+        """Run ``attempt``; on a retryable failure wait with exponential backoff and try again.
+
+        lcmem keeps this loop instead of the openai client's own retries (``max_retries=0``
+        there) because that one also retries read timeouts, so a hung server would hold a
+        call for several times ``timeout``, and its backoff is fixed (0.5 s doubling to 8 s)
+        where lcmem's is configurable.
         """
-        import httpx
+        import openai
+
+        retries = self.max_retries if retries is None else retries
+        for n in range(retries + 1):
+            try:
+                return attempt()
+            except openai.APIError as e:
+                failure = self._failure(e, path)
+                if isinstance(failure, LLMError):
+                    raise failure from e
+                if isinstance(failure, _LengthParamRefused):
+                    raise failure from e
+                if n >= retries:
+                    raise failure.error from e
+                delay = backoff_delay(n, self.backoff, self.max_backoff, failure.retry_after)
+                _log.warning("%s; retry %d of %d in %.1f s", failure.error, n + 1, retries, delay)
+                _sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failure(
+        self, error: openai.APIError, path: str
+    ) -> LLMError | _Retry | _LengthParamRefused:
+        """The lcmem error (or retry) for an error of the openai client."""
+        import openai
+
+        url = self.base_url + path
+        if isinstance(error, openai.APITimeoutError):
+            cause = type(error.__cause__).__name__
+            if cause in ("ConnectTimeout", "PoolTimeout"):  # nothing was sent: safe to retry
+                return _Retry(self._connect_error(url, error.__cause__ or error))
+            return LLMTimeoutError(self._timeout_message(url, self.timeout))
+        if isinstance(error, openai.APIConnectionError):
+            return _Retry(self._connect_error(url, error.__cause__ or error))
+        if isinstance(error, openai.APIStatusError):
+            try:
+                text = error.response.text
+            except Exception:  # a body that cannot be read any more: the status says enough
+                text = ""
+            if error.status_code == 400 and self._switch_length_param(text):
+                return _LengthParamRefused()
+            return self._status_error(error.status_code, text, url, error.response.headers, path)
+        return LLMError(f"{url} failed mid-answer: {error.message}")
+
+    def _switch_length_param(self, text: str) -> bool:
+        """Swap ``max_tokens``/``max_completion_tokens`` if the server refused one for the
+        other (OpenAI: "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens'")."""
+        sent = self.max_tokens_param
+        other = _LENGTH_PARAMS[1 - _LENGTH_PARAMS.index(sent)]
+        said = _server_message(text)
+        if f"'{sent}'" in said and other in said and not self._length_param_given:
+            _log.info("%s refused %s; sending %s from now on", self.base_url, sent, other)
+            self.max_tokens_param = other
+            return True
+        return False
+
+    def _stream_pieces(self, events: Iterator[Any]) -> Iterator[str]:
+        """Text deltas of the openai client's chat-completion chunks, errors mapped to lcmem's."""
+        import openai
 
         url = self.base_url + "/chat/completions"
         try:
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue  # blank separators, ": keep-alive" comments, event names
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    raise LLMError(f"{url} sent a malformed event: {_shorten(data)!r}") from None
-                if event.get("error"):
-                    raise LLMError(f"{url} failed mid-answer: {_server_message(data)}")
-                for choice in event.get("choices") or []:
-                    piece = (choice.get("delta") or {}).get("content")
+            for chunk in events:
+                for choice in chunk.choices or []:
+                    piece = choice.delta.content if choice.delta else None
                     if piece:
                         yield piece
-        except httpx.TimeoutException as e:
+        except openai.APITimeoutError as e:
             raise LLMTimeoutError(self._timeout_message(url, self.timeout)) from e
-        except httpx.TransportError as e:
-            raise self._connect_error(url, e) from e
+        except openai.APIConnectionError as e:
+            raise self._connect_error(url, e.__cause__ or e) from e
+        except openai.APIError as e:
+            raise LLMError(f"{url} failed mid-answer: {_shorten(e.message)}") from e
+        except ValueError as e:  # an event whose data is not JSON
+            raise LLMError(f"{url} sent a malformed event: {e}") from None
 
     # -- error messages ------------------------------------------------------------------
-    def _connect_error(self, url: str, cause: Exception) -> LLMConnectionError:
+    def _connect_error(self, url: str, cause: BaseException) -> LLMConnectionError:
         return LLMConnectionError(
             f"cannot reach the LLM server at {url} ({type(cause).__name__}: {cause}): check that "
             "the server is running and the base URL (host, port, http/https) is right"
@@ -539,20 +619,20 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _read(response: httpx.Response, deadline: float, url: str, llm: OpenAICompatibleLLM) -> bytes:
+def _read(pieces: Iterator[bytes], deadline: float, url: str, llm: OpenAICompatibleLLM) -> bytes:
     """The whole body, failing once ``deadline`` passes (a server that drips bytes forever)."""
-    import httpx
+    import httpx2  # the openai client's HTTP library (a dependency of openai)
 
     chunks: list[bytes] = []
     try:
-        for chunk in response.iter_bytes():
+        for chunk in pieces:
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise LLMTimeoutError(llm._timeout_message(url, llm.timeout))
-    except httpx.TimeoutException as e:
+    except httpx2.TimeoutException as e:
         raise LLMTimeoutError(llm._timeout_message(url, llm.timeout)) from e
-    except httpx.TransportError as e:
-        raise _Retry(llm._connect_error(url, e)) from e
+    except httpx2.TransportError as e:
+        raise llm._connect_error(url, e) from e
     return b"".join(chunks)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from lcmem.errors import LoadError
 from lcmem.loaders.kinds import code_lang, file_ext, file_kind
-from lcmem.loaders.text import decode_text, is_binary
+from lcmem.loaders.text import decode, is_binary
 from lcmem.types import Document
 
 __all__ = ["file_kind", "is_binary", "read_document"]
@@ -44,7 +44,7 @@ def read_document(
         root: the folder the file was found under; sets ``metadata["relpath"]``.
 
     Text, markdown, rst and code are decoded as is (UTF-8, see
-    :func:`~lcmem.loaders.text.decode_text`); HTML becomes its visible text; a PDF its page
+    :func:`~lcmem.loaders.text.decode`); HTML becomes its visible text; a PDF its page
     texts joined by ``"\\n\\n"``, with ``metadata["pages"]`` the start offset of each page.
     Newlines are normalised to ``"\\n"`` and every offset refers to that normalised text.
 
@@ -89,8 +89,12 @@ def read_document(
             from lcmem.loaders.html import extract_html
 
             text, title, warnings = extract_html(data, name)
+            metadata["text_format"] = "markdown"  # headings as "#": chunked as Markdown
         else:
-            text, warnings = decode_text(data, name)
+            decoded = decode(data, name)
+            text, warnings = decoded.text, decoded.warnings
+            if decoded.encoding != "utf-8":  # guessed or from a BOM: say which
+                metadata["encoding"] = decoded.encoding
             if kind == "markdown":
                 title = markdown_title(text)
             elif kind == "rst":

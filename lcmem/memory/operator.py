@@ -68,33 +68,27 @@ class Operator(ABC):
         """Events of ``text``; never raises on bad input (problems go to the extraction)."""
 
 
-_ABBREV = r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bSt)(?<!\bProf)(?<!\bJr)(?<!\bSr)"
-_SENT_END = re.compile(_ABBREV + r"[.!?]+[\"')\]]*(?=\s)|\n\s*\n")
+# A line break inside a paragraph (hard-wrapped prose) is a space to the sentence splitter;
+# a blank line still ends a block. The replacement keeps the length, so spans stay exact.
+_LINE_BREAKS = re.compile(r"\n(?:[ \t]*\n)*")
+
+
+def _join_wrapped_lines(text: str) -> str:
+    return _LINE_BREAKS.sub(lambda m: " " if len(m.group()) == 1 else m.group(), text)
 
 
 def sentences(text: str) -> Iterator[tuple[int, int]]:
     """Character spans of the sentences (and blank-line separated blocks) of ``text``.
 
+    lcmem's own splitter (:func:`lcmem.chunkers.sentences.split_sentences`: abbreviations,
+    initials, dotted acronyms, quotes), with single line breaks read as spaces, so
+    hard-wrapped prose is not cut at each line end.
+
     Example:
-        >>> t = "Dr. Li came. He left!\\n\\nChapter 2"
+        >>> t = "Dr. Li met J. Smith and the U.S.\\nteam. He left!\\n\\nChapter 2"
         >>> [t[s:e] for s, e in sentences(t)]
-        ['Dr. Li came.', 'He left!', 'Chapter 2']
+        ['Dr. Li met J. Smith and the U.S.\\nteam.', 'He left!', 'Chapter 2']
     """
-    start = 0
-    for m in _SENT_END.finditer(text):
-        end = m.end() if not m.group(0).startswith("\n") else m.start()
-        span = _strip(text, start, end)
-        if span:
-            yield span
-        start = m.end()
-    span = _strip(text, start, len(text))
-    if span:
-        yield span
+    from lcmem.chunkers.sentences import split_sentences
 
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if end > start else None
+    yield from split_sentences(_join_wrapped_lines(text))

@@ -5,8 +5,8 @@ Entity resolution goes through cheap tiers first:
 1. the normalised name or a known alias (``"Dr. Alice Moreau"`` -> ``alice moreau``);
 2. partial person names: a lone first or last name (``Alice``, ``Ms. Moreau``) matches the one
    person it fits, and a full name completes an earlier first-name-only person;
-3. string similarity (``difflib``), or embedding similarity when an embedder is given, for
-   spelling variants;
+3. string similarity (rapidfuzz's normalised Indel ratio), or embedding similarity when an
+   embedder is given, for spelling variants;
 4. the LLM, only for the pairs left ambiguous (two people called Moreau, a near miss).
    Without an LLM an ambiguous partial name goes to the person seen most recently and a near
    miss becomes a new entity; both are reported.
@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -152,19 +151,20 @@ class Reconciler:
         return sorted(found)
 
     def _similar(self, key: str, kind: str) -> list[tuple[str, float]]:
-        """Entities by name similarity (best first): difflib ratio, or cosine with an embedder."""
+        """Entities by name similarity (best first): Indel ratio, or cosine with an embedder.
+
+        The ratio is ``1 - edits / (len(a) + len(b))`` with insertions and deletions as edits,
+        difflib's ``SequenceMatcher.ratio`` made exact (longest common subsequence).
+        """
+        from rapidfuzz import fuzz, process
+
         scores: dict[str, float] = {}
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(key)  # b is cached; each alias is set as a
-        for alias, ids in self.aliases[kind].items():
-            if abs(len(alias) - len(key)) > max(3, len(key) // 3):
-                continue
-            matcher.set_seq1(alias)
-            if matcher.real_quick_ratio() < MAYBE or matcher.quick_ratio() < MAYBE:
-                continue
-            r = matcher.ratio()
-            for i in ids:
-                scores[i] = max(scores.get(i, 0.0), r)
+        aliases = self.aliases[kind]
+        for alias, score, _ in process.extract(
+            key, list(aliases), scorer=fuzz.ratio, score_cutoff=100 * MAYBE, limit=None
+        ):
+            for i in aliases[alias]:
+                scores[i] = max(scores.get(i, 0.0), score / 100)
         if (
             self.embedder is not None
             and self.aliases[kind]

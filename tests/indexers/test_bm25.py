@@ -561,3 +561,66 @@ def test_numba_is_imported_only_when_used() -> None:
         "assert 'numba' not in sys.modules, 'numba imported for a small index'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+# ---------------------------------------------------------------- the Lucene idf
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs=st.lists(doc_st, min_size=1, max_size=25),
+    queries=st.lists(query_st, min_size=1, max_size=4),
+)
+def test_lucene_idf_scores_equal_bm25s_lucene(
+    backend: str, docs: list[list[str]], queries: list[list[str]]
+) -> None:
+    bm25s = pytest.importorskip("bm25s")
+    if not any(docs):
+        return  # bm25s cannot index an empty vocabulary
+    index = BM25Index(idf="lucene", k1=1.2, b=0.6, backend=backend_param(backend))
+    index.add(range(len(docs)), docs)
+    peer = bm25s.BM25(method="lucene", k1=1.2, b=0.6)
+    peer.index(docs, show_progress=False)
+    for q in queries:
+        known = [t for t in q if t in peer.vocab_dict]
+        # bm25s drops Lucene's constant (k1 + 1) factor and computes in float32
+        want = (1.2 + 1) * peer.get_scores(known) if known else np.zeros(len(docs))
+        np.testing.assert_allclose(index.get_scores(q), want, rtol=2e-6, atol=1e-6)
+
+
+def test_lucene_idf_formula_and_no_negative_idf() -> None:
+    docs = [["common", "rare"], ["common"], ["common", "x"], ["common"]]
+    index = BM25Index(idf="lucene")
+    index.add(range(4), docs)
+    n = 4
+    for term, df in (("common", 4), ("rare", 1)):
+        want = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        assert index._current().idf[index._vocab[term]] == pytest.approx(want, rel=1e-12)
+    assert index.get_scores(["common"]).min() > 0  # rank-bm25's okapi floors it at epsilon
+    okapi = BM25Index()
+    okapi.add(range(4), docs)
+    assert (
+        okapi._current().idf[okapi._vocab["common"]] != index._current().idf[index._vocab["common"]]
+    )
+
+
+def test_idf_choice_is_saved_and_old_files_keep_rank_bm25(tmp_path: Path) -> None:
+    index = BM25Index(idf="lucene")
+    index.add([1, 2], [["a", "b"], ["b"]])
+    index.save(tmp_path / "new")
+    meta = json.loads((tmp_path / "new" / "bm25.json").read_text())
+    assert meta["params"]["idf"] == "lucene"
+    loaded = BM25Index.load(tmp_path / "new")
+    assert loaded.idf == "lucene" and "idf='lucene'" in repr(loaded)
+    np.testing.assert_allclose(loaded.get_scores(["b", "a"]), index.get_scores(["b", "a"]))
+    # a folder saved before the option existed has no "idf" param: it stays rank-bm25
+    old = BM25Index()
+    old.add([1, 2], [["a", "b"], ["b"]])
+    old.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "bm25.json").read_text())
+    del meta["params"]["idf"]
+    (tmp_path / "old" / "bm25.json").write_text(json.dumps(meta))
+    assert BM25Index.load(tmp_path / "old").idf == "rank-bm25"
+    with pytest.raises(ConfigError, match="idf"):
+        BM25Index(idf="bm42")

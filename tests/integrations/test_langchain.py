@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import anyio
@@ -60,3 +62,26 @@ def test_store_path_and_bad_settings(library, tmp_path):
     assert not (tmp_path / "missing").exists()  # nothing created
     with pytest.raises(ValueError):
         LcmemRetriever(library=library, mode="fuzzy")
+
+
+def test_ainvoke_searches_off_the_event_loop_and_matches_invoke(library, monkeypatch):
+    retriever = LcmemRetriever(library=library, k=3)
+    queries = ["print lines that match a pattern", "restore a snapshot", "copy files"]
+    threads: list[int] = []
+    real_search = library.search
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(library, "search", recording)
+
+    async def concurrently():
+        return threading.get_ident(), await asyncio.gather(*(retriever.ainvoke(q) for q in queries))
+
+    loop_thread, results = asyncio.run(concurrently())
+    assert len(threads) == len(queries) and loop_thread not in threads
+    assert [[d.id for d in r] for r in results] == [
+        [d.id for d in retriever.invoke(q)] for q in queries
+    ]
+    assert retriever.library is library  # opened once, reused

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,43 @@ def test_query_bundle_mode_where_and_store(library, no_network):
         LcmemRetriever()
     with pytest.raises(ConfigError):
         LcmemRetriever(library, mode="fuzzy")
+
+
+QUERIES = ["print lines that match a pattern", "restore a snapshot", "copy files", "tar archive"]
+
+
+def test_similarity_top_k_is_llamaindex_s_name_for_k(library, no_network):
+    retriever = LcmemRetriever(library, similarity_top_k=2)
+    assert retriever.similarity_top_k == retriever.k == 2
+    assert len(retriever.retrieve("grep")) == 2
+    assert LcmemRetriever(library, k=3).similarity_top_k == 3
+    assert LcmemRetriever(library).similarity_top_k == 4
+    with pytest.raises(ConfigError, match="disagree"):
+        LcmemRetriever(library, similarity_top_k=2, k=3)
+
+
+def test_aretrieve_searches_off_the_event_loop_and_matches_retrieve(
+    library, no_network, monkeypatch
+):
+    retriever = LcmemRetriever(library, similarity_top_k=3)
+    threads: list[int] = []
+    real_search = library.search
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(library, "search", recording)
+
+    async def concurrently():
+        return threading.get_ident(), await asyncio.gather(
+            *(retriever.aretrieve(q) for q in QUERIES)
+        )
+
+    loop_thread, results = asyncio.run(concurrently())
+    assert len(threads) == len(QUERIES) and loop_thread not in threads
+    sync = [retriever.retrieve(q) for q in QUERIES]
+    assert [[n.node.node_id for n in r] for r in results] == [
+        [n.node.node_id for n in r] for r in sync
+    ]
+    assert retriever.library is library  # opened once, reused

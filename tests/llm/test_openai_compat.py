@@ -3,6 +3,7 @@ paths, auth and bad URLs; a scripted loopback server and raw sockets for retries
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -249,7 +250,8 @@ def test_request_carries_key_model_stop_and_seed(
     text = OpenAICompatibleLLM(srv.base_url, model="m").generate(FRANCE, stop=stops, seed=3)
     assert text == "a b c."  # the fifth stop string is applied on the client
     sent = srv.requests[-1]
-    assert sent["headers"]["Authorization"] == "Bearer from-openai-env"
+    headers = {k.lower(): v for k, v in sent["headers"].items()}  # HTTP names ignore case
+    assert headers["authorization"] == "Bearer from-openai-env"
     assert sent["json"]["model"] == "m" and sent["json"]["seed"] == 3
     assert sent["json"]["stop"] == stops[:4]
     assert sent["json"]["messages"] == FRANCE
@@ -346,3 +348,81 @@ def test_generation_settings_reach_the_request_and_repeats_are_cut(scripted: Any
     assert plain.generate(FRANCE) == looping
     assert "frequency_penalty" not in srv.requests[-1]["json"]
     assert "repeat_penalty" not in srv.requests[-1]["json"]
+
+
+# -- the openai client underneath ----------------------------------------------------------------
+
+
+REFUSED_MAX_TOKENS = {
+    "error": {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+    }
+}
+
+
+def test_length_field_switches_once_when_the_server_names_the_other(scripted: Any) -> None:
+    srv = scripted(
+        {"/chat/completions": [Reply(400, REFUSED_MAX_TOKENS), Reply(200, chat_body("ok"))]}
+    )
+    llm = OpenAICompatibleLLM(srv.base_url, model="m")
+    assert llm.max_tokens_param == "max_tokens"  # what local servers read
+    assert llm.generate(FRANCE, max_tokens=7) == "ok"
+    assert llm.generate(FRANCE, max_tokens=7) == "ok"
+    bodies = [r["json"] for r in srv.requests]
+    assert bodies[0]["max_tokens"] == 7 and "max_completion_tokens" not in bodies[0]
+    assert all(b["max_completion_tokens"] == 7 and "max_tokens" not in b for b in bodies[1:])
+    assert len(bodies) == 3 and llm.max_tokens_param == "max_completion_tokens"
+
+
+def test_length_field_given_explicitly_is_not_switched(scripted: Any) -> None:
+    srv = scripted({"/chat/completions": [Reply(400, REFUSED_MAX_TOKENS)]})
+    llm = OpenAICompatibleLLM(srv.base_url, model="m", max_tokens_param="max_tokens")
+    with pytest.raises(LLMError, match=r"HTTP 400: Unsupported parameter: 'max_tokens'"):
+        llm.generate(FRANCE)
+    assert srv.count("/chat/completions") == 1
+    assert OpenAICompatibleLLM("https://api.openai.com/v1").max_tokens_param == (
+        "max_completion_tokens"
+    )
+    with pytest.raises(ConfigError, match="max_tokens_param"):
+        OpenAICompatibleLLM("http://x/v1", max_tokens_param="max_length")
+
+
+def test_no_key_sends_no_authorization_header(scripted: Any) -> None:
+    srv = scripted({"/chat/completions": [Reply(200, chat_body("ok"))]})
+    assert OpenAICompatibleLLM(srv.base_url, model="m").generate(FRANCE) == "ok"
+    assert "authorization" not in {k.lower() for k in srv.requests[-1]["headers"]}
+
+
+def _events(*events: dict[str, Any] | str) -> bytes:
+    lines = [": keep-alive\n\n"]
+    for event in events:
+        data = event if isinstance(event, str) else json.dumps(event)
+        lines.append(f"data: {data}\n\n")
+    return "".join(lines).encode()
+
+
+def _delta(text: str) -> dict[str, Any]:
+    return {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}}],
+    }
+
+
+def test_stream_joins_the_deltas_and_maps_a_mid_stream_error(scripted: Any) -> None:
+    srv = scripted(
+        {
+            "/chat/completions": [
+                Reply(200, _events(_delta("Par"), _delta("is."), {"choices": []}, "[DONE]")),
+                Reply(200, _events(_delta("Pa"), {"error": {"message": "out of memory"}})),
+            ]
+        }
+    )
+    llm = OpenAICompatibleLLM(srv.base_url, model="m")
+    assert list(llm.stream(FRANCE)) == ["Par", "is."]
+    assert srv.requests[-1]["json"]["stream"] is True
+    pieces: list[str] = []
+    with pytest.raises(LLMError, match="failed mid-answer: out of memory"):
+        pieces.extend(llm.stream(FRANCE))
+    assert pieces == ["Pa"]

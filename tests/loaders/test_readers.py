@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,13 +80,34 @@ def test_utf16_with_bom(tmp_path: Path) -> None:
     assert read_document(path).text == "héllo\nworld"
 
 
-def test_latin1_file_gets_replacement_warning(tmp_path: Path) -> None:
+def test_cp1252_file_is_decoded_and_the_guess_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "old.txt", "café naïve – ok".encode("cp1252"))
     doc = read_document(path)
-    assert doc.text == "caf\ufffd na\ufffdve \ufffd ok"
+    assert doc.text == "café naïve – ok"
     assert len(doc.warnings) == 1
     assert "old.txt is not valid UTF-8" in doc.warnings[0]
-    assert "3 replacement character(s)" in doc.warnings[0]
+    assert "decoded as cp1252 (guessed)" in doc.warnings[0]
+    assert doc.metadata["encoding"] == "cp1252"
+
+
+def test_legacy_cyrillic_and_cjk_are_detected() -> None:
+    ru = "Привет, как дела? Всё хорошо. Сегодня мы идём в парк, а завтра поедем на дачу."
+    assert decode_text(ru.encode("cp1251"), "ru.txt")[0] == ru
+    cjk = Path(sys.base_prefix) / "lib/python3.11/test/cjkencodings"
+    if not (cjk / "big5.txt").exists():
+        pytest.skip("CPython's test/cjkencodings is not installed")
+    text, warnings = decode_text((cjk / "big5.txt").read_bytes(), "big5.txt")
+    assert text == (cjk / "big5-utf8.txt").read_text(encoding="utf-8")
+    assert "decoded as big5" in warnings[0]
+
+
+def test_damaged_utf8_keeps_utf8_with_replacements(tmp_path: Path) -> None:
+    data = "naïve café ".encode() + b"\xff" + " déjà vu".encode()
+    text, warnings = decode_text(data, "m.txt")
+    assert text == "naïve café \ufffd déjà vu"  # not cp1252 mojibake ("naÃ¯ve")
+    assert "1 replacement character(s)" in warnings[0]
+    path = write(tmp_path / "m.txt", data)
+    assert "encoding" not in read_document(path).metadata  # UTF-8, the default
 
 
 def test_genuine_replacement_characters_are_not_counted() -> None:
@@ -206,17 +228,44 @@ PAGE = """<!DOCTYPE html>
 def test_html_visible_text_structure_and_title(tmp_path: Path) -> None:
     doc = read_document(write(tmp_path / "page.html", PAGE))
     assert doc.text == (
-        "Main heading\n\n"
+        "# Main heading\n\n"
         "First bold paragraph & more.\n\n"
         "one\ntwo\n\n"
-        "  indented\n    code\n\n"
+        "```\n  indented\n    code\n```\n\n"
         "line\nbreak\n\n"
         "a b\nc d"
     )
     assert doc.metadata["title"] == "The Page"
-    assert doc.metadata["kind"] == "html"
+    assert doc.metadata["kind"] == "html" and doc.metadata["text_format"] == "markdown"
     for invisible in ("not visible", "color", "comment", "secret", "enable js", "nope"):
         assert invisible not in doc.text
+
+
+SITE = """<html><head><title>Docs</title></head><body>
+<header role="banner"><a href="/">Home</a> | <a href="/blog">Blog</a> |
+<a href="/login">Login</a></header>
+<nav><ul><li><a href="/a">All posts</a></li></ul></nav>
+<div role="navigation">Previous | Next</div>
+<main><h1>Install</h1><p>Run the installer.</p>
+<h2>From source</h2><p>Clone the repository and build it with make.</p>
+<aside>Related: other tools</aside></main>
+<div id="cookie-banner">We use cookies. Accept?</div>
+<footer>Cookie policy | Terms</footer>
+</body></html>"""
+
+
+def test_html_drops_page_furniture_and_chunks_with_heading_trails(tmp_path: Path) -> None:
+    from lcmem.chunkers.auto import AutoChunker
+
+    doc = read_document(write(tmp_path / "site.html", SITE))
+    assert doc.text == (
+        "# Install\n\nRun the installer.\n\n"
+        "## From source\n\nClone the repository and build it with make."
+    )
+    chunks = AutoChunker(chunk_size=12, chunk_overlap=0).chunk(doc)
+    source = next(c for c in chunks if "Clone" in c.text)
+    assert "From source" in source.context and "Install" in source.context
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
 
 
 def test_html_without_title_uses_file_name(tmp_path: Path) -> None:
