@@ -22,6 +22,18 @@ PAGES = (
     ("kv.md", "KV-page retrieval: passkey, cost, persistence (issue 5)"),
     ("pipelines.md", "Long-document QA pipelines (issue 6)"),
     ("memory.md", "Episodic memory on EpBench-like chronicles (issue 7)"),
+    ("onnx.md", "ONNX Runtime embedder: vectors, search latency, indexing, topic speed (issue 15)"),
+    ("fusion.md", "Hybrid fusion on five tasks, dev and test (issue 16)"),
+    ("short_chunks.md", "Chunk bounds: ceiling, minimum size, exact names at 16k (issues 14, 22)"),
+    ("exact_libs.md", "Exact search: suffix array vs FM-index (issue 19)"),
+    ("exact.md", "Exact search against ripgrep and grep on 220 MB (issue 19)"),
+    ("answers.md", "Readable answers: repetition guard and evidence fallback (issue 21)"),
+    ("charset.md", "Decoding files that are not UTF-8 (issue 20)"),
+    ("html.md", "HTML loader: page furniture and headings (issue 20)"),
+    ("bm25_idf.md", "BM25 idf: rank-bm25 vs Lucene (issue 20)"),
+    ("bm25_before_after.md", "BM25 speed before and after the idf option (issue 20)"),
+    ("memory_libs.md", "Memory operator and reconciler on library code (issue 20)"),
+    ("own_versions.md", "Where lcmem keeps its own code: sentence splitter and dates (issue 20)"),
 )
 
 
