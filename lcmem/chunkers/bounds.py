@@ -20,8 +20,9 @@ Example:
     >>> from lcmem.chunkers import RecursiveChunker
     >>> from lcmem.tokens import WhitespaceTokenizer
     >>> chunker = RecursiveChunker(8, 0, tokenizer=WhitespaceTokenizer())
-    >>> [c.text for c in chunker.chunk("a b c d e f g.\\n\\nh.\\n\\ni j k l m n o p q.")]
-    ['a b c d e f g.\\n\\nh.', 'i j k l m n o p q.']
+    >>> chunks = chunker.chunk("a b c d e f g.\\n\\nh.\\n\\ni j k l m n o p q.")
+    >>> [(c.text, c.metadata.get("short", False)) for c in chunks]  # "q." fits nowhere
+    [('a b c d e f g.\\n\\nh.', False), ('i j k l m n o p', False), ('q.', True)]
     >>> [len(c.text) for c in chunker.chunk("x" * 1200)]   # ceiling: max(8 * 16, 512)
     [400, 400, 400]
 """

@@ -63,6 +63,9 @@ from lcmem.llm.repetition import GenerationSettings, drop_repeats, gated
 if TYPE_CHECKING:
     import openai
 
+_OPENAI_REQUEST_FIELDS = frozenset({"frequency_penalty", "presence_penalty"})
+"""Generation fields the openai client takes as keyword arguments."""
+
 DEFAULT_CONTEXT_WINDOW = 8192
 """Context window assumed when neither the caller nor the server's ``/models`` gives one."""
 
@@ -319,7 +322,12 @@ class OpenAICompatibleLLM(LLM):
             body["stop"] = stops[:_MAX_SERVER_STOPS]
         if seed is not None:
             body["seed"] = int(seed)
-        body.update(self.generation.request_fields())
+        fields = self.generation.request_fields()
+        # Fields the openai client does not know (llama.cpp's repeat_penalty) go in extra_body.
+        extra = {k: fields.pop(k) for k in list(fields) if k not in _OPENAI_REQUEST_FIELDS}
+        body.update(fields)
+        if extra:
+            body["extra_body"] = extra
         return body
 
     def _model_name(self) -> str:

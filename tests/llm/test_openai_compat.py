@@ -26,6 +26,7 @@ from lcmem.llm.openai_compat import (
     _hold_back_stop,
     backoff_delay,
 )
+from lcmem.llm.repetition import OFF
 from tests.llm.conftest import Reply, chat_body, free_port
 
 FRANCE = [system("You are a helpful assistant."), user("What is the capital of France?")]
@@ -419,7 +420,8 @@ def test_stream_joins_the_deltas_and_maps_a_mid_stream_error(scripted: Any) -> N
             ]
         }
     )
-    llm = OpenAICompatibleLLM(srv.base_url, model="m")
+    # Plain decoding: the repeated-sentence stop holds text back until a sentence ends.
+    llm = OpenAICompatibleLLM(srv.base_url, model="m", generation=OFF)
     assert list(llm.stream(FRANCE)) == ["Par", "is."]
     assert srv.requests[-1]["json"]["stream"] is True
     pieces: list[str] = []
