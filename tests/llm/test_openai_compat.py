@@ -55,10 +55,12 @@ def test_real_completion_answers_and_reports_usage(llama_server: Any) -> None:
 
 @pytest.mark.slow
 def test_real_stream_joins_to_the_same_text(llama_server: Any) -> None:
-    llm = client(llama_server)
+    llm = client(llama_server, generation=OFF)  # plain decoding streams delta by delta
     pieces = list(llm.stream(FRANCE, max_tokens=30))
     assert len(pieces) > 1
     assert "".join(pieces) == llm.generate(FRANCE, max_tokens=30)
+    guarded = client(llama_server)  # the default holds text back to whole sentences
+    assert "".join(guarded.stream(FRANCE, max_tokens=30)) == guarded.generate(FRANCE, max_tokens=30)
 
 
 @pytest.mark.slow

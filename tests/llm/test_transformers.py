@@ -132,10 +132,19 @@ def test_stop_strings_cut_complete_and_stream(smollm: TransformersLLM) -> None:
 
 
 @pytest.mark.slow
-def test_stream_joins_to_completes_text(smollm: TransformersLLM) -> None:
+def test_stream_joins_to_completes_text(
+    smollm: TransformersLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lcmem.llm.repetition import OFF
+
+    # Plain decoding streams token by token; the repeated-sentence stop (the default) holds
+    # text back until a sentence ends, so an answer cut mid-sentence comes as one piece.
+    monkeypatch.setattr(smollm, "generation", OFF)
     pieces = list(smollm.stream(ASK, max_tokens=12))
     assert len(pieces) > 1
     assert "".join(pieces).strip() == smollm.generate(ASK, max_tokens=12)
+    monkeypatch.undo()
+    assert "".join(smollm.stream(ASK, max_tokens=12)).strip() == smollm.generate(ASK, max_tokens=12)
 
 
 @pytest.mark.slow
