@@ -47,6 +47,11 @@ class Embedder(ABC):
         """
         return [0] * len(texts)
 
+    def _prefix(self, kind: Kind) -> str:
+        """The instruction prefix for ``kind`` (``query_prefix`` / ``document_prefix``, if set)."""
+        name = "query_prefix" if kind == "query" else "document_prefix"
+        return str(getattr(self, name, "") or "")
+
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector of shape ``(dim,)``."""
         return self.embed([text], kind="query")[0]

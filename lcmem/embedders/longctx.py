@@ -226,7 +226,7 @@ class LongContextEmbedder(Embedder):
         """
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = self.query_prefix if kind == "query" else self.document_prefix
+        prefix = self._prefix(kind)
         ids = self.encode_ids([prefix + t for t in texts], extra=self._overhead(prefix))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         native = self.native_tokens

@@ -144,7 +144,7 @@ class OnnxEmbedder(Embedder):
         """Embed texts in batches of similar token length; ``progress(n)`` after each batch."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = self.query_prefix if kind == "query" else self.document_prefix
+        prefix = self._prefix(kind)
         items = [prefix + t for t in texts] if prefix else list(texts)
         encodings = self.tokenizer.encode_batch(items)
         ids = [e.ids for e in encodings]

@@ -97,7 +97,7 @@ class SentenceEmbedder(Embedder):
         """Embed texts in batches; ``progress(n)`` is called after each batch of ``n``."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = self.query_prefix if kind == "query" else self.document_prefix
+        prefix = self._prefix(kind)
         items = [prefix + t for t in texts] if prefix else list(texts)
         # Sort by length so each batch pads little; restore the order afterwards.
         order = sorted(range(len(items)), key=lambda i: len(items[i]), reverse=True)
