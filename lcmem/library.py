@@ -43,7 +43,8 @@ from lcmem.errors import (
 )
 from lcmem.progress import NullProgress, make_progress
 from lcmem.report import IndexReport
-from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
+from lcmem.stores.records import NewChunk, StoredDocument
+from lcmem.stores.store import Store
 from lcmem.types import Chunk, Document, Hit, content_hash, line_starts
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Library:
         db_url, folder = _resolve_target(target, index_dir)
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.store = SQLStore(db_url)
+        self.store = Store(db_url)
         self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
         self._embedder = self._choose_embedder(embedder, embed_precision, threads)
         self._dim_checked = False

@@ -624,3 +624,23 @@ def test_idf_choice_is_saved_and_old_files_keep_rank_bm25(tmp_path: Path) -> Non
     assert BM25Index.load(tmp_path / "old").idf == "rank-bm25"
     with pytest.raises(ConfigError, match="idf"):
         BM25Index(idf="bm42")
+
+
+def test_auto_backend_switches_to_numba_once_numpy_has_spent_its_load_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import lcmem.indexers.bm25 as bm25
+
+    asked: list[bool] = []
+    monkeypatch.setattr(bm25, "numba_kernel", lambda required=False: asked.append(required))
+    monkeypatch.setattr(bm25, "_NUMBA_MIN_POSTINGS", 3)  # "dog": 3, "cat": 2
+    index = BM25Index()
+    index.add(range(4), Analyzer().many(["a cat", "a dog", "cats and dogs", "dog days"]))
+    monkeypatch.setattr(bm25, "_NUMBA_AFTER_SECONDS", 3600.0)
+    first = index.search(["dog"], k=2)
+    assert asked == []  # a one-shot search never loads numba
+    monkeypatch.setattr(bm25, "_NUMBA_AFTER_SECONDS", 0.0)
+    assert index.search(["dog"], k=2) == first  # the spy gives no kernel: numpy again
+    assert asked == [False]
+    assert index.search(["cat"], k=2)  # two postings: below the minimum, numba not asked
+    assert asked == [False]
