@@ -27,7 +27,7 @@ import numpy as np
 
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
-from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, fuse
+from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, coverage_weights, fuse
 from lcmem.indexers.query import fusion_weights
 
 FUSIONS = (*METHODS, "weighted")
@@ -199,7 +199,9 @@ class HybridIndex:
         and for each index searched the weight it had in the fusion and its weighted share of
         the fused score (``{"dense": 0.83, "dense_rank": 1, "dense_weight": 0.5,
         "dense_part": 0.91, "bm25": 7.2, "bm25_rank": 3, ...}``); ``"boost"`` is there when the
-        query's quoted phrases or identifiers (``text``, the raw query) raised the BM25 weight.
+        query's quoted phrases, identifiers or names (``text``, the raw query) raised the BM25
+        weight, ``"bm25_coverage"`` when the fusion weighed BM25 by the share of the query's idf
+        mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`).
         Pass ``None`` as either query to search with the other index alone.
         """
         if dense_query is None and sparse_query is None:
@@ -219,8 +221,11 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
+        share: float | None = None
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
+            share = self._coverage(sparse_query, lists[1])
+            weights = coverage_weights(weights, share, self.fusion)
         extra: list[Results] | None = None
         absent: list[float | None] | None = None
         if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
@@ -244,7 +249,20 @@ class HybridIndex:
         if hints and self.fusion.boost != 1.0:
             for d in details.values():
                 d["boost"] = self.fusion.boost
+        if share is not None:
+            for d in details.values():
+                d[f"{self.names[1]}_coverage"] = share
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+    def _coverage(self, sparse_query: Any, results: Results) -> float | None:
+        """The share of the query's idf mass that the sparse list's best item holds (``None``
+        when the fusion does not use it or the sparse index cannot tell)."""
+        measure = getattr(self.sparse, "coverage", None)
+        if self.fusion.coverage <= 0 or measure is None:
+            return None
+        if not results:
+            return 0.0  # no item holds any query term
+        return float(measure(sparse_query, int(results[0][0])))
 
     def _complete(self, dense_query: Any, sparse_query: Any, lists: list[Results]) -> list[Results]:
         """Dense scores of the BM25 candidates the dense list lacks, and BM25 scores of the

@@ -103,25 +103,32 @@ def replace_candidates(f: Fusion, n: int) -> Fusion:
 
 
 @pytest.mark.parametrize(
-    ("query", "quoted", "identifiers"),
+    ("query", "quoted", "identifiers", "names"),
     [
-        ("What is the pass key for Marisa Veltran?", [], []),
-        ("list directory contents", [], []),
-        ('find "exact phrase here" please', ["exact phrase here"], []),
-        ("\u201ccurly quoted\u201d and `ticks`", ["curly quoted", "ticks"], []),
-        ("error E1234 in parse_header", [], ["E1234", "parse_header"]),
-        ("HTTPServer and parseHeader", [], ["HTTPServer", "parseHeader"]),
-        ("os.path.join or std::vector", [], ["os.path.join", "std::vector"]),
-        ("kill with SIGTERM, exit 137", [], ["SIGTERM", "137"]),
-        ("use --dry-run to check", [], ["--dry-run"]),
-        ("The NASA rover", [], ["NASA"]),
+        ("What is the pass key for Marisa Veltran?", [], [], ["Marisa", "Veltran"]),
+        ("list directory contents", [], [], []),
+        ('find "exact phrase here" please', ["exact phrase here"], [], []),
+        ("\u201ccurly quoted\u201d and `ticks`", ["curly quoted", "ticks"], [], []),
+        ("error E1234 in parse_header", [], ["E1234", "parse_header"], []),
+        ("HTTPServer and parseHeader", [], ["HTTPServer", "parseHeader"], []),
+        ("os.path.join or std::vector", [], ["os.path.join", "std::vector"], []),
+        ("kill with SIGTERM, exit 137", [], ["SIGTERM", "137"], []),
+        ("use --dry-run to check", [], ["--dry-run"], []),
+        ("The NASA rover", [], ["NASA"], []),
+        # names: capitalised words inside a sentence, not at its start, not all capitals
+        ("Which badge was issued to Fenna O'Brien?", [], [], ["Fenna", "O'Brien"]),
+        ("Return the list. Then sort it", [], [], []),
+        ("What color was the gate of Lisbon painted?", [], [], ["Lisbon"]),
+        ("Émile? Zola wrote it", [], [], []),
+        ("how does (Python) handle it", [], [], ["Python"]),
     ],
 )
-def test_query_hints(query, quoted, identifiers):
+def test_query_hints(query, quoted, identifiers, names):
     hints = query_hints(query)
     assert hints.quoted == quoted
     assert hints.identifiers == identifiers
-    assert bool(hints) == bool(quoted or identifiers)
+    assert hints.names == names
+    assert bool(hints) == bool(quoted or identifiers or names)
 
 
 def test_fusion_weights_boost_only_with_hints():
