@@ -221,11 +221,11 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
-        share: float | None = None
+        covered: float | None = None
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
-            share = self._coverage(sparse_query, lists[1])
-            weights = coverage_weights(weights, share, self.fusion)
+            covered = self._coverage(sparse_query, lists[1])
+            weights = coverage_weights(weights, covered, self.fusion)
         extra: list[Results] | None = None
         absent: list[float | None] | None = None
         if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
@@ -249,9 +249,9 @@ class HybridIndex:
         if hints and self.fusion.boost != 1.0:
             for d in details.values():
                 d["boost"] = self.fusion.boost
-        if share is not None:
+        if covered is not None:
             for d in details.values():
-                d[f"{self.names[1]}_coverage"] = share
+                d[f"{self.names[1]}_coverage"] = covered
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
 
     def _coverage(self, sparse_query: Any, results: Results) -> float | None:
