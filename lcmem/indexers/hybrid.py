@@ -111,9 +111,10 @@ class HybridIndex:
             ``"rrf:k=60"``, ``"minmax:dense=0.3"``; ``"weighted"`` is the old name of
             ``minmax`` without score completion); default
             :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
-        rrf_k, weights, candidates: override the fusion's RRF constant, ``(dense, sparse)``
-            weights (rescaled to sum to 1) and candidates per index (at least ``4 k`` are
-            always taken).
+        rrf_k: overrides the fusion's RRF constant.
+        weights: override the fusion's ``(dense, sparse)`` weights (rescaled to sum to 1).
+        candidates: overrides the fusion's candidates per index (at least ``4 k`` are always
+            taken).
         names: keys of the per-index details in results.
 
     Example:
