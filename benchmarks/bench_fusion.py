@@ -46,9 +46,11 @@ from lcmem.indexers.fusion import (  # noqa: E402
 from lcmem.indexers.query import fusion_weights  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work" / "fusion"
-TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b")
+TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b", "fact")
 METRIC = {"man": "MRR@10", "para": "MRR@10", "code": "MRR@10"}
-METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1"}
+METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1", "fact": "Acc@1"}
+#: Tasks written after the default was chosen: shown, never part of a tuning criterion.
+HELD_OUT = ("fact",)
 
 
 @dataclass
@@ -242,6 +244,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cases = load(args.work)
     tasks = [t for t in TASK_ORDER if any(c.task == t for c in cases)]
+    tuned = [t for t in tasks if t not in HELD_OUT]  # the tuning criterion's tasks
     counts = {
         (t, s): sum(c.task == t and c.split == s for c in cases)
         for t in tasks
@@ -263,8 +266,8 @@ def main() -> None:
         chosen = []
         for kind, f, agree in coverage_grid():
             res = run(cases, f, args.depth, agree)
-            m = {sp: margin(res, best, sp, tasks) for sp in ("dev", "test")}
-            above = {sp: sum(res[(t, sp)] > best[(t, sp)] for t in tasks) for sp in ("dev", "test")}
+            m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
+            above = {sp: sum(res[(t, sp)] > best[(t, sp)] for t in tuned) for sp in ("dev", "test")}
             name = f"`{f}`" + (f" agree={agree:g}" if agree else "")
             cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
             print(
@@ -284,7 +287,7 @@ def main() -> None:
             scored = []
             for f in grid(method):
                 res = run(cases, f, args.depth)
-                scored.append((margin(res, best, "dev", tasks), f, res))
+                scored.append((margin(res, best, "dev", tuned), f, res))
             (worst, mean), f, res = max(scored, key=lambda x: x[0])
             print(f"tuned {method}: {f} dev worst margin {worst:+.3f} mean {mean:.3f}", flush=True)
             systems.append((f"{method} tuned on dev ({f}, {f.candidates} cand.)", res))
@@ -308,12 +311,17 @@ def main() -> None:
         print(fmt_row(name, res, tasks))
     print()
     for name, res in systems[2:]:
-        m = {s: margin(res, best, s, tasks) for s in ("dev", "test")}
-        above = sum(res[(t, "test")] > best[(t, "test")] for t in tasks)
+        m = {s: margin(res, best, s, tuned) for s in ("dev", "test")}
+        above = sum(res[(t, "test")] > best[(t, "test")] for t in tuned)
         print(
             f"{name}: worst margin over max(bm25, dense) dev {m['dev'][0]:+.3f} test "
-            f"{m['test'][0]:+.3f}; above both halves on test in {above}/{len(tasks)} tasks"
+            f"{m['test'][0]:+.3f}; above both halves on test in {above}/{len(tuned)} tasks"
         )
+        for t in (t for t in tasks if t in HELD_OUT):
+            print(
+                f"    held-out {t}: margin dev {res[(t, 'dev')] - best[(t, 'dev')]:+.3f} "
+                f"test {res[(t, 'test')] - best[(t, 'test')]:+.3f}"
+            )
     print(f"\n{len(cases)} queries, {time.perf_counter() - t0:.1f}s; command: {command}")
 
 
