@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import shlex
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -322,6 +323,9 @@ def main() -> None:
                 f"    held-out {t}: margin dev {res[(t, 'dev')] - best[(t, 'dev')]:+.3f} "
                 f"test {res[(t, 'test')] - best[(t, 'test')]:+.3f}"
             )
+    cov = {t: [c.coverage for c in cases if c.task == t and c.split == "dev"] for t in tasks}
+    medians = ", ".join(f"{t} {statistics.median(v):.2f}" for t, v in cov.items())
+    print(f"\nmedian BM25 coverage of the query (dev): {medians}")
     print(f"\n{len(cases)} queries, {time.perf_counter() - t0:.1f}s; command: {command}")
 
 
