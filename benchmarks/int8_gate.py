@@ -1,0 +1,146 @@
+"""Issue 15's int8 quality gate: fp32 against int8 on the two retrieval benchmarks.
+
+Reads the ``--summary`` JSON files that ``bench_quality.py`` (nDCG@10) and
+``bench_code_retrieval.py`` (MRR@10, a hit overlapping the function) wrote for each precision
+and prints one markdown table (benchmark, split, mode, fp32, int8, delta), the index throughput
+of both precisions, and the verdict: int8 passes when no dense or hybrid score of the whole
+query set drops by more than ``--max-drop`` (0.005). Dev and test rows are printed too (the
+split is frozen, nothing is tuned); bm25 does not use the embedder and is the control (its
+delta must be 0).
+
+Run (after the four benchmark runs, see ``benchmarks/results/int8_gate.md``)::
+
+    .venv/bin/python benchmarks/int8_gate.py --quality Q_FP32.json Q_INT8.json \\
+        --code C_FP32.json C_INT8.json
+
+Example:
+    >>> passes({"fp32": 0.800, "int8": 0.796}, 0.005), passes({"fp32": 0.8, "int8": 0.79}, 0.005)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+GATED_MODES = ("dense", "hybrid")
+SUBSETS = ("all", "dev", "test")
+
+
+def passes(pair: dict[str, float], max_drop: float) -> bool:
+    """Whether int8 scores at most ``max_drop`` below fp32 (rounding noise of 1e-9 allowed)."""
+    return pair["fp32"] - pair["int8"] <= max_drop + 1e-9
+
+
+def _load(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for p in paths:
+        data = json.loads(p.read_text())
+        out[data["precision"]] = data
+    if set(out) != {"fp32", "int8"}:
+        raise SystemExit(f"need one fp32 and one int8 summary, got {sorted(out)} from {paths}")
+    return out
+
+
+def rows_quality(runs: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, dict]]:
+    """``(benchmark, split, mode, {precision: nDCG@10, "queries": n})`` rows."""
+    fp32 = runs["fp32"]
+    name = f"man pages ({fp32['pages']} pages, nDCG@10)"
+    rows = []
+    for mode, subsets in fp32["results"].items():
+        for subset in SUBSETS:
+            if subset in subsets:
+                pair = {p: runs[p]["results"][mode][subset]["ndcg"] for p in runs}
+                rows.append((name, subset, mode, {**pair, "queries": subsets[subset]["queries"]}))
+    return rows
+
+
+def rows_code(runs: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, dict]]:
+    """``(benchmark, split, mode, {precision: MRR@10, "queries": n})`` rows, one block per
+    chunker present in both runs."""
+    rows = []
+    for chunker, modes in runs["fp32"]["results"].items():
+        if chunker not in runs["int8"]["results"]:
+            continue
+        name = f"code, {chunker} (MRR@10)"
+        for mode, subsets in modes.items():
+            for subset in SUBSETS:
+                pair = {p: runs[p]["results"][chunker][mode][subset]["mrr"] for p in runs}
+                rows.append((name, subset, mode, {**pair, "queries": subsets[subset]["queries"]}))
+    return rows
+
+
+def throughput(name: str, runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown rows: chunks embedded, wall and CPU seconds, chunks/s, int8 / fp32."""
+
+    def stats(run: dict[str, Any]) -> list[dict[str, float]]:
+        idx = run["index"]
+        return [idx] if "cpu_s" in idx else list(idx.values())
+
+    out, rate = [], {}
+    for p in ("fp32", "int8"):
+        parts = stats(runs[p])
+        n = sum(s["embedded"] for s in parts)
+        wall, cpu = sum(s["wall_s"] for s in parts), sum(s["cpu_s"] for s in parts)
+        rate[p] = (n / wall if wall else 0.0, n / cpu if cpu else 0.0)
+        out.append(
+            f"| {name} | {p} | {n} | {wall:.1f} | {cpu:.1f} | {rate[p][0]:.1f} | {rate[p][1]:.1f} |"
+        )
+    if rate["fp32"][1]:
+        out.append(
+            f"| {name} | int8 / fp32 | | | | {rate['int8'][0] / rate['fp32'][0]:.2f}x "
+            f"| {rate['int8'][1] / rate['fp32'][1]:.2f}x |"
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quality", type=Path, nargs=2, metavar="JSON", help="bench_quality runs")
+    ap.add_argument("--code", type=Path, nargs=2, metavar="JSON", help="bench_code_retrieval runs")
+    ap.add_argument("--max-drop", type=float, default=0.005, help="largest allowed drop")
+    args = ap.parse_args()
+    groups = []
+    if args.quality:
+        groups.append(("man pages", _load(args.quality), rows_quality))
+    if args.code:
+        groups.append(("code", _load(args.code), rows_code))
+    print("| benchmark | split | mode | queries | fp32 | int8 | delta | gate |")
+    print("|---|---|---|---:|---:|---:|---:|---|")
+    failed, checked = [], 0
+    for _, runs, make in groups:
+        for bench, subset, mode, pair in make(runs):
+            delta = pair["int8"] - pair["fp32"]
+            gated = mode in GATED_MODES and subset == "all"
+            ok = passes(pair, args.max_drop)
+            mark = ("pass" if ok else "**FAIL**") if gated else ("" if ok else "(drop)")
+            if mode == "bm25":
+                mark = "control" if abs(delta) < 1e-12 else "**control moved**"
+            checked += gated
+            if gated and not ok:
+                failed.append(f"{bench} {mode}")
+            print(
+                f"| {bench} | {subset} | {mode} | {pair['queries']} | {pair['fp32']:.4f} "
+                f"| {pair['int8']:.4f} | {delta:+.4f} | {mark} |"
+            )
+    print()
+    print(
+        "| benchmark | precision | chunks embedded | wall s | CPU s | chunks/s wall | chunks/s CPU"
+    )
+
+    print("|---|---|---:|---:|---:|---:|---:")
+    for name, runs, _ in groups:
+        for line in throughput(name, runs):
+            print(line)
+    print()
+    verdict = "PASSES" if not failed else "FAILS (" + "; ".join(failed) + ")"
+    print(
+        f"verdict: int8 {verdict} the gate (max drop {args.max_drop} in dense and hybrid, "
+        f"whole query set; {checked} gated rows)"
+    )
+
+
+if __name__ == "__main__":
+    main()
