@@ -34,11 +34,37 @@ def passes(pair: dict[str, float], max_drop: float) -> bool:
     return pair["fp32"] - pair["int8"] <= max_drop + 1e-9
 
 
+def rank_changes(fp32: list[int | None], int8: list[int | None]) -> tuple[int, int, int]:
+    """(queries where int8 ranks the relevant document higher, lower, the same); None = not
+    found.
+
+    Example:
+        >>> rank_changes([1, 2, None, 3], [1, 1, 4, None])
+        (2, 1, 1)
+    """
+    key = [[1 / r if r else 0.0 for r in ranks] for ranks in (fp32, int8)]
+    pairs = list(zip(*key, strict=True))
+    return (
+        sum(b > a for a, b in pairs),
+        sum(b < a for a, b in pairs),
+        sum(a == b for a, b in pairs),
+    )
+
+
 def _load(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    out = {}
+    """Summaries by precision; several files of one precision (code runs of different
+    chunkers) are merged, their ``results`` and ``index`` by chunker."""
+    out: dict[str, dict[str, Any]] = {}
     for p in paths:
         data = json.loads(p.read_text())
-        out[data["precision"]] = data
+        have = out.get(data["precision"])
+        if have is None:
+            out[data["precision"]] = data
+        elif data["benchmark"] == "bench_code_retrieval":
+            have["results"].update(data["results"])
+            have["index"].update(data["index"])
+        else:
+            raise SystemExit(f"two {data['precision']} summaries of {data['benchmark']}")
     if set(out) != {"fp32", "int8"}:
         raise SystemExit(f"need one fp32 and one int8 summary, got {sorted(out)} from {paths}")
     return out
@@ -99,7 +125,16 @@ def throughput(name: str, runs: dict[str, dict[str, Any]]) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quality", type=Path, nargs=2, metavar="JSON", help="bench_quality runs")
-    ap.add_argument("--code", type=Path, nargs=2, metavar="JSON", help="bench_code_retrieval runs")
+    ap.add_argument(
+        "--code", type=Path, nargs="+", metavar="JSON", help="bench_code_retrieval runs"
+    )
+    ap.add_argument(
+        "--quality-ranks",
+        type=Path,
+        nargs=2,
+        metavar="JSON",
+        help="bench_quality's per_query.json of fp32 and int8: queries whose rank changed",
+    )
     ap.add_argument("--max-drop", type=float, default=0.005, help="largest allowed drop")
     args = ap.parse_args()
     groups = []
@@ -135,6 +170,18 @@ def main() -> None:
         for line in throughput(name, runs):
             print(line)
     print()
+    if args.quality_ranks:
+        print("| man pages, query by query | mode | int8 better | int8 worse | same rank |")
+        print("|---|---|---:|---:|---:|")
+        fp32, int8 = (json.loads(p.read_text()) for p in args.quality_ranks)
+        if fp32["queries"] != int8["queries"]:
+            raise SystemExit("the two per_query.json files hold different queries")
+        for mode in fp32["results"]:
+            won, lost, same = rank_changes(
+                fp32["results"][mode]["ranks"], int8["results"][mode]["ranks"]
+            )
+            print(f"| | {mode} | {won} | {lost} | {same} |")
+        print()
     verdict = "PASSES" if not failed else "FAILS (" + "; ".join(failed) + ")"
     print(
         f"verdict: int8 {verdict} the gate (max drop {args.max_drop} in dense and hybrid, "
