@@ -337,6 +337,7 @@ def main() -> None:
     ranks: dict[tuple[str, str], list[int]] = {}  # (chunker, mode) -> def-line rank per query
     summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}  # chunker/mode/subset
     index_stats: dict[str, dict[str, float]] = {}
+    overlap_ranks: dict[str, dict[str, list[int]]] = {}  # chunker -> mode -> rank (0: none)
     with results.open("a", encoding="utf-8") as log:
         if new_file:
             log.write(
@@ -387,6 +388,7 @@ def main() -> None:
                     rr, found = [0.0, 0.0], [0, 0]  # overlap criterion, def-line criterion
                     within = 0
                     mode_ranks: list[int] = []
+                    first_overlap: list[int] = []
                     per_split = {s: [0.0, 0.0, 0] for s in SPLITS}  # rr overlap, rr def, n
                     t1 = time.perf_counter()
                     for t in queries:
@@ -407,6 +409,8 @@ def main() -> None:
                         for c in (0, 1):
                             hit = [r for r, ok in enumerate(oks, 1) if ok[c]]
                             cell[c] += 1 / hit[0] if hit else 0.0
+                            if c == 0:
+                                first_overlap.append(hit[0] if hit else 0)
                         first = [r for r, ok in enumerate(oks, 1) if ok[1]]
                         mode_ranks.append(first[0] if first else 0)
                         within += read_rank(
@@ -420,6 +424,7 @@ def main() -> None:
                     mrr_d, rec_d = rr[1] / nq, found[1] / nq
                     read = within / nq
                     ranks[(label, mode)] = mode_ranks
+                    overlap_ranks.setdefault(label, {})[mode] = first_overlap
                     rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d, read))
                     print(
                         f"  {label:<22} {mode:<7} overlap: MRR@10 {mrr:.3f} R@10 {rec:.3f}; "
@@ -480,6 +485,8 @@ def main() -> None:
                     "queries": len(queries),
                     "index": index_stats,
                     "results": summary,
+                    "query_ids": [t.query for t in queries],
+                    "ranks": overlap_ranks,
                     "command": command,
                 },
                 indent=1,

@@ -63,6 +63,7 @@ def _load(paths: list[Path]) -> dict[str, dict[str, Any]]:
         elif data["benchmark"] == "bench_code_retrieval":
             have["results"].update(data["results"])
             have["index"].update(data["index"])
+            have.setdefault("ranks", {}).update(data.get("ranks", {}))
         else:
             raise SystemExit(f"two {data['precision']} summaries of {data['benchmark']}")
     if set(out) != {"fp32", "int8"}:
@@ -165,7 +166,7 @@ def main() -> None:
         "| benchmark | precision | chunks embedded | wall s | CPU s | chunks/s wall | chunks/s CPU"
     )
 
-    print("|---|---|---:|---:|---:|---:|---:")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for name, runs, _ in groups:
         for line in throughput(name, runs):
             print(line)
@@ -182,6 +183,21 @@ def main() -> None:
             )
             print(f"| | {mode} | {won} | {lost} | {same} |")
         print()
+    if args.code:
+        code = _load(args.code)
+        both = [c for c in code["fp32"].get("ranks", {}) if c in code["int8"].get("ranks", {})]
+        if both and code["fp32"]["query_ids"] != code["int8"]["query_ids"]:
+            raise SystemExit("the two code summaries hold different queries")
+        if both:
+            print("| code, query by query (MRR@10 rank) | mode | int8 better | int8 worse | same |")
+            print("|---|---|---:|---:|---:|")
+        for chunker in both:
+            for mode, r32 in code["fp32"]["ranks"][chunker].items():
+                r8 = code["int8"]["ranks"][chunker][mode]
+                won, lost, same = rank_changes([r or None for r in r32], [r or None for r in r8])
+                print(f"| {chunker} | {mode} | {won} | {lost} | {same} |")
+        if both:
+            print()
     verdict = "PASSES" if not failed else "FAILS (" + "; ".join(failed) + ")"
     print(
         f"verdict: int8 {verdict} the gate (max drop {args.max_drop} in dense and hybrid, "
