@@ -163,7 +163,8 @@ def main() -> None:
             )
     print()
     print(
-        "| benchmark | precision | chunks embedded | wall s | CPU s | chunks/s wall | chunks/s CPU"
+        "| benchmark | precision | chunks embedded | wall s | CPU s | chunks/s wall "
+        "| chunks/s CPU |"
     )
 
     print("|---|---|---:|---:|---:|---:|---:|")
