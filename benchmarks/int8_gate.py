@@ -22,16 +22,53 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 GATED_MODES = ("dense", "hybrid")
+BOOT_LEVEL = 0.95
 SUBSETS = ("all", "dev", "test")
 
 
 def passes(pair: dict[str, float], max_drop: float) -> bool:
     """Whether int8 scores at most ``max_drop`` below fp32 (rounding noise of 1e-9 allowed)."""
     return pair["fp32"] - pair["int8"] <= max_drop + 1e-9
+
+
+def ndcg_gain(rank: int | None, cutoff: int = 10) -> float:
+    """One query's nDCG@cutoff with one relevant document (ideal DCG 1).
+
+    Example:
+        >>> ndcg_gain(1), ndcg_gain(3), ndcg_gain(None), ndcg_gain(11)
+        (1.0, 0.5, 0.0, 0.0)
+    """
+    return 1 / math.log2(rank + 1) if rank is not None and rank <= cutoff else 0.0
+
+
+def reciprocal_rank(rank: int | None, cutoff: int = 10) -> float:
+    """One query's reciprocal rank at ``cutoff`` (0 when not found)."""
+    return 1 / rank if rank is not None and rank <= cutoff else 0.0
+
+
+def paired_interval(
+    a: list[float], b: list[float], n: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """:data:`BOOT_LEVEL` interval of ``mean(b) - mean(a)`` by resampling queries (paired).
+
+    Example:
+        >>> lo, hi = paired_interval([0.0, 1.0] * 50, [0.0, 1.0] * 50)
+        >>> (lo, hi) == (0.0, 0.0)
+        True
+    """
+    import numpy as np
+
+    diff = np.asarray(b) - np.asarray(a)
+    idx = np.random.default_rng(seed).integers(0, len(diff), size=(n, len(diff)))
+    means = diff[idx].mean(axis=1)
+    tail = (1 - BOOT_LEVEL) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
 def rank_changes(fp32: list[int | None], int8: list[int | None]) -> tuple[int, int, int]:
@@ -172,33 +209,40 @@ def main() -> None:
         for line in throughput(name, runs):
             print(line)
     print()
+    pairs: list[tuple[str, str, list, list, Callable[[int], float]]] = []
     if args.quality_ranks:
-        print("| man pages, query by query | mode | int8 better | int8 worse | same rank |")
-        print("|---|---|---:|---:|---:|")
         fp32, int8 = (json.loads(p.read_text()) for p in args.quality_ranks)
         if fp32["queries"] != int8["queries"]:
             raise SystemExit("the two per_query.json files hold different queries")
         for mode in fp32["results"]:
-            won, lost, same = rank_changes(
-                fp32["results"][mode]["ranks"], int8["results"][mode]["ranks"]
-            )
-            print(f"| | {mode} | {won} | {lost} | {same} |")
-        print()
+            r32, r8 = fp32["results"][mode]["ranks"], int8["results"][mode]["ranks"]
+            pairs.append(("man pages (nDCG@10)", mode, r32, r8, ndcg_gain))
     if args.code:
         code = _load(args.code)
         both = [c for c in code["fp32"].get("ranks", {}) if c in code["int8"].get("ranks", {})]
         if both and code["fp32"]["query_ids"] != code["int8"]["query_ids"]:
             raise SystemExit("the two code summaries hold different queries")
-        if both:
-            print("| code, query by query (MRR@10 rank) | mode | int8 better | int8 worse | same |")
-            print("|---|---|---:|---:|---:|")
         for chunker in both:
             for mode, r32 in code["fp32"]["ranks"][chunker].items():
                 r8 = code["int8"]["ranks"][chunker][mode]
-                won, lost, same = rank_changes([r or None for r in r32], [r or None for r in r8])
-                print(f"| {chunker} | {mode} | {won} | {lost} | {same} |")
-        if both:
-            print()
+                nones = [r or None for r in r32], [r or None for r in r8]
+                pairs.append((f"code, {chunker} (MRR@10)", mode, *nones, reciprocal_rank))
+    if pairs:
+        print(
+            "| benchmark, query by query | mode | int8 better | int8 worse | same | delta "
+            f"| {BOOT_LEVEL:.0%} interval (paired bootstrap) |"
+        )
+        print("|---|---|---:|---:|---:|---:|---|")
+        for name, mode, r32, r8, gain in pairs:
+            won, lost, same = rank_changes(r32, r8)
+            a, b = [gain(r) for r in r32], [gain(r) for r in r8]
+            lo, hi = paired_interval(a, b)
+            delta = (sum(b) - sum(a)) / len(a)
+            print(
+                f"| {name} | {mode} | {won} | {lost} | {same} | {delta:+.4f} "
+                f"| [{lo:+.4f}, {hi:+.4f}] |"
+            )
+        print()
     verdict = "PASSES" if not failed else "FAILS (" + "; ".join(failed) + ")"
     print(
         f"verdict: int8 {verdict} the gate (max drop {args.max_drop} in dense and hybrid, "
