@@ -32,6 +32,12 @@ the current default is built again, its embedding cache carried over (the embedd
 not depend on the analyzer), so only chunking and BM25 are redone. Rows are printed as they
 finish and appended to ``benchmarks/results/code_retrieval.tsv``.
 
+Dev/test: a query is dev when the first byte of the SHA-1 of ``file:function`` is even
+(``split_of``, the rule of ``bench_short_chunks.py``); MRR@10 is printed for each split.
+``--chunkers ast`` runs only some systems; ``--embeddings-from STORE`` fills a new store's
+embedding cache from another store first (the same texts are not embedded twice, e.g. for a
+before/after run of one chunker with two lcmem versions on ``PYTHONPATH``).
+
 Run: ``.venv/bin/python benchmarks/bench_code_retrieval.py`` (``--max-files 10 --queries 50``
 for a quick check).
 """
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import os
 import platform
 import random
@@ -184,6 +191,32 @@ def prepare(files: list[Path], src_dir: Path) -> list[Target]:
     return [t for t in targets if seen[t.query] == 1]
 
 
+def split_of(item: str) -> str:
+    """``dev`` or ``test``: a frozen split by a hash of the item id (as bench_short_chunks).
+
+    Example:
+        >>> split_of("abc.py:f") in ("dev", "test")
+        True
+    """
+    return "dev" if hashlib.sha1(item.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def seed_embeddings(store: Path, source: Path) -> None:
+    """Copy the embedding cache of library ``source`` into library ``store`` (made if needed)."""
+    lcmem.open(store).close()
+    con = sqlite3.connect(store / "lcmem.db")
+    try:
+        with con:
+            con.execute("ATTACH DATABASE ? AS old", (str(source / "lcmem.db"),))
+            con.execute(
+                "INSERT OR IGNORE INTO lcmem_embeddings (hash, vector) "
+                "SELECT hash, vector FROM old.lcmem_embeddings"
+            )
+        con.execute("DETACH DATABASE old")
+    finally:
+        con.close()
+
+
 def chunkers() -> dict[str, Chunker]:
     return {
         "ast (CodeChunker)": CodeChunker(200, 20),
@@ -276,6 +309,8 @@ def main() -> None:
     ap.add_argument(
         "--read-budget", type=int, default=1000, help="tokens read for the size-neutral metric"
     )
+    ap.add_argument("--chunkers", default="ast,fixed,whole", help="systems to run")
+    ap.add_argument("--embeddings-from", type=Path, help="a store whose embeddings to reuse")
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
@@ -309,8 +344,13 @@ def main() -> None:
                 "\tmrr10_defline\trecall10_defline\tms_per_query\tload\ttokens_per_chunk"
                 "\tread_budget\tdefline_within_budget\tsplit_identifiers\n"
             )
+        wanted = args.chunkers.split(",")
         for label, chunker in chunkers().items():
+            if label.split()[0] not in wanted:
+                continue
             store = args.work / re.sub(r"\W+", "-", label.split()[0])
+            if args.embeddings_from is not None and not (store / "lcmem.db").exists():
+                seed_embeddings(store, args.embeddings_from)
             if reset_if_analyzer_changed(store):
                 print(f"{label}: analyzer changed, store rebuilt (embeddings kept)", flush=True)
             whole = label == "whole file"
@@ -332,6 +372,7 @@ def main() -> None:
                     rr, found = [0.0, 0.0], [0, 0]  # overlap criterion, def-line criterion
                     within = 0
                     mode_ranks: list[int] = []
+                    by_split: dict[str, list[list[float]]] = {"dev": [], "test": []}
                     t1 = time.perf_counter()
                     for t in queries:
                         hits = lib.search(t.query, k=CUTOFF, mode=mode)  # type: ignore[arg-type]
@@ -348,6 +389,10 @@ def main() -> None:
                                     done[c] = True
                         first = [r for r, ok in enumerate(oks, 1) if ok[1]]
                         mode_ranks.append(first[0] if first else 0)
+                        over = [r for r, ok in enumerate(oks, 1) if ok[0]]
+                        by_split[split_of(f"{t.file}:{t.name}")].append(
+                            [1 / over[0] if over else 0.0, 1 / first[0] if first else 0.0]
+                        )
                         within += read_rank(
                             [ok[1] for ok in oks],
                             [h.chunk.token_count for h in hits],
@@ -359,6 +404,14 @@ def main() -> None:
                     mrr_d, rec_d = rr[1] / nq, found[1] / nq
                     read = within / nq
                     ranks[(label, mode)] = mode_ranks
+                    for sp, rrs in by_split.items():
+                        n_sp = max(1, len(rrs))
+                        print(
+                            f"  {label:<22} {mode:<7} {sp:<4} (n {len(rrs)}): MRR@10 overlap "
+                            f"{sum(x[0] for x in rrs) / n_sp:.4f}, def line "
+                            f"{sum(x[1] for x in rrs) / n_sp:.4f}",
+                            flush=True,
+                        )
                     rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d, read))
                     print(
                         f"  {label:<22} {mode:<7} overlap: MRR@10 {mrr:.3f} R@10 {rec:.3f}; "
@@ -388,6 +441,9 @@ def main() -> None:
         cells = {r[1]: r for r in rows if r[0] == label}
         print(f"{label:<22} " + " ".join(f"{cells[m][7]:>15.3f}" for m in MODES if m in cells))
     ast_label, fixed_label = list(chunkers())[:2]
+    if ast_label not in {r[0] for r in rows} or fixed_label not in {r[0] for r in rows}:
+        print(f"command: {command}")
+        return
     print("\nQuery by query, def-line rank: AST better / fixed better / same")
     for mode in MODES:
         if (ast_label, mode) in ranks and (fixed_label, mode) in ranks:
