@@ -217,13 +217,12 @@ def section_of(c: Chunk) -> tuple:
 
     Example:
         >>> section_of(Chunk("x", 0, 1, "Install")), section_of(Chunk("x", 0, 1, section=3))
-        (('Install',), ('part', 3))
+        (('Install', None, None), ('part', 3))
     """
     if c.section is not None:
         return ("part", c.section)
-    meta = c.metadata
-    if not meta:
-        return (c.context,)
+    meta = c.metadata  # (the same shape with or without metadata: a ``short`` flag or no
+    # metadata at all must not make two chunks of one section look apart)
     return (c.context, meta.get("front_matter"), meta.get("topic"))
 
 
