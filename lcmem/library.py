@@ -62,6 +62,10 @@ _DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto 
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
 _CHUNK_GROUP = 32  # documents chunked together by chunkers that embed (topic)
 _SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
+BM25_DEFAULTS: dict[str, Any] = {"length_floor": 0.0}
+"""``BM25Index`` settings of a new library, recorded in its manifest (``"bm25"``); a library
+made before the manifest recorded them keeps plain BM25. See ``BM25Index(length_floor=...)``
+and ``benchmarks/results/short_chunks.md`` for how the value was chosen."""
 _PHRASE_LIMIT = 100_000  # most occurrences of a quoted phrase considered by hybrid search
 
 
@@ -317,7 +321,10 @@ class Library:
         from lcmem.indexers.bm25 import BM25Index
 
         if self._sparse is None:
-            self._sparse = self._load_or_new(BM25Index, self._bm25_path, lambda: BM25Index())
+            params = self._bm25_params()
+            self._sparse = self._load_or_new(
+                BM25Index, self._bm25_path, lambda: BM25Index(**params)
+            )
             self._reconcile_sparse()
         if need_dense and self._dense is None:
             from lcmem.indexers.faiss import FaissIndex
@@ -339,6 +346,13 @@ class Library:
         not load the model (it is checked against the model when something is embedded)."""
         recorded = self.manifest.get("embedder") or {}
         return int(recorded["dim"]) if "dim" in recorded else self.embedder.dim
+
+    def _bm25_params(self) -> dict[str, Any]:
+        """The BM25 settings of this library: its manifest's, :data:`BM25_DEFAULTS` for a
+        new one, plain BM25 for one whose manifest predates them."""
+        if not self.manifest:
+            return dict(BM25_DEFAULTS)
+        return dict(self.manifest.get("bm25") or {})
 
     def _load_or_new(self, cls: Any, path: Path, new: Any) -> Any:
         if not path.exists():
@@ -415,6 +429,7 @@ class Library:
             return
         from lcmem import __version__
         from lcmem.embedders.auto import precision_of
+        from lcmem.indexers.bm25 import BM25Index
 
         emb = self.embedder
         self.manifest = {
@@ -430,6 +445,7 @@ class Library:
             },
             "chunker": self.chunker.config(),
             "analyzer": self.analyzer.config(),
+            "bm25": BM25Index(**BM25_DEFAULTS).params(),
             "faiss": {"kind": self.faiss_kind},
             "fusion": self.fusion.to_dict(),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
