@@ -12,8 +12,8 @@ Data: :mod:`longqa` items (made-up facts hidden in man section 1 text, as in
 
 For each item, each method (``rag``, ``rtr``, ``coa``, ``kv`` with their defaults, 96 answer
 tokens; ``coa`` and ``kv`` read the item's document directly, ``rag`` and ``rtr`` search its
-library) is asked once per setting of :data:`SETTINGS`, interleaved (A B A B) in one process with one
-loaded model: only ``llm.generation`` changes between the runs. Each row keeps the model's
+library) is asked once per setting of :data:`SETTINGS`, interleaved (A B A B) in one process
+with one loaded model: only ``llm.generation`` changes between the runs. Each row keeps the model's
 own answer and the texts of the citations, so the support check
 (:func:`lcmem.pipelines.support.check_answer`) is applied at report time and the table shows:
 
