@@ -68,7 +68,8 @@ MIN_EVIDENCE_WORDS = 4
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # Lines that stand alone (headings, list items, quotes, table rows, code fences, blanks).
 _BLOCK = re.compile(r"\s*(?:$|[#>*|`+-]|\d+[.)]\s)")
-_HEADER_ECHO = re.compile(r"^\s*\[\d+\][^\n]*:\d+(?:-\d+)?\s*$", re.MULTILINE)
+# An echoed passage header: "[2] guide/a.md:5-10", or the bare path "doc-3.txt:145".
+_HEADER_ECHO = re.compile(r"^\s*(?:\[\d+\][^\n]*|\S*[./]\S*):\d+(?:-\d+)?\s*$", re.MULTILINE)
 _FUNCTION_WORDS = """how does do did what which who whom whose when where why can could would
 should may might i you he she his her its we our my your has have had been being also"""
 
@@ -268,8 +269,8 @@ def sentences_of(text: str) -> list[tuple[int, int]]:
 def check_answer(question: str, answer: str, citations: Sequence[Hit]) -> SupportCheck:
     """Check ``answer`` against ``citations``; the text to show and where it comes from.
 
-    Echoed passage headers (``[2] guide/incremental.md:5-10``) are references, not claims:
-    they are not checked.
+    Echoed passage headers (``[2] guide/incremental.md:5-10``, or a bare
+    ``notes.txt:145`` line) are references, not claims: they are not checked.
     """
     cited = [h.chunk.text for h in citations]
     claims = _HEADER_ECHO.sub("", answer)

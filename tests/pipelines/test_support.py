@@ -226,3 +226,9 @@ def test_a_two_hop_fallback_shows_the_bridge_then_the_fact_it_leads_to() -> None
         "The ship Petend is captained by Soren Pohocand. Soren Pohocand was born in Brno."
     )
     assert check.evidence == "d0.md:0-47, d0.md:67-99"
+
+
+def test_a_bare_echoed_path_is_not_a_claim() -> None:
+    q = "In which city was the captain of the ship Petend born?"
+    answer = "notes-3.txt:145\nThe captain of the ship Petend was born in Brno."
+    assert check_answer(q, answer, hits(SHIPS)).origin == "model"
