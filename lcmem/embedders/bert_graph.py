@@ -236,10 +236,13 @@ class _Weights:
         if name not in self.tensors:
             raise ConfigError(f"the weights lack '{name}' (not a BertModel checkpoint?)")
         t = self.tensors[name]
-        if t.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, t.shape)):
+        fits = t.ndim == len(shape) and all(
+            s is None or s == d for s, d in zip(shape, t.shape, strict=True)
+        )
+        if not fits:
             raise ConfigError(f"weight '{name}' has shape {t.shape}, config.json implies {shape}")
         if t.dtype != np.float32:
-            t = t.astype(np.float32)  # fp16 checkpoints: computed in fp32, as transformers does
+            t = t.astype(np.float32)  # fp16 checkpoints: the graph computes in fp32
         return t
 
 
