@@ -115,6 +115,30 @@ def embedder(onnx_file: Path) -> onnx_backend.OnnxEmbedder:
     return emb
 
 
+def same_optimized(files: dict[str, Path], work: Path) -> str:
+    """Whether ONNX Runtime optimizes both fp32 files to the same compute nodes (counts)."""
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    heavy = ("MatMul", "FusedMatMul", "BiasGelu", "Gelu", "LayerNormalization", "Softmax")
+    ops = {}
+    for name in ("graph fp32", "torch.onnx fp32"):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        opts.optimized_model_filepath = str(work / f"{name.split()[0]}.opt.onnx")
+        ort.InferenceSession(str(files[name]), opts, providers=["CPUExecutionProvider"])
+        ops[name] = Counter(n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node)
+    a, b = ops.values()
+    counts = ", ".join(f"{op} {a[op]}/{b[op]}" for op in heavy if a[op] or b[op])
+    return (
+        f"{all(a[op] == b[op] for op in heavy)} (graph/torch.onnx: {counts}; all nodes "
+        f"{sum(a.values())}/{sum(b.values())})"
+    )
+
+
 def summary(cos: np.ndarray) -> str:
     return f"{cos.min():>12.7f}{np.quantile(cos, 0.01):>12.7f}{cos.mean():>12.7f}"
 
@@ -125,6 +149,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=80)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-export", action="store_true", help="skip the export timing")
     args = ap.parse_args()
     import torch
 
@@ -148,12 +173,14 @@ def main() -> None:
     lengths = [len(e.ids) for e in systems["graph fp32"].tokenizer.encode_batch(texts)]
     vecs = {"torch fp32": ref}
     speed: dict[str, list[float]] = {"graph fp32": [], "torch.onnx fp32": []}
+    cpu: dict[str, list[float]] = {"graph fp32": [], "torch.onnx fp32": []}
     for r in range(args.rounds):  # A B A B: the two fp32 files, timed
         order = list(speed) if r % 2 == 0 else list(reversed(speed))
         for name in order:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             vecs[name] = systems[name].embed(texts)
             speed[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
     for name in ("graph int8", "torch.onnx int8"):
         vecs[name] = systems[name].embed(texts)
 
@@ -181,6 +208,15 @@ def main() -> None:
     g, t = speed["graph fp32"], speed["torch.onnx fp32"]
     ratios = [b / a for a, b in zip(g, t, strict=True)]
     print(f"ratio torch.onnx / graph per round: {', '.join(f'{x:.3f}' for x in ratios)}")
+    print("CPU time (s; one thread, so less disturbed by other processes than wall time)")
+    for name, runs in cpu.items():
+        listed = ", ".join(f"{x:.2f}" for x in runs)
+        print(f"{name:<18}{statistics.median(runs):>8.2f}  (runs {listed})")
+    ratios = [b / a for a, b in zip(cpu["graph fp32"], cpu["torch.onnx fp32"], strict=True)]
+    print(f"CPU ratio torch.onnx / graph per round: {', '.join(f'{x:.3f}' for x in ratios)}")
+    print(f"optimized graphs (ORT_ENABLE_ALL) the same: {same_optimized(files, work)}")
+    if args.no_export:
+        return
 
     exports = time_exports(args.rounds, work)
     print(f"\nexport in a fresh process, {args.rounds} rounds interleaved (s)")
