@@ -30,7 +30,7 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from lcmem.memory.events import Conflict, Event, Fact
+from lcmem.memory.events import Actor, Conflict, Event, Fact
 from lcmem.memory.operator_rules import normalize_name
 from lcmem.types import content_hash
 
@@ -68,6 +68,13 @@ class Reconciler:
         self.dirty_nodes: set[str] = set()
         self.dirty_edges: set[str] = set()
         self._tick = 0
+        # Typing of parsed names (events with mentions): evidence [person, place] per name key,
+        # the type each key had when its events were merged, and every event in merge order,
+        # so that the graph can be rebuilt when a name's type changes.
+        self.evidence: dict[str, list[float]] = {}
+        self.typed: dict[str, str] = {}
+        self.order: list[Event] = []
+        self.rebuilt = False
 
     # -- entities -------------------------------------------------------------------------
     def entity(self, eid: str) -> dict[str, Any]:
@@ -227,10 +234,96 @@ class Reconciler:
             self.aliases[kind].setdefault(key, set()).add(eid)
 
     # -- events and facts -----------------------------------------------------------------
+    def kind_of(self, name: str) -> str:
+        """``person`` or ``place``: what the evidence seen so far says ``name`` is.
+
+        Example:
+            >>> r = Reconciler()
+            >>> _ = r.add_event(Event("came", time="2030-01-01", id="e1", mentions=[
+            ...     {"name": "Ashgrove", "role": "subject", "person": 2.0, "place": 0.0}]))
+            >>> r.kind_of("Ashgrove")
+            'person'
+            >>> _ = r.add_event(Event("went", time="2030-01-02", id="e2", mentions=[
+            ...     {"name": "Ann", "role": "subject", "person": 2.0, "place": 0.0},
+            ...     {"name": "Ashgrove", "role": "loc", "place": 5.0, "person": 0.0}]))
+            >>> r.kind_of("Ashgrove"), r.latest_place("Ann")
+            ('place', 'Ashgrove')
+        """
+        person, place = self.evidence.get(normalize_name(name), (0.0, 0.0))
+        return "place" if place > person else "person"
+
+    def latest_place(self, person: str) -> str | None:
+        """Name of the place of ``person``'s latest location fact (a shortcut for tests)."""
+        ids = self.lookup(person, "person")
+        facts = self.facts.get(ids[0], []) if ids else []
+        return self.name_of(max(facts, key=lambda f: f.valid_from).value) if facts else None
+
     def add_event(self, event: Event) -> list[Conflict]:
-        """Merge ``event`` (its ``id`` set) into the graph; returns the conflicts it raised."""
+        """Merge ``event`` (its ``id`` set) into the graph; returns the conflicts it raised.
+
+        An event with parsed ``mentions`` first adds their evidence; if that changes the type
+        of a name seen before, the whole graph is rebuilt from the events in merge order with
+        the new types (so the graph never depends on when a type was decided).
+        """
         if event.id in self.graph:
             return []
+        self.order.append(event)
+        if event.mentions:
+            changed = False
+            for m in event.mentions:
+                key = normalize_name(m["name"])
+                if not key:
+                    continue
+                ev = self.evidence.setdefault(key, [0.0, 0.0])
+                ev[0] += float(m.get("person", 0.0))
+                ev[1] += float(m.get("place", 0.0))
+            for m in event.mentions:
+                key = normalize_name(m["name"])
+                kind = self.kind_of(key)
+                if key in self.typed and self.typed[key] != kind:
+                    changed = True
+                self.typed[key] = kind
+            if changed:
+                self._rebuild()
+                return []
+        return self._merge(event)
+
+    def _rebuild(self) -> None:
+        """Re-merge every event with the current name types (after a type changed)."""
+        import networkx as nx
+
+        order = self.order
+        self.graph = nx.MultiDiGraph()
+        self.aliases = {"person": {}, "place": {}}
+        self.facts = defaultdict(list)
+        self.last_seen = {}
+        self._tick = 0
+        self.typed = {k: self.kind_of(k) for k in self.evidence}
+        for ev in order:
+            if ev.id not in self.graph:
+                self._merge(ev)
+        self.rebuilt = True
+
+    def _materialize(self, event: Event) -> None:
+        """Fill ``actors`` and ``location`` of a parsed event from its typed mentions."""
+        actors: list[Actor] = []
+        location, best = None, 0
+        for m in event.mentions:
+            if self.kind_of(m["name"]) == "person":
+                if m["role"] in ("topic", "addressee", "poss"):
+                    continue  # talked about, written to: not there
+                role = m["role"] if m["role"] in ("subject", "with") else "object"
+                if m["name"] not in [a.name for a in actors]:
+                    actors.append(Actor(m["name"], role))
+            else:
+                rank = {"loc": 3, "subject": 2, "object": 2, "other": 1}.get(m["role"], 0)
+                if rank > best:
+                    location, best = m["name"], rank
+        event.actors, event.location = actors, location
+
+    def _merge(self, event: Event) -> list[Conflict]:
+        if event.mentions:
+            self._materialize(event)
         self._tick += 1
         event.entity_ids = {}
         for actor in event.actors:
@@ -243,7 +336,7 @@ class Reconciler:
         )
         self._link_event(event)
         conflicts: list[Conflict] = []
-        if event.place_id and event.time:
+        if event.place_id and event.time and event.modality == "asserted":
             for eid in dict.fromkeys(event.entity_ids.values()):
                 conflict = self._add_fact(eid, event.place_id, event.time, event.id)
                 if conflict:
