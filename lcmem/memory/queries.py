@@ -423,7 +423,7 @@ _PLACES = re.compile(
     r"^(?P<how>which|what|how\s+many)\s+(?:distinct\s+|different\s+|separate\s+)?"
     r"(?:places|locations)\s+(?:did|has|have|had)\s+(?P<x>.+?)\s+"
     r"(?:visit(?:ed)?|go(?:ne)?\s+to|been\s+to|been\s+at|travel(?:led)?\s+to)"
-    r"(?P<range>(?:\s+.*)?)$",
+    r"(?P<range>(?:\s+.*?)?)\s*\??\s*$",
     re.I,
 )
 _MET_BOTH = re.compile(
@@ -493,12 +493,20 @@ def parse_question(question: str, clock: str | None = None) -> tuple[str, dict[s
     """
     q = " ".join(question.strip().split())
     # "as of DATE": a latest-location question at a date
-    for pattern in (_AS_OF_PREFIX, _AS_OF_SUFFIX):
-        m = pattern.match(q)
-        if not m:
+    candidates: list[tuple[re.Pattern[str], str, str]] = []
+    pre = re.match(r"^(?:as\s+of|by|on)\s+", q, re.I)
+    if pre:  # the date may hold commas: try each comma as the end of the date
+        for cut in [i for i, ch in enumerate(q) if ch == ","]:
+            candidates.append((_AS_OF_PREFIX, q[pre.end() : cut], q[cut + 1 :]))
+    m = _AS_OF_SUFFIX.match(q)
+    if m:
+        candidates.append((_AS_OF_SUFFIX, m.group("t"), m.group("rest")))
+    for pattern, t_text, rest in candidates:
+        t = parse_date(t_text, clock)
+        if t is None:
             continue
-        t = parse_date(m.group("t"), clock)
-        rest = m.group("rest").strip()
+        rest = rest.strip()
+        rest = rest.rstrip(" ?")
         rest = rest[0].upper() + rest[1:] if rest else rest
         x = _latest(rest + "?")
         if x is None and pattern is _AS_OF_SUFFIX:

@@ -74,6 +74,7 @@ class Reconciler:
         self.evidence: dict[str, list[float]] = {}
         self.typed: dict[str, str] = {}
         self.order: list[Event] = []
+        self._by_first: dict[str, list[str]] = {}
         self.rebuilt = False
 
     # -- entities -------------------------------------------------------------------------
@@ -249,7 +250,12 @@ class Reconciler:
             >>> r.kind_of("Ashgrove"), r.latest_place("Ann")
             ('place', 'Ashgrove')
         """
-        person, place = self.evidence.get(normalize_name(name), (0.0, 0.0))
+        key = normalize_name(name)
+        person, place = self.evidence.get(key, (0.0, 0.0))
+        if " " not in key:  # a first name shares the evidence of the full names it starts
+            for full in self._by_first.get(key, ()):
+                person += self.evidence[full][0]
+                place += self.evidence[full][1]
         return "place" if place > person else "person"
 
     def latest_place(self, person: str) -> str | None:
@@ -274,11 +280,14 @@ class Reconciler:
                 key = normalize_name(m["name"])
                 if not key:
                     continue
+                if " " in key and key not in self.evidence:
+                    self._by_first.setdefault(key.split()[0], []).append(key)
                 ev = self.evidence.setdefault(key, [0.0, 0.0])
                 ev[0] += float(m.get("person", 0.0))
                 ev[1] += float(m.get("place", 0.0))
-            for m in event.mentions:
-                key = normalize_name(m["name"])
+            keys = {normalize_name(m["name"]) for m in event.mentions}
+            keys |= {k for k in list(keys) if " " in k for k in [k.split()[0]] if k in self.typed}
+            for key in keys:
                 kind = self.kind_of(key)
                 if key in self.typed and self.typed[key] != kind:
                     changed = True
@@ -309,6 +318,8 @@ class Reconciler:
         actors: list[Actor] = []
         location, best = None, 0
         for m in event.mentions:
+            if self.evidence.get(normalize_name(m["name"]), [0.0, 0.0]) == [0.0, 0.0]:
+                continue  # nothing says what it is (a capitalised first word)
             if self.kind_of(m["name"]) == "person":
                 if m["role"] in ("topic", "addressee", "poss"):
                     continue  # talked about, written to: not there

@@ -260,6 +260,8 @@ class EpisodicWorkspace:
             r.order.append(ev)
             for m in ev.mentions:
                 key = normalize_name(m["name"])
+                if " " in key and key not in r.evidence:
+                    r._by_first.setdefault(key.split()[0], []).append(key)
                 e = r.evidence.setdefault(key, [0.0, 0.0])
                 e[0] += float(m.get("person", 0.0))
                 e[1] += float(m.get("place", 0.0))
