@@ -206,8 +206,12 @@ LOC_PREPS = frozenset(
     ]
 )
 # verbs whose subject is often a place ("the inn received them") or says nothing of the type
-PLACE_SUBJ_VERBS = frozenset(
-    ["receive", "welcome", "host", "house", "hold", "be", "stand", "lie", "sit"]
+PLACE_SUBJ_VERBS = frozenset(["receive", "welcome", "host", "house"])
+# verbs whose subject may be a person or a place ("the mill stood", "Ann stood"): no evidence
+NEUTRAL_SUBJ_VERBS = frozenset(["be", "stand", "lie", "sit", "hold", "seem", "remain", "look", "become"])
+# verbs whose object is a person
+PERSON_OBJ_VERBS = frozenset(
+    ["meet", "greet", "join", "kiss", "hug", "marry", "help", "thank", "embrace", "follow", "receive", "welcome", "host"]
 )
 # verbs whose direct object is a place
 PLACE_OBJ_VERBS = frozenset(
@@ -341,8 +345,10 @@ class ParserOperator(Operator):
         )
         for (ps, _), doc in zip(spans, docs, strict=True):
             last: Event | None = None
+            previous: list[dict[str, Any]] = []
             for sent in doc.sents:
-                ev = self._sentence(sent, out, context, last)
+                ev = self._sentence(sent, out, context, last, previous)
+                previous = ev.mentions if ev is not None else _mentions(sent, [])
                 if ev is None:
                     continue
                 start = context.offset + ps + sent.start_char
@@ -353,7 +359,12 @@ class ParserOperator(Operator):
 
     # -- one sentence ----------------------------------------------------------------------
     def _sentence(
-        self, sent: Any, out: Extraction, context: OperatorContext, last: Event | None
+        self,
+        sent: Any,
+        out: Extraction,
+        context: OperatorContext,
+        last: Event | None,
+        previous: list[dict[str, Any]],
     ) -> Event | None:
         text = sent.text
         dates = find_dates(text, out.clock, advance=False)
@@ -377,8 +388,17 @@ class ParserOperator(Operator):
                 if m["role"] in ("subject", "object", "with")
             ]
             mentions = inherited + mentions
-        if not mentions or not any(t.pos_ in ("VERB", "AUX") for t in sent):
-            return None
+        if any(t.lower_ == "there" and t.dep_ == "advmod" for t in sent) and not any(
+            m["role"] == "loc" for m in mentions
+        ):
+            # "... busy that evening: Ann mended nets there": the place named just before
+            mentions += [
+                {**m, "role": "there", "person": 0.0, "place": 0.0}
+                for m in previous
+                if m["role"] != "there" and m["name"] not in {x["name"] for x in mentions}
+            ]
+        if not mentions:
+            return None  # (no verb needed: the tagger misses some, "polished brass lamps")
         return Event(
             action=_action(sent),
             actors=[],
@@ -436,9 +456,11 @@ def _modality(sent: Any) -> str:
     if REPORT_WORDS.search(text) or lemmas & REPORT_LEMMAS or "rumour" in text.lower():
         return "reported"
     if any(t.lemma_.lower() in ("write", "send", "post", "mail") for t in sent) or any(
-        t.lower_ in ("letter", "letters", "postcard", "parcel", "telegram") for t in sent
+        t.lower_ in ("letter", "letters", "postcard", "parcel", "telegram", "note")
+        and any(c.lower_ in ("to", "from") for c in t.children)
+        for t in sent
     ):
-        return "reported"
+        return "reported"  # a letter to someone: nobody went anywhere
     if any(t.dep_ == "neg" for t in sent) or any(
         t.lower_ in ("nobody", "neither") and t.dep_.startswith("nsubj") for t in sent
     ):
@@ -489,12 +511,35 @@ def _name_spans(sent: Any, date_spans: list[tuple[int, int]]) -> list[tuple[int,
 
 
 def _proper(tok: Any) -> bool:
+    if tok.i == tok.sent.start:
+        if _initial_name(tok):
+            return True
+    elif (
+        tok.is_alpha
+        and tok.text[:1].isupper()
+        and not tok.is_stop
+        and tok.lower_ not in _NOT_NAMES
+        and tok.pos_ in ("NOUN", "ADJ", "X", "VERB")
+    ):
+        return True  # capitalised inside a sentence: a name the tagger mislabelled
     return (
         tok.pos_ == "PROPN"
         and tok.text[:1].isupper()
         and tok.lower_.rstrip(".") not in _NOT_NAMES
         and tok.is_alpha | tok.text.endswith(".")
     ) or (tok.text[:1].isupper() and tok.lower_ in PLACE_HEADS and tok.i > tok.sent.start)
+
+
+def _initial_name(tok: Any) -> bool:
+    """A capitalised first word the tagger did not call a proper noun ("Hester joined ...")
+    is a name candidate when a comma, *and* or a verb follows; it gets no evidence of its own.
+    """
+    if not (tok.is_alpha and tok.text[:1].isupper() and not tok.is_stop):
+        return False
+    if tok.lower_ in _NOT_NAMES or tok.pos_ not in ("PROPN", "NOUN", "ADJ", "X", "VERB"):
+        return False
+    nxt = tok.nbor(1) if tok.i + 1 < tok.sent.end else None
+    return nxt is not None and (nxt.text in (",", "and") or nxt.pos_ in ("VERB", "AUX"))
 
 
 def _role(tok: Any) -> tuple[str, str]:
@@ -547,13 +592,15 @@ def _mentions(sent: Any, date_spans: list[tuple[int, int]]) -> list[dict[str, An
         if not name or name in seen:
             continue
         root = span.root
+        if root.dep_ == "poss" and span[-1].head.i not in range(s, e):
+            root = span[-1]  # St. Avel's Chapel: the chapel, not Avel
         role, head = _role(root)
         person = place = 0.0
         # The small model's labels are weak evidence on unfamiliar names.
         if label == "PERSON":
-            person += 1.5
+            person += 0.5
         elif label in ("GPE", "LOC", "FAC"):
-            place += 1.5
+            place += 0.5
         words = span.text.lower().replace(".", "").split()
         if words[-1] in PLACE_HEADS:
             place += 3
@@ -569,15 +616,14 @@ def _mentions(sent: Any, date_spans: list[tuple[int, int]]) -> list[dict[str, An
             pass  # "Lamps were lit": a capitalised first word alone is no evidence
         elif role == "subject":
             if head in PLACE_SUBJ_VERBS:
-                if head in ("receive", "welcome", "host", "house"):
-                    place += 1.5
-            else:
-                person += 1
+                place += 1.5
+            elif head not in NEUTRAL_SUBJ_VERBS:
+                person += 1.5
         elif role == "object":
             if head in PLACE_OBJ_VERBS:
                 place += 2
-            elif head not in ("be",):
-                person += 0.5
+            elif head in PERSON_OBJ_VERBS:
+                person += 1
         elif role == "poss":
             person += 0.5
         seen.add(name)

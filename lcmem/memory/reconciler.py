@@ -236,7 +236,7 @@ class Reconciler:
 
     # -- events and facts -----------------------------------------------------------------
     def kind_of(self, name: str) -> str:
-        """``person`` or ``place``: what the evidence seen so far says ``name`` is.
+        """``person``, ``place`` or ``unknown``: what the evidence so far says ``name`` is.
 
         Example:
             >>> r = Reconciler()
@@ -256,6 +256,11 @@ class Reconciler:
             for full in self._by_first.get(key, ()):
                 person += self.evidence[full][0]
                 place += self.evidence[full][1]
+        elif key.split()[0] in self.evidence:  # and a full name that of its first name
+            first = self.evidence[key.split()[0]]
+            person, place = person + first[0], place + first[1]
+        if person == place == 0.0:
+            return "unknown"
         return "place" if place > person else "person"
 
     def latest_place(self, person: str) -> str | None:
@@ -286,7 +291,8 @@ class Reconciler:
                 ev[0] += float(m.get("person", 0.0))
                 ev[1] += float(m.get("place", 0.0))
             keys = {normalize_name(m["name"]) for m in event.mentions}
-            keys |= {k for k in list(keys) if " " in k for k in [k.split()[0]] if k in self.typed}
+            keys |= {k.split()[0] for k in keys if " " in k and k.split()[0] in self.typed}
+            keys |= {f for k in list(keys) for f in self._by_first.get(k, ()) if f in self.typed}
             for key in keys:
                 kind = self.kind_of(key)
                 if key in self.typed and self.typed[key] != kind:
@@ -318,16 +324,19 @@ class Reconciler:
         actors: list[Actor] = []
         location, best = None, 0
         for m in event.mentions:
-            if self.evidence.get(normalize_name(m["name"]), [0.0, 0.0]) == [0.0, 0.0]:
+            kind = self.kind_of(m["name"])
+            if kind == "unknown":
                 continue  # nothing says what it is (a capitalised first word)
-            if self.kind_of(m["name"]) == "person":
-                if m["role"] in ("topic", "addressee", "poss"):
+            if kind == "person":
+                if m["role"] in ("topic", "addressee", "poss", "there"):
                     continue  # talked about, written to: not there
                 role = m["role"] if m["role"] in ("subject", "with") else "object"
                 if m["name"] not in [a.name for a in actors]:
                     actors.append(Actor(m["name"], role))
             else:
-                rank = {"loc": 3, "subject": 2, "object": 2, "other": 1}.get(m["role"], 0)
+                rank = {"loc": 3, "there": 3, "subject": 2, "object": 2, "other": 1}.get(
+                    m["role"], 0
+                )
                 if rank > best:
                     location, best = m["name"], rank
         event.actors, event.location = actors, location
