@@ -135,10 +135,7 @@ def run(args: argparse.Namespace) -> None:
                     f"{args.label} {split} {variant} {op:6s} {mode:8s} {n_tokens} tok "
                     f"{seconds:.1f}s ({n_tokens / seconds:.0f} tok/s) "
                     f"F1 {statistics.fmean(scores):.3f} "
-                    + " ".join(
-                        f"{k}={statistics.fmean([s for s, q in zip(scores, qs, strict=True) if q.kind == k]):.2f}"
-                        for k in KINDS
-                    )
+                    + " ".join(f"{k}={per_kind(scores, qs, k):.2f}" for k in KINDS)
                     + (
                         f" same={row['same_as_chapters']:.3f}"
                         if row["same_as_chapters"] is not None
@@ -146,6 +143,10 @@ def run(args: argparse.Namespace) -> None:
                     ),
                     flush=True,
                 )
+
+
+def per_kind(scores: list[float], qs: list, kind: str) -> float:
+    return statistics.fmean([s for s, q in zip(scores, qs, strict=True) if q.kind == kind])
 
 
 def mean(xs: list[float]) -> float:
@@ -169,17 +170,22 @@ def report(rows: list[dict], command: str) -> str:
                 for kind in KINDS
             ]
             same = "" if r["same_as_chapters"] is None else f"{r['same_as_chapters']:.3f}"
+            head = (
+                f"| {r['split']} | {r['variant']} | {r['tokens']} | {r['operator']} | {r['mode']}"
+            )
+            found = f"{r['events_found']} / {r['events_gold']}"
             out.append(
-                f"| {r['split']} | {r['variant']} | {r['tokens']} | {r['operator']} | {r['mode']} | "
-                f"{mean(r['f1']):.3f} | "
+                f"{head} | {mean(r['f1']):.3f} | "
                 + " | ".join(f"{p:.3f}" for p in per)
-                + f" | {r['events_found']} / {r['events_gold']} | {r['tokens_per_s']:.0f} | {same} |"
+                + f" | {found} | {r['tokens_per_s']:.0f} | {same} |"
             )
         out.append("")
         ctx_rows = [r for r in rs if r["ctx_tokens"]]
         if ctx_rows:
-            out.append("Context for the LLM: `context_for(question)` tokens / BM25-RAG tokens "
-                       "(top-k chapters), mean per question type (chapter-by-chapter workspace):")  # fmt: skip
+            out.append(
+                "Context for the LLM: `context_for(question)` tokens / BM25-RAG tokens "
+                "(top-k chapters), mean per question type (chapter-by-chapter workspace):"
+            )
             out.append("")
             out.append("| split | chronicle | operator | " + " | ".join(KINDS) + " |")
             out.append("|---|---|---|" + "---:|" * len(KINDS))

@@ -5,9 +5,9 @@ March 5th 2021``, ``5 March 2021``, ``the 5th of March, 2021``, ``3/5/2021`` (mo
 unless ``day_first``), and ``March 5`` (year taken from the clock). Relative forms, resolved
 against the clock (the narrative's current time): ``yesterday``, ``today``, ``tomorrow``,
 ``the next day``, ``the following morning``, ``the day before``, ``that same day``,
-``two days later``, ``a week earlier``, ``three months ago``, ``after a fortnight``, ``the next week``,
-``last Monday``, ``the following Friday``. Vague phrases (``some time later``, ``one day``,
-``a few weeks later``) are found but reported as unresolved.
+``two days later``, ``a week earlier``, ``three months ago``, ``after a fortnight``,
+``the next week``, ``last Monday``, ``the following Friday``. Vague phrases (``some time
+later``, ``one day``, ``a few weeks later``) are found but reported as unresolved.
 
 We write this with :mod:`re` rather than use dateparser: we need the exact span of each phrase,
 resolution against the story's clock rather than the wall clock, and an explicit "unresolved"

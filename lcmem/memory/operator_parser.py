@@ -208,10 +208,10 @@ LOC_PREPS = frozenset(
 # verbs whose subject is often a place ("the inn received them") or says nothing of the type
 PLACE_SUBJ_VERBS = frozenset(["receive", "welcome", "host", "house"])
 # verbs whose subject may be a person or a place ("the mill stood", "Ann stood"): no evidence
-NEUTRAL_SUBJ_VERBS = frozenset(["be", "stand", "lie", "sit", "hold", "seem", "remain", "look", "become"])
+NEUTRAL_SUBJ_VERBS = frozenset("be stand lie sit hold seem remain look become".split())  # noqa: SIM905
 # verbs whose object is a person
 PERSON_OBJ_VERBS = frozenset(
-    ["meet", "greet", "join", "kiss", "hug", "marry", "help", "thank", "embrace", "follow", "receive", "welcome", "host"]
+    "meet greet join kiss hug marry help thank embrace follow receive welcome host".split()  # noqa: SIM905
 )
 # verbs whose direct object is a place
 PLACE_OBJ_VERBS = frozenset(

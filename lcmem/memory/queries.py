@@ -486,7 +486,8 @@ def parse_question(question: str, clock: str | None = None) -> tuple[str, dict[s
         ('where_was', {'person': 'Alice', 'time': '2021-03-05'})
         >>> parse_question("As of 9 May 2030, what was Brannoc's latest known location?")
         ('latest', {'person': 'Brannoc', 'as_of': '2030-05-09'})
-        >>> parse_question("How many distinct places did Ann visit between 1 May 2030 and 3 June 2030?")
+        >>> parse_question("How many distinct places did Ann visit between 1 May 2030 "
+        ...                "and 3 June 2030?")
         ('count', {'person': 'Ann', 'what': 'places', 'start': '2030-05-01', 'end': '2030-06-03'})
         >>> parse_question("Why did Alice leave?") is None
         True
