@@ -29,7 +29,7 @@ from lcmem.cli_common import store_option as _store_option
 from lcmem.errors import ConfigError, LoadError, PathNotFoundError, StoreError
 
 
-def _workspace(store: str, *, create: bool, operator: str = "rules", llm: Any = None) -> Any:
+def _workspace(store: str, *, create: bool, operator: str = "auto", llm: Any = None) -> Any:
     from lcmem.memory import EpisodicWorkspace
 
     if "://" in store:
@@ -104,10 +104,10 @@ def memory() -> None:
 @click.option("--source", default=None, help="source name for --text (default 'chat')")
 @click.option(
     "--operator",
-    type=click.Choice(["rules", "llm"]),
-    default="rules",
+    type=click.Choice(["auto", "parser", "rules", "llm"]),
+    default="auto",
     show_default=True,
-    help="how events are extracted",
+    help="how events are extracted (auto: the spaCy parser when installed, else rules)",
 )
 @click.option("--llm", "llm_spec", default=None, help="LLM for --operator llm (path or URL)")
 @click.option(
@@ -204,7 +204,7 @@ def ask(question: str, store: str, llm_spec: str | None, no_llm: bool, as_json: 
         raise ConfigError("the question is empty: ask something")
     ws = _workspace(store, create=False)
     result = ws.ask(question)
-    if result is not None:
+    if result.kind != "unparsed":
         _print_result(result.text, result.notes, result.events, as_json)
         return
     context = ws.context_for(question)

@@ -5,9 +5,9 @@ March 5th 2021``, ``5 March 2021``, ``the 5th of March, 2021``, ``3/5/2021`` (mo
 unless ``day_first``), and ``March 5`` (year taken from the clock). Relative forms, resolved
 against the clock (the narrative's current time): ``yesterday``, ``today``, ``tomorrow``,
 ``the next day``, ``the following morning``, ``the day before``, ``that same day``,
-``two days later``, ``a week earlier``, ``three months ago``, ``the next week``,
-``last Monday``, ``the following Friday``. Vague phrases (``some time later``, ``one day``,
-``a few weeks later``) are found but reported as unresolved.
+``two days later``, ``a week earlier``, ``three months ago``, ``after a fortnight``,
+``the next week``, ``last Monday``, ``the following Friday``. Vague phrases (``some time
+later``, ``one day``, ``a few weeks later``) are found but reported as unresolved.
 
 We write this with :mod:`re` rather than use dateparser: we need the exact span of each phrase,
 resolution against the story's clock rather than the wall clock, and an explicit "unresolved"
@@ -116,6 +116,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"\b{_NUM}\s+(?P<unit>day|week|fortnight|month|year)s?\s+"
             r"(?P<dir>later|after(?:wards)?|afterward|on|earlier|before|ago)\b",
             re.I,
+        ),
+    ),
+    (
+        "after",
+        re.compile(
+            rf"\b(?P<dir>after|within)\s+{_NUM}\s+(?P<unit>day|week|fortnight|month|year)s?\b", re.I
         ),
     ),
     (
@@ -265,6 +271,10 @@ def _resolve(kind: str, m: re.Match[str], clock: str | None, day_first: bool) ->
     if kind in ("nextday", "dayafter", "lastnext"):
         sign = -1 if g["dir"].lower() in ("previous", "preceding", "before", "last") else 1
         return _shift(now, g["unit"].lower(), sign)
+    if kind == "after":
+        raw = g["n"].lower()
+        n = int(raw) if raw.isdigit() else NUMBERS[raw]
+        return _shift(now, g["unit"].lower(), n)
     if kind == "offset":
         raw = g["n"].lower()
         n = int(raw) if raw.isdigit() else NUMBERS[raw]

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 TimeStatus = Literal["resolved", "relative", "inherited", "unresolved"]
+Modality = Literal["asserted", "planned", "cancelled", "reported", "hypothetical", "negated"]
+MODALITIES = ("asserted", "planned", "cancelled", "reported", "hypothetical", "negated")
 FactStatus = Literal["current", "closed", "conflicting"]
 
 
@@ -59,6 +61,13 @@ class Event:
         entity_ids: actor name -> resolved entity id, set by the reconciler.
         place_id: resolved place entity id, set by the reconciler.
         flashback: the sentence tells of an earlier time (it does not move the clock).
+        modality: ``asserted`` (it happened), ``planned``, ``cancelled``, ``reported``
+            (rumour, hearsay, a letter), ``hypothetical`` (if, dreams, wishes) or ``negated``.
+            Only asserted events make location facts.
+        mentions: names as the parser operator read them, untyped: dicts with ``name``,
+            ``role`` (subject, object, with, loc, addressee, topic, poss, other) and this
+            sentence's ``person`` / ``place`` evidence. The reconciler types each name from
+            all evidence so far and fills :attr:`actors` and :attr:`location` from them.
     """
 
     action: str
@@ -73,6 +82,8 @@ class Event:
     entity_ids: dict[str, str] = field(default_factory=dict)
     place_id: str | None = None
     flashback: bool = False
+    modality: Modality = "asserted"
+    mentions: list[dict[str, Any]] = field(default_factory=list)
 
     def actor_names(self) -> list[str]:
         """Names of the actors, in order."""

@@ -30,7 +30,7 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from lcmem.memory.events import Conflict, Event, Fact
+from lcmem.memory.events import Actor, Conflict, Event, Fact
 from lcmem.memory.operator_rules import normalize_name
 from lcmem.types import content_hash
 
@@ -68,6 +68,14 @@ class Reconciler:
         self.dirty_nodes: set[str] = set()
         self.dirty_edges: set[str] = set()
         self._tick = 0
+        # Typing of parsed names (events with mentions): evidence [person, place] per name key,
+        # the type each key had when its events were merged, and every event in merge order,
+        # so that the graph can be rebuilt when a name's type changes.
+        self.evidence: dict[str, list[float]] = {}
+        self.typed: dict[str, str] = {}
+        self.order: list[Event] = []
+        self._by_first: dict[str, list[str]] = {}
+        self.rebuilt = False
 
     # -- entities -------------------------------------------------------------------------
     def entity(self, eid: str) -> dict[str, Any]:
@@ -227,10 +235,115 @@ class Reconciler:
             self.aliases[kind].setdefault(key, set()).add(eid)
 
     # -- events and facts -----------------------------------------------------------------
+    def kind_of(self, name: str) -> str:
+        """``person``, ``place`` or ``unknown``: what the evidence so far says ``name`` is.
+
+        Example:
+            >>> r = Reconciler()
+            >>> _ = r.add_event(Event("came", time="2030-01-01", id="e1", mentions=[
+            ...     {"name": "Ashgrove", "role": "subject", "person": 2.0, "place": 0.0}]))
+            >>> r.kind_of("Ashgrove")
+            'person'
+            >>> _ = r.add_event(Event("went", time="2030-01-02", id="e2", mentions=[
+            ...     {"name": "Ann", "role": "subject", "person": 2.0, "place": 0.0},
+            ...     {"name": "Ashgrove", "role": "loc", "place": 5.0, "person": 0.0}]))
+            >>> r.kind_of("Ashgrove"), r.latest_place("Ann")
+            ('place', 'Ashgrove')
+        """
+        key = normalize_name(name)
+        person, place = self.evidence.get(key, (0.0, 0.0))
+        if " " not in key:  # a first name shares the evidence of the full names it starts
+            for full in self._by_first.get(key, ()):
+                person += self.evidence[full][0]
+                place += self.evidence[full][1]
+        elif key.split()[0] in self.evidence:  # and a full name that of its first name
+            first = self.evidence[key.split()[0]]
+            person, place = person + first[0], place + first[1]
+        if person == place == 0.0:
+            return "unknown"
+        return "place" if place > person else "person"
+
+    def latest_place(self, person: str) -> str | None:
+        """Name of the place of ``person``'s latest location fact (a shortcut for tests)."""
+        ids = self.lookup(person, "person")
+        facts = self.facts.get(ids[0], []) if ids else []
+        return self.name_of(max(facts, key=lambda f: f.valid_from).value) if facts else None
+
     def add_event(self, event: Event) -> list[Conflict]:
-        """Merge ``event`` (its ``id`` set) into the graph; returns the conflicts it raised."""
+        """Merge ``event`` (its ``id`` set) into the graph; returns the conflicts it raised.
+
+        An event with parsed ``mentions`` first adds their evidence; if that changes the type
+        of a name seen before, the whole graph is rebuilt from the events in merge order with
+        the new types (so the graph never depends on when a type was decided).
+        """
         if event.id in self.graph:
             return []
+        self.order.append(event)
+        if event.mentions:
+            changed = False
+            for m in event.mentions:
+                key = normalize_name(m["name"])
+                if not key:
+                    continue
+                if " " in key and key not in self.evidence:
+                    self._by_first.setdefault(key.split()[0], []).append(key)
+                ev = self.evidence.setdefault(key, [0.0, 0.0])
+                ev[0] += float(m.get("person", 0.0))
+                ev[1] += float(m.get("place", 0.0))
+            keys = {normalize_name(m["name"]) for m in event.mentions}
+            keys |= {k.split()[0] for k in keys if " " in k and k.split()[0] in self.typed}
+            keys |= {f for k in list(keys) for f in self._by_first.get(k, ()) if f in self.typed}
+            for key in keys:
+                kind = self.kind_of(key)
+                if key in self.typed and self.typed[key] != kind:
+                    changed = True
+                self.typed[key] = kind
+            if changed:
+                self._rebuild()
+                return []
+        return self._merge(event)
+
+    def _rebuild(self) -> None:
+        """Re-merge every event with the current name types (after a type changed)."""
+        import networkx as nx
+
+        order = self.order
+        self.graph = nx.MultiDiGraph()
+        self.aliases = {"person": {}, "place": {}}
+        self.facts = defaultdict(list)
+        self.last_seen = {}
+        self._tick = 0
+        self.typed = {k: self.kind_of(k) for k in self.evidence}
+        for ev in order:
+            if ev.id not in self.graph:
+                self._merge(ev)
+        self.rebuilt = True
+
+    def _materialize(self, event: Event) -> None:
+        """Fill ``actors`` and ``location`` of a parsed event from its typed mentions."""
+        actors: list[Actor] = []
+        location, best = None, 0
+        for m in event.mentions:
+            kind = self.kind_of(m["name"])
+            if kind == "unknown":
+                continue  # nothing says what it is (a capitalised first word)
+            if kind == "person":
+                if m["role"] in ("topic", "addressee", "poss", "there"):
+                    continue  # talked about, written to: not there
+                role = m["role"] if m["role"] in ("subject", "with") else "object"
+                if m["name"] not in [a.name for a in actors]:
+                    actors.append(Actor(m["name"], role))
+            else:
+                rank = {"loc": 3, "there": 3, "subject": 2, "object": 2, "other": 1}.get(
+                    m["role"], 0
+                )
+                if rank > best:
+                    location, best = m["name"], rank
+        event.actors, event.location = actors, location
+
+    def _merge(self, event: Event) -> list[Conflict]:
+        if event.mentions:
+            self._materialize(event)
         self._tick += 1
         event.entity_ids = {}
         for actor in event.actors:
@@ -243,7 +356,7 @@ class Reconciler:
         )
         self._link_event(event)
         conflicts: list[Conflict] = []
-        if event.place_id and event.time:
+        if event.place_id and event.time and event.modality == "asserted":
             for eid in dict.fromkeys(event.entity_ids.values()):
                 conflict = self._add_fact(eid, event.place_id, event.time, event.id)
                 if conflict:

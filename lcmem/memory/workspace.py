@@ -30,8 +30,8 @@ from lcmem.memory.dates import find_dates, parse_date
 from lcmem.memory.events import Event, Fact, ObserveReport
 from lcmem.memory.operator import Operator, OperatorContext
 from lcmem.memory.operator_rules import RuleOperator, normalize_name
-from lcmem.memory.queries import QueryResult, parse_question, run, who_was_at
-from lcmem.memory.reconciler import Reconciler, sort_events
+from lcmem.memory.queries import SHAPES, QueryResult, parse_question, run, who_was_at
+from lcmem.memory.reconciler import Reconciler, edge_id, sort_events
 from lcmem.memory.store import MemoryStore
 from lcmem.types import content_hash
 
@@ -55,7 +55,9 @@ class EpisodicWorkspace:
         store_or_url: ``None`` (in memory), a database URL, a :class:`~lcmem.library.Library`
             or an :class:`~lcmem.stores.sql.SQLStore`; the memory tables live in that database
             and a saved workspace is loaded from it.
-        operator: ``"rules"`` (default), ``"llm"`` (needs ``llm``) or an :class:`Operator`.
+        operator: ``"auto"`` (default: ``"parser"`` when spaCy and its English pipeline are
+            installed, the ``memory`` extra, else ``"rules"``), ``"parser"``, ``"rules"``,
+            ``"llm"`` (needs ``llm``) or an :class:`Operator`.
         llm: used by the LLM operator and to settle ambiguous names.
         embedder: adds embedding similarity to entity resolution.
         speaker: who "I" is in observed chat turns (default ``"user"``).
@@ -65,7 +67,7 @@ class EpisodicWorkspace:
         self,
         store_or_url: Any = None,
         *,
-        operator: Operator | str = "rules",
+        operator: Operator | str = "auto",
         llm: LLM | None = None,
         embedder: Embedder | None = None,
         speaker: str = SPEAKER,
@@ -190,10 +192,21 @@ class EpisodicWorkspace:
     # -- persistence ----------------------------------------------------------------------
     def save(self) -> None:
         """Write what changed since the last save (done after every observation)."""
+        r = self.reconciler
         if self.store is None:
+            r.rebuilt = False
             self._clear_dirty()
             return
-        r = self.reconciler
+        if r.rebuilt:  # a name changed type: the graph was rebuilt, write all of it again
+            self.store.clear()
+            r.dirty_nodes = set(r.graph.nodes)
+            r.dirty_edges = {
+                k if k not in ("actor", "at") else edge_id(u, k, v)
+                for u, v, k in r.graph.edges(keys=True)
+            }
+            self._dirty_obs = set(self.observations)
+            self._dirty_clocks = set(self.clocks)
+            r.rebuilt = False
         nodes: dict[str, tuple[str, str, dict[str, Any]]] = {}
         for nid in r.dirty_nodes:
             d = r.graph.nodes[nid]
@@ -244,6 +257,15 @@ class EpisodicWorkspace:
         for i, ev in enumerate(r.all_events()):
             for ent in ev.entity_ids.values():
                 r.last_seen[ent] = i
+            r.order.append(ev)
+            for m in ev.mentions:
+                key = normalize_name(m["name"])
+                if " " in key and key not in r.evidence:
+                    r._by_first.setdefault(key.split()[0], []).append(key)
+                e = r.evidence.setdefault(key, [0.0, 0.0])
+                e[0] += float(m.get("person", 0.0))
+                e[1] += float(m.get("place", 0.0))
+        r.typed = {k: r.kind_of(k) for k in r.evidence}
         r._tick = len(r.last_seen)
 
     def export(self) -> dict[str, Any]:
@@ -293,8 +315,23 @@ class EpisodicWorkspace:
             return who_was_at(self.reconciler, place, self._t(time), state=True)
         return run(self.reconciler, "who_at", {"place": place, "time": self._t(time)})
 
-    def latest_location(self, person: str) -> QueryResult:
-        return run(self.reconciler, "latest", {"person": person})
+    def latest_location(self, person: str, as_of: str | None = None) -> QueryResult:
+        """Where ``person`` was last known to be (on or before ``as_of``, ISO or a phrase)."""
+        args = {"person": person}
+        if as_of is not None:
+            args["as_of"] = self._t(as_of)
+        return run(self.reconciler, "latest", args)
+
+    def places_visited(
+        self, person: str, start: str | None = None, end: str | None = None
+    ) -> QueryResult:
+        """Distinct places ``person`` was at (asserted events with a day in [start, end])."""
+        args = {"person": person}
+        if start is not None:
+            args["start"] = self._t(start)
+        if end is not None:
+            args["end"] = self._t(end)
+        return run(self.reconciler, "places", args)
 
     def timeline(self, name: str) -> QueryResult:
         """Events of a person or at a place, in time order."""
@@ -306,8 +343,31 @@ class EpisodicWorkspace:
     def met_both(self, a: str, b: str) -> QueryResult:
         return run(self.reconciler, "met_both", {"a": a, "b": b})
 
-    def count(self, person: str | None = None, place: str | None = None) -> QueryResult:
-        return run(self.reconciler, "count", {"person": person or "", "place": place or ""})
+    def count(
+        self,
+        person: str | None = None,
+        place: str | None = None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        what: str | None = None,
+    ) -> QueryResult:
+        """A count; :attr:`QueryResult.unit` says what it counts.
+
+        A person alone counts the distinct places they visited (``what="places"``); with a
+        place, or ``what="events"``, it counts asserted events. ``start`` / ``end`` bound the
+        days (inclusive).
+        """
+        from lcmem.memory.queries import count as _count
+
+        return _count(
+            self.reconciler,
+            person,
+            place,
+            start=self._t(start) if start else None,
+            end=self._t(end) if end else None,
+            what=what,
+        )
 
     def _t(self, time: str) -> str:
         if re.match(r"^\d{4}-\d{2}-\d{2}", time):
@@ -317,12 +377,20 @@ class EpisodicWorkspace:
             raise ConfigError(f"cannot read {time!r} as a date: use YYYY-MM-DD")
         return parsed
 
-    def ask(self, question: str) -> QueryResult | None:
-        """Answer a question of a known shape (see :func:`parse_question`), else ``None``."""
+    def ask(self, question: str) -> QueryResult:
+        """Answer a question of a known shape (see :func:`parse_question`).
+
+        A question of no known shape gives a result of kind ``"unparsed"`` (not
+        :attr:`~QueryResult.resolved`) whose text says so and lists the shapes understood.
+        """
         question = _FIRST_PERSON_Q.sub(self.speaker, question)
         parsed = parse_question(question, self.clock)
         if parsed is None:
-            return None
+            return QueryResult(
+                "unparsed",
+                text=f"cannot parse the question {question!r}; questions understood: {SHAPES}",
+                notes=["unparsed question"],
+            )
         kind, args = parsed
         return run(self.reconciler, kind, args)
 
@@ -423,7 +491,9 @@ class EpisodicWorkspace:
 
     def _mentioned(self, question: str) -> list[str]:
         """Entities whose name or alias appears in ``question`` (longest names first)."""
-        text = " " + normalize_name(re.sub(r"[^\w\s'’-]", " ", question)) + " "
+        plain = re.sub(r"[^\w\s'’-]", " ", question)
+        plain = re.sub(r"(?<=\w)['’]s?\b", "", plain)  # possessives: Brannoc's, Jonas'
+        text = " " + normalize_name(plain) + " "
         found: list[str] = []
         for kind in ("person", "place"):
             for alias, ids in sorted(
@@ -509,15 +579,35 @@ def _iso(at: Any) -> str | None:
 def _make_operator(operator: Operator | str, llm: LLM | None) -> Operator:
     if isinstance(operator, Operator):
         return operator
+    if operator == "auto":
+        operator = "parser" if parser_available() else "rules"
     if operator == "rules":
         return RuleOperator()
+    if operator == "parser":
+        from lcmem.memory.operator_parser import ParserOperator, load_pipeline
+
+        load_pipeline()  # a missing spaCy or model is a ConfigError now, not at observe time
+        return ParserOperator()
     if operator == "llm":
         if llm is None:
             raise ConfigError("the llm operator needs an LLM: pass llm=load_llm(...)")
         from lcmem.memory.operator_llm import LLMOperator
 
         return LLMOperator(llm)
-    raise ConfigError(f"operator must be 'rules', 'llm' or an Operator, got {operator!r}")
+    raise ConfigError(
+        f"operator must be 'auto', 'parser', 'rules', 'llm' or an Operator, got {operator!r}"
+    )
+
+
+def parser_available() -> bool:
+    """True if spaCy and an English pipeline for the parser operator are installed."""
+    import importlib.util
+
+    from lcmem.memory.operator_parser import MODEL_PACKAGES
+
+    return importlib.util.find_spec("spacy") is not None and any(
+        importlib.util.find_spec(m) is not None for m in MODEL_PACKAGES
+    )
 
 
 __all__ = ["EpisodicWorkspace", "NoEventsWarning", "looks_eventful"]

@@ -85,7 +85,7 @@ class MemoryPipeline(Pipeline):
         hint: bool = True,
         max_events: int = 12,
         max_tokens: int = 96,
-        operator: str = "rules",
+        operator: str = "auto",
         k: int | None = None,
         budget: int | None = None,
         on_text: Callable[[str], None] | None = None,

@@ -50,7 +50,8 @@ def test_question_parsing_and_citations(ws):
     assert "Lisbon" in ev.text
     assert ws.ask("Who was at the Old Mill on 12 March 2021?").answers == ["Bob Li", "Carla Diaz"]
     assert ws.ask("How many times was Alice at Riverside Park?").answers == ["2"]
-    assert ws.ask("Why is the sky blue?") is None
+    res = ws.ask("Why is the sky blue?")
+    assert res.kind == "unparsed" and not res.resolved and "cannot parse" in res.text
 
 
 def test_unknown_names_answer_none_with_a_note(ws):
