@@ -427,6 +427,10 @@ class Library:
         max_file_size: int = 10 * 2**20,
         progress: bool | None = False,
         batch_chunks: int = _FLUSH_CHUNKS,
+        executor: Literal["local", "ray"] = "local",
+        ray_address: str | None = "auto",
+        ray_actors: int | None = None,
+        ray_batch_docs: int | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally.
 
@@ -441,29 +445,55 @@ class Library:
             progress: show progress bars on stderr (``None``: if it is a terminal).
             batch_chunks: chunks embedded and committed per transaction; a crash loses at
                 most one batch of work.
+            executor: ``local`` (this process) or ``ray`` (Ray Data reads and chunks, a pool
+                of embedder actors embeds and writes to the store; needs ``lcmem[ray]``).
+            ray_address: the Ray cluster: ``auto`` (a running one, else a local one),
+                ``local`` or an address such as ``ray://head:10001``.
+            ray_actors: embedder actors (default: one per GPU, else one per two CPUs).
+            ray_batch_docs: documents embedded and committed per transaction on Ray
+                (default 16).
 
         Returns:
             An :class:`~lcmem.report.IndexReport`.
         """
-        from lcmem.indexing import local, stages
+        from lcmem.indexing import EXECUTORS, local, stages
+        from lcmem.indexing import ray as ray_executor
         from lcmem.indexing.plan import gone, plan, resolve_roots
 
         started = time.perf_counter()
         report = IndexReport()
         given, roots = resolve_roots(paths)
+        if executor not in EXECUTORS:
+            raise ConfigError(f"executor must be local or ray, got {executor!r}")
+        if executor == "ray":
+            ray_executor.import_ray()  # a missing extra fails before any work
         with self._lock(), make_progress(progress) as bar:
             self._ensure_manifest()
             _ = self.chunker  # settings that differ from the library's fail before any work
             dense, sparse = self._indices(need_dense=True)
             the_plan = plan(given, roots, self.store, max_file_size, report)
             bar.files_total(len(the_plan.files))
-            local.run(self, the_plan, report, bar, max(1, batch_chunks))
+            if executor == "ray":
+                ray_executor.run(
+                    self,
+                    the_plan,
+                    report,
+                    bar,
+                    address=ray_address,
+                    actors=ray_actors,
+                    write_batch=ray_batch_docs,
+                )
+            else:
+                local.run(self, the_plan, report, bar, max(1, batch_chunks))
             removed = gone(the_plan)
             if removed:
                 removed_ids = stages.delete(self.store, removed)
                 stages.drop_from_indices(dense, sparse, removed_ids)
                 report.removed += [d.path for d in removed]
                 report.chunks_removed += len(removed_ids)
+            if executor == "ray":  # workers wrote to the store: indices follow it
+                self._reconcile_sparse()
+                self._reconcile_dense()
             for variant in self._exact_variants():
                 self._exact(variant)  # one new segment for this run's documents
             self.save()

@@ -231,3 +231,34 @@ def drop_from_indices(dense: Any, sparse: Any, ids: Sequence[int]) -> None:
         arr = np.asarray(ids, dtype=np.int64)
         dense.remove(arr)
         sparse.remove(arr)
+
+
+def commit_idempotent(
+    store: SQLStore, pending: Sequence[Pending], fresh: dict[str, np.ndarray]
+) -> list[tuple[str, int, int]]:
+    """Like :func:`commit`, safe to run again and from several processes at once: each
+    document's row is locked and looked up by path inside the transaction, and a document
+    whose stored content hash is already this one is left as it is (a retried batch whose
+    first attempt committed). Returns ``(status, chunks written, chunks replaced)`` per
+    document, status ``added``, ``updated`` or ``already``."""
+    out: list[tuple[str, int, int]] = []
+    with store.transaction() as conn:
+        store.put_embeddings(conn, fresh)
+        for p in pending:
+            current = store.lock_document(conn, p.doc.path)
+            if current is not None and current.content_hash == p.raw_hash:
+                out.append(("already", len(p.chunks), 0))
+                continue
+            doc_id, replaced = store.upsert_document(
+                conn,
+                path=p.doc.path,
+                content_hash=p.raw_hash,
+                size=p.size,
+                mtime_ns=p.mtime_ns,
+                text=p.doc.text,
+                meta=p.doc.metadata,
+                existing_id=current.id if current else None,
+            )
+            new_ids = store.insert_chunks(conn, doc_id, p.chunks)
+            out.append(("updated" if current else "added", len(new_ids), len(replaced)))
+    return out
