@@ -73,7 +73,17 @@ def start_postgres(base: Path) -> tuple[str, Any]:
         port = s.getsockname()[1]
     env = {**os.environ, "LC_ALL": "C"}
     subprocess.run(
-        [*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "lcmem", "--auth=trust"],
+        [
+            *prefix,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "lcmem",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
         env=env,
