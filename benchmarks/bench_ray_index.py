@@ -206,7 +206,17 @@ def main() -> None:
     url, stop = start_postgres(Path(tempfile.mkdtemp(prefix="lcmem-bench-pg-")))
     os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
     t0 = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    for attempt in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
+        try:
+            ray.init(
+                num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING"
+            )
+            break
+        except Exception as exc:
+            print(f"ray.init failed ({exc}); attempt {attempt + 2}/3", flush=True)
+            ray.shutdown()
+    else:
+        raise SystemExit("could not start a local Ray cluster")
     ray_start = time.perf_counter() - t0
     actor_counts = [int(x) for x in args.actors.split(",")]
     plan: list[tuple[str, int | None]] = [("local", None)] + [("ray", n) for n in actor_counts]
