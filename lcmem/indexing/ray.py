@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +63,6 @@ def connect(address: str | None) -> Any:
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    # A raylet waits 30 s for its agents by default, too short on a loaded machine.
-    os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
     if address in (None, "local"):
         ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     elif address == "auto":
