@@ -16,7 +16,7 @@ Spec (frozen before any tuning; nothing is tuned here, the executor's defaults a
   ``index()`` (for Ray: actor start-up and their model loads; the local Ray cluster is started
   once before, ``ray.init(num_cpus=2)``, and its start-up is printed apart);
 - local runs embed with 2 threads (every core); each Ray actor embeds with 1 thread and asks
-  for 1 CPU; read-and-chunk tasks ask for 0.25 CPU;
+  for at most 1 CPU, leaving 0.25 CPU for read-and-chunk tasks (2 actors: 0.875 CPU each);
 - equality against the first local run: chunk set (file, start, end, context, text,
   embedding hash) identical; minimum cosine over every vector; top-10 (file, start) lists
   of every query in dense, bm25 and hybrid modes identical.
@@ -204,7 +204,6 @@ def main() -> None:
     queries = [d for p in pages if (d := description(p.read_text(errors="replace")))]
     queries = queries[: args.queries]
     url, stop = start_postgres(Path(tempfile.mkdtemp(prefix="lcmem-bench-pg-")))
-    os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
     t0 = time.perf_counter()
     for attempt in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         try:
@@ -234,7 +233,8 @@ def main() -> None:
                 res["cmp"] = compare(ref["lib"], res["lib"], queries) if res is not ref else None
                 print(
                     f"round {r} {label:8s} {res['seconds']:7.1f}s {res['chunks']} chunks "
-                    f"{res['chunks'] / res['seconds']:.1f} chunks/s (load {load_average()})",
+                    f"{res['chunks'] / res['seconds']:.1f} chunks/s (load {load_average()}) "
+                    f"{res['cmp']}",
                     flush=True,
                 )
                 rows.append(res)

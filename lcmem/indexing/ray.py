@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 READ_BATCH = 8  # files read and chunked per Ray Data task
 WRITE_BATCH = 16  # documents embedded and committed per actor call (one transaction)
 READ_CPUS = 0.25  # CPUs a read-and-chunk task asks for
-ACTOR_CPUS = 1  # CPUs (and embedding threads) per embedder actor
+ACTOR_CPUS = 1.0  # CPUs (and embedding threads) per embedder actor, at most
 
 _OPEN: dict[tuple[str, str], Library] = {}  # per worker process: the library, opened once
 
@@ -101,9 +101,12 @@ def run(
     gpus = float(cluster.get("GPU", 0))
     if num_gpus is None:
         num_gpus = 1.0 if gpus >= 1 else 0.0
+    cpus = float(cluster.get("CPU", 2))
     if actors is None:
-        per = int(gpus // num_gpus) if num_gpus else int(cluster.get("CPU", 2)) // 2
+        per = int(gpus // num_gpus) if num_gpus else int(cpus) // 2
         actors = max(1, per)
+    # Actors must leave room for a read-and-chunk task, or they wait for input forever.
+    actor_cpus = min(ACTOR_CPUS, max(0.1, (cpus - READ_CPUS) / actors))
     items = []
     order: dict[str, int] = {}
     for f in the_plan.files:
@@ -127,10 +130,10 @@ def run(
         )
         ds = ds.map_batches(
             EmbedWriter,
-            fn_constructor_kwargs={**spec, "threads": ACTOR_CPUS},
+            fn_constructor_kwargs={**spec, "threads": max(1, round(actor_cpus))},
             batch_size=max(1, write_batch or WRITE_BATCH),
             compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=ACTOR_CPUS,
+            num_cpus=actor_cpus,
             num_gpus=num_gpus,
         )
         outcomes = [json.loads(r["payload"]) for r in ds.iter_rows()]

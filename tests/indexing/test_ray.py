@@ -132,7 +132,8 @@ def test_ray_index_equals_local_and_stays_incremental(ray_cluster, tmp_path, fre
     (docs / "rm.txt").unlink()
     _pages(docs, ("mkdir",))
     ra2 = local.index([docs])
-    rb2 = remote.index([docs], executor="ray", ray_batch_docs=2)
+    # two actors on two CPUs: they must leave room for the read tasks
+    rb2 = remote.index([docs], executor="ray", ray_batch_docs=2, ray_actors=2)
     for r in (ra2, rb2):
         assert r.updated == [str((docs / "cp.txt").resolve())]
         assert r.removed == [str((docs / "rm.txt").resolve())]
