@@ -203,7 +203,6 @@ def main() -> None:
     size = write_corpus(pages, corpus)
     queries = [d for p in pages if (d := description(p.read_text(errors="replace")))]
     queries = queries[: args.queries]
-    url, stop = start_postgres(Path(tempfile.mkdtemp(prefix="lcmem-bench-pg-")))
     t0 = time.perf_counter()
     for attempt in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         try:
@@ -217,6 +216,7 @@ def main() -> None:
     else:
         raise SystemExit("could not start a local Ray cluster")
     ray_start = time.perf_counter() - t0
+    url, stop = start_postgres(Path(tempfile.mkdtemp(prefix="lcmem-bench-pg-")))
     actor_counts = [int(x) for x in args.actors.split(",")]
     plan: list[tuple[str, int | None]] = [("local", None)] + [("ray", n) for n in actor_counts]
     rows: list[dict] = []
