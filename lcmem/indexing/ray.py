@@ -122,7 +122,9 @@ def run(
     if items:
         _quiet_ray_data(ray, bar)
         spec = {"target": lib.location, "index_dir": str(lib.folder)}
-        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items) // READ_BATCH))
+        # at least two blocks per actor, so that every actor gets batches to embed
+        blocks = min(len(items), max(2 * actors, -(-len(items) // READ_BATCH)))
+        ds = ray.data.from_items(items, override_num_blocks=blocks)
         # Reading and chunking are light next to embedding: a quarter CPU per task, which
         # also keeps Ray Data from fusing them into the embedder actors.
         ds = ds.map_batches(
