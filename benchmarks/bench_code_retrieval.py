@@ -32,6 +32,13 @@ the current default is built again, its embedding cache carried over (the embedd
 not depend on the analyzer), so only chunking and BM25 are redone. Rows are printed as they
 finish and appended to ``benchmarks/results/code_retrieval.tsv``.
 
+Queries are split into dev and test by their sentence (``splits.split_of``, frozen); both are
+reported beside the whole set (nothing is tuned here). ``--embed-precision int8`` builds the
+stores with the quantized ONNX model (issue 15's quality gate) in their own folder
+(``WORK/int8/``; fp32 stores stay in ``WORK/``), so vectors are never mixed; index CPU seconds
+and chunks/s are printed. ``--summary FILE`` writes the metrics as JSON (``int8_gate.py``
+compares two).
+
 Run: ``.venv/bin/python benchmarks/bench_code_retrieval.py`` (``--max-files 10 --queries 50``
 for a quick check).
 """
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import platform
 import random
@@ -62,8 +70,10 @@ from lcmem.types import Chunk, Document
 
 try:
     from benchmarks.machine import cpu_model, load_average
+    from benchmarks.splits import SPLITS, split_of
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from machine import cpu_model, load_average  # type: ignore[no-redef]
+    from splits import SPLITS, split_of  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work" / "code_retrieval"
@@ -276,6 +286,20 @@ def main() -> None:
     ap.add_argument(
         "--read-budget", type=int, default=1000, help="tokens read for the size-neutral metric"
     )
+    ap.add_argument(
+        "--embed-precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="embedding precision of the stores (int8 stores live in WORK/int8/)",
+    )
+    ap.add_argument("--threads", type=int, default=None, help="embedding threads (default: all)")
+    ap.add_argument(
+        "--chunkers",
+        default="ast,fixed,whole",
+        help="comma-separated subset of ast, fixed, whole (default: all three)",
+    )
+    ap.add_argument("--results", type=Path, default=RESULTS, help="TSV log appended to")
+    ap.add_argument("--summary", type=Path, default=None, help="write metrics as JSON here")
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
@@ -298,27 +322,59 @@ def main() -> None:
         flush=True,
     )
     print(f"analyzer: {Analyzer().config()}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not RESULTS.exists()
+    split = {t.query: split_of(t.query) for t in queries}
+    print(
+        "split: " + ", ".join(f"{s} {sum(v == s for v in split.values())}" for s in SPLITS),
+        flush=True,
+    )
+    precision = args.embed_precision
+    store_root = args.work if precision == "fp32" else args.work / precision
+    wanted = set(args.chunkers.split(","))
+    results: Path = args.results
+    results.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not results.exists()
     rows: list[tuple[str, str, float, float, float, float, float, float]] = []
     ranks: dict[tuple[str, str], list[int]] = {}  # (chunker, mode) -> def-line rank per query
-    with RESULTS.open("a", encoding="utf-8") as log:
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}  # chunker/mode/subset
+    index_stats: dict[str, dict[str, float]] = {}
+    overlap_ranks: dict[str, dict[str, list[int]]] = {}  # chunker -> mode -> rank (0: none)
+    with results.open("a", encoding="utf-8") as log:
         if new_file:
             log.write(
                 "when\tchunker\tmode\tfiles\tqueries\tchunks\tmrr10_overlap\trecall10_overlap"
                 "\tmrr10_defline\trecall10_defline\tms_per_query\tload\ttokens_per_chunk"
-                "\tread_budget\tdefline_within_budget\tsplit_identifiers\n"
+                "\tread_budget\tdefline_within_budget\tsplit_identifiers\tprecision\n"
             )
         for label, chunker in chunkers().items():
-            store = args.work / re.sub(r"\W+", "-", label.split()[0])
+            key = re.sub(r"\W+", "-", label.split()[0])
+            if key not in wanted:
+                continue
+            store = store_root / key
             if reset_if_analyzer_changed(store):
                 print(f"{label}: analyzer changed, store rebuilt (embeddings kept)", flush=True)
             whole = label == "whole file"
-            t0 = time.perf_counter()
-            with lcmem.open(store, chunker=chunker) as lib:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            with lcmem.open(
+                store, chunker=chunker, embed_precision=precision, threads=args.threads
+            ) as lib:
                 report = lib.index([src_dir])
+                index_s, index_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                index_stats[label] = {
+                    "wall_s": index_s,
+                    "cpu_s": index_cpu,
+                    "embedded": report.embedded,
+                    "chunks_added": report.chunks_added,
+                }
+                if report.embedded:
+                    print(
+                        f"{label} ({precision}): {report.embedded} chunks embedded in "
+                        f"{index_s:.1f} s wall, {index_cpu:.1f} s CPU: "
+                        f"{report.embedded / index_s:.1f} chunks/s wall, "
+                        f"{report.embedded / index_cpu:.1f} chunks/s CPU",
+                        flush=True,
+                    )
                 n_chunks = lib.status().get("chunks", 0)
-                split = lib.analyzer.split_identifiers
+                split_ids = lib.analyzer.split_identifiers
                 tok_chunk = sum(
                     c.token_count for c in lib.get_chunks(lib.store.chunk_ids().tolist())
                 ) / max(1, n_chunks)
@@ -332,6 +388,8 @@ def main() -> None:
                     rr, found = [0.0, 0.0], [0, 0]  # overlap criterion, def-line criterion
                     within = 0
                     mode_ranks: list[int] = []
+                    first_overlap: list[int] = []
+                    per_split = {s: [0.0, 0.0, 0] for s in SPLITS}  # rr overlap, rr def, n
                     t1 = time.perf_counter()
                     for t in queries:
                         hits = lib.search(t.query, k=CUTOFF, mode=mode)  # type: ignore[arg-type]
@@ -346,6 +404,13 @@ def main() -> None:
                                     rr[c] += 1 / rank
                                     found[c] += 1
                                     done[c] = True
+                        cell = per_split[split[t.query]]
+                        cell[2] += 1
+                        for c in (0, 1):
+                            hit = [r for r, ok in enumerate(oks, 1) if ok[c]]
+                            cell[c] += 1 / hit[0] if hit else 0.0
+                            if c == 0:
+                                first_overlap.append(hit[0] if hit else 0)
                         first = [r for r, ok in enumerate(oks, 1) if ok[1]]
                         mode_ranks.append(first[0] if first else 0)
                         within += read_rank(
@@ -359,6 +424,7 @@ def main() -> None:
                     mrr_d, rec_d = rr[1] / nq, found[1] / nq
                     read = within / nq
                     ranks[(label, mode)] = mode_ranks
+                    overlap_ranks.setdefault(label, {})[mode] = first_overlap
                     rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d, read))
                     print(
                         f"  {label:<22} {mode:<7} overlap: MRR@10 {mrr:.3f} R@10 {rec:.3f}; "
@@ -366,11 +432,21 @@ def main() -> None:
                         f"{args.read_budget} tokens {read:.3f}; {ms:.0f} ms/query",
                         flush=True,
                     )
+                    cells = summary.setdefault(label, {}).setdefault(mode, {})
+                    cells["all"] = {"mrr": mrr, "mrr_defline": mrr_d, "queries": nq}
+                    for s, (r_o, r_d, n) in per_split.items():
+                        cells[s] = {"mrr": r_o / max(1, n), "mrr_defline": r_d / max(1, n)}
+                        cells[s]["queries"] = n
+                        print(
+                            f"  {'':<22} {'':<7} {s:<4} ({n} queries) overlap MRR@10 "
+                            f"{r_o / max(1, n):.3f}; def line MRR@10 {r_d / max(1, n):.3f}",
+                            flush=True,
+                        )
                     log.write(
                         f"{time.strftime('%FT%T')}\t{label}\t{mode}\t{len(files)}\t"
                         f"{nq}\t{n_chunks}\t{mrr:.4f}\t{rec:.4f}\t{mrr_d:.4f}\t{rec_d:.4f}\t"
                         f"{ms:.1f}\t{load_average()}\t{tok_chunk:.1f}\t{args.read_budget}\t"
-                        f"{read:.4f}\t{split}\n"
+                        f"{read:.4f}\t{split_ids}\t{precision}\n"
                     )
                     log.flush()
 
@@ -398,6 +474,24 @@ def main() -> None:
         f"Python {platform.python_version()}"
     )
     print(f"command: {command}")
+    if args.summary:
+        args.summary.write_text(
+            json.dumps(
+                {
+                    "benchmark": "bench_code_retrieval",
+                    "metric": "mrr",
+                    "precision": precision,
+                    "files": len(files),
+                    "queries": len(queries),
+                    "index": index_stats,
+                    "results": summary,
+                    "query_ids": [t.query for t in queries],
+                    "ranks": overlap_ranks,
+                    "command": command,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def main() -> None:
     sparse.add(ids, analyzer.many(texts))
     systems = {
         "old (rrf k=60, 50 cand.)": HybridIndex(
-            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0)
+            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0)
         ),
         f"new ({DEFAULT_FUSION})": HybridIndex(dense, sparse, DEFAULT_FUSION),
     }

@@ -111,9 +111,10 @@ def children_cpu() -> float:
 
 
 def cli_index(
-    corpus: Path, store: Path, env: dict[str, str]
+    corpus: Path, store: Path, env: dict[str, str], extra: list[str] | None = None
 ) -> tuple[float, float, dict[str, Any]]:
-    """Wall and CPU seconds of ``python -m lcmem.cli index`` and its JSON report."""
+    """Wall and CPU seconds of ``python -m lcmem.cli index`` (plus options ``extra``, e.g.
+    ``["--embed-precision", "int8"]``) and its JSON report."""
     cmd = [
         sys.executable,
         "-m",
@@ -124,6 +125,7 @@ def cli_index(
         str(store),
         "--json",
         "--quiet",
+        *(extra or []),
     ]
     cpu0, t0 = children_cpu(), time.perf_counter()
     proc = subprocess.run(

@@ -8,8 +8,14 @@ real CLI, then every query is searched in each mode (``bm25``, ``dense``, ``hybr
 ``--k`` chunks, chunk hits are collapsed to documents (first occurrence kept), and nDCG@10,
 Recall@10 and MRR@10 are computed (one relevant document per query, binary relevance).
 
+Queries are also split into dev and test by the page's file name (``splits.split_of``, frozen);
+both are reported (nothing is tuned here). ``--embed-precision int8`` indexes with the
+quantized ONNX model (issue 15's quality gate); each precision has its own store, so vectors
+are never mixed, and index throughput (chunks/s of wall and CPU time) is printed.
+
 Run: ``.venv/bin/python benchmarks/bench_quality.py`` (``--pages 30`` for a quick check). The
-store in ``WORK/quality/`` is reused when the corpus is unchanged (``--fresh`` rebuilds it).
+store in ``WORK/quality-PRECISION/`` is reused when the corpus is unchanged (``--fresh``
+rebuilds it); ``--summary FILE`` writes the metrics as JSON (``int8_gate.py`` compares two).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ try:
         man_pages,
         snapshot_code,
     )
+    from benchmarks.splits import SPLITS, split_of
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from bench_index import (  # type: ignore[no-redef]
         child_env,
@@ -47,6 +54,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
         man_pages,
         snapshot_code,
     )
+    from splits import SPLITS, split_of  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO / "benchmarks" / ".work"
@@ -154,13 +162,15 @@ def metrics(ranks: list[int | None], cutoff: int = CUTOFF) -> dict[str, float]:
     }
 
 
-def run_queries(store: Path, queries: dict[str, str], mode: str, k: int) -> dict[str, object]:
+def run_queries(
+    store: Path, queries: dict[str, str], mode: str, k: int, threads: int | None = None
+) -> dict[str, object]:
     """Search every query in ``mode``; ranks of the relevant documents and latencies (s)."""
     import lcmem
 
     ranks: list[int | None] = []
     seconds: list[float] = []
-    with lcmem.open(store) as lib:
+    with lcmem.open(store, threads=threads) as lib:
         lib.search("warm up the indices and the model", k=k, mode=mode)  # type: ignore[arg-type]
         for query, relevant in queries.items():
             t0 = time.perf_counter()
@@ -187,13 +197,23 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=50, help="chunks retrieved per query")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated search modes")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch/OMP threads (default: torch's default)"
+        "--threads",
+        type=int,
+        default=None,
+        help="embedding threads (OMP/torch and lcmem's --threads; default: every core)",
     )
+    parser.add_argument(
+        "--embed-precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="embedding precision of the store (lcmem index --embed-precision)",
+    )
+    parser.add_argument("--summary", type=Path, default=None, help="write metrics as JSON here")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="scratch folder")
     parser.add_argument("--fresh", action="store_true", help="rebuild the store from scratch")
     args = parser.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
-    work = args.work.resolve() / "quality"
+    work = args.work.resolve() / f"quality-{args.embed_precision}"
     # One version of lcmem for the whole run (the CLI subprocess and the searches here), even
     # if the work tree changes meanwhile.
     code, version = snapshot_code(work / "code")
@@ -212,18 +232,35 @@ def main() -> None:
     )
     if args.fresh and store.exists():
         shutil.rmtree(store)
-    index_s, _, report = cli_index(folder, store, env)
-    print(f"index: {index_s:.1f}s ({report['summary']}, {report['chunks_added']} chunks added)")
+    extra = ["--embed-precision", args.embed_precision]
+    if args.threads:
+        extra += ["--threads", str(args.threads)]
+    index_s, index_cpu, report = cli_index(folder, store, env, extra)
+    embedded = report["embedded"]
+    print(
+        f"index ({args.embed_precision}): {index_s:.1f} s wall, {index_cpu:.1f} s CPU "
+        f"({report['summary']}, {report['chunks_added']} chunks added, {embedded} embedded"
+        + (
+            f": {embedded / index_s:.1f} chunks/s wall, {embedded / index_cpu:.1f} chunks/s CPU)"
+            if embedded
+            else ")"
+        ),
+        flush=True,
+    )
 
     import lcmem
 
-    with lcmem.open(store) as lib:
+    with lcmem.open(store, threads=args.threads) as lib:
         n_chunks = lib.status()["chunks"]
+        recorded = lib.manifest.get("embedder", {}).get("precision", "fp32")
+    if recorded != args.embed_precision:
+        sys.exit(f"store {store} holds {recorded} vectors, not {args.embed_precision}")
     gcloud = {q for q, name in corpus.queries.items() if name.startswith("gcloud")}
     subsets = {
         "all": set(corpus.queries),
         "non-gcloud": set(corpus.queries) - gcloud,
         "gcloud_*": gcloud,
+        **{s: {q for q, name in corpus.queries.items() if split_of(name) == s} for s in SPLITS},
     }
     header = [
         "mode",
@@ -236,9 +273,10 @@ def main() -> None:
     ]
     rows: list[list[str]] = []
     per_query: dict[str, dict[str, object]] = {}
+    summary: dict[str, dict[str, dict[str, float]]] = {}
     for mode in args.modes.split(","):
         t0 = time.perf_counter()
-        res = run_queries(store, corpus.queries, mode, args.k)
+        res = run_queries(store, corpus.queries, mode, args.k, args.threads)
         print(f"{mode}: {len(corpus.queries)} queries in {time.perf_counter() - t0:.1f}s")
         per_query[mode] = res
         ranks_of = dict(zip(corpus.queries, res["ranks"], strict=True))  # type: ignore[call-overload]
@@ -248,6 +286,7 @@ def main() -> None:
             if not qs:
                 continue
             m = metrics([ranks_of[q] for q in qs])
+            summary.setdefault(mode, {})[subset] = {**m, "queries": len(qs)}
             rows.append(
                 [
                     mode if subset == "all" else f"  {subset}",
@@ -271,15 +310,39 @@ def main() -> None:
         f"{len(corpus.missing)} without a NAME description and {len(corpus.duplicate)} sharing "
         "one"
     )
-    import torch
+    import onnxruntime
 
     print(
-        f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, embed precision "
+        f"{args.embed_precision}, onnxruntime {onnxruntime.__version__}, threads "
+        f"{args.threads or 'default'}, Python {platform.python_version()}"
     )
     print(f"load average (1/5/15 min): start {load_start}; end {load_average()}")
     print(f"lcmem: {version} (copied to {code}; imported from {Path(lcmem.__file__).parent})")
     print(f"command: {command}")
+    if args.summary:
+        args.summary.write_text(
+            json.dumps(
+                {
+                    "benchmark": "bench_quality",
+                    "metric": "ndcg",
+                    "precision": args.embed_precision,
+                    "pages": corpus.n_pages,
+                    "documents": n_docs,
+                    "chunks": n_chunks,
+                    "index": {
+                        "wall_s": index_s,
+                        "cpu_s": index_cpu,
+                        "embedded": embedded,
+                        "chunks_added": report["chunks_added"],
+                    },
+                    "results": summary,
+                    "lcmem": version,
+                    "command": command,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ in alternating order as separate ``python -m lcmem.cli search`` processes; wall 
 each side first (disk cache, byte code; the ONNX file is already exported). Byte code is
 written to a cache folder under ``--work`` (``PYTHONPYCACHEPREFIX``), as after an install.
 
+Queries: a frozen list of ten man-page questions, five ``dev`` (the only ones looked at while
+changing the start-up path) and five ``test``; run ``r`` uses query ``r`` of each split, and
+medians are printed per split and overall.
+
 Run: ``python benchmarks/bench_search_latency.py --store LIB --runs 5``
 """
 
@@ -37,6 +41,22 @@ from machine import cpu_model, load_average
 REPO = Path(__file__).resolve().parent.parent
 BASE_REF = "6cda8c7"  # main when issue 15's branch started
 MODES = ("hybrid", "dense", "bm25")
+QUERIES = {  # frozen 2026-12-07 before the second round of start-up work
+    "dev": (
+        "compress files",
+        "list directory contents",
+        "show running processes",
+        "change file permissions",
+        "copy files between hosts",
+    ),
+    "test": (
+        "print lines matching a pattern",
+        "configure a network interface",
+        "count words in a file",
+        "schedule a command to run later",
+        "display disk usage",
+    ),
+}
 
 
 def extract(ref: str, dest: Path) -> Path:
@@ -83,7 +103,6 @@ def search_once(code: Path, store: Path, query: str, mode: str, k: int) -> tuple
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, required=True)
-    ap.add_argument("--query", default="compress files")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--modes", default=",".join(MODES))
@@ -101,33 +120,38 @@ def main() -> None:
     con.close()
     modes = args.modes.split(",")
     for code in sides.values():  # warm-up, untimed
-        search_once(code, args.store, args.query, "hybrid", args.k)
-    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        search_once(code, args.store, QUERIES["dev"][0], "hybrid", args.k)
+    times: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for r in range(args.runs):
-        for mode in modes:
-            order = list(sides) if r % 2 == 0 else list(sides)[::-1]
-            for side in order:
-                res = search_once(sides[side], args.store, args.query, mode, args.k)
-                times.setdefault((side, mode), []).append(res)
+        for split, queries in QUERIES.items():
+            query = queries[r % len(queries)]
+            for mode in modes:
+                order = list(sides) if r % 2 == 0 else list(sides)[::-1]
+                for side in order:
+                    res = search_once(sides[side], args.store, query, mode, args.k)
+                    times.setdefault((side, mode, split), []).append(res)
     print(
         f"# {cpu_model()}; load {load_average()}; library {args.store} ({n_chunks} chunks); "
-        f"query {args.query!r}, k {args.k}; {args.runs} runs; before = {args.before_ref}"
+        f"k {args.k}; {args.runs} runs per split; before = {args.before_ref}"
     )
     print(
-        f"{'mode':<8}{'before wall':>12}{'after wall':>12}{'before cpu':>12}{'after cpu':>11}"
-        f"{'wall ratio':>12}{'cpu ratio':>11}"
+        f"{'mode':<8}{'split':<6}{'before wall':>12}{'after wall':>12}{'before cpu':>12}"
+        f"{'after cpu':>11}{'wall ratio':>12}{'cpu ratio':>11}"
     )
     for mode in modes:
-        bw = statistics.median(w for w, _ in times[("before", mode)])
-        aw = statistics.median(w for w, _ in times[("after", mode)])
-        bc = statistics.median(c for _, c in times[("before", mode)])
-        ac = statistics.median(c for _, c in times[("after", mode)])
-        print(
-            f"{mode:<8}{bw:>12.2f}{aw:>12.2f}{bc:>12.2f}{ac:>11.2f}{bw / aw:>12.2f}{bc / ac:>11.2f}"
-        )
+        for split in (*QUERIES, "all"):
+            splits = list(QUERIES) if split == "all" else [split]
+            b = [x for s in splits for x in times[("before", mode, s)]]
+            a = [x for s in splits for x in times[("after", mode, s)]]
+            bw, aw = statistics.median(w for w, _ in b), statistics.median(w for w, _ in a)
+            bc, ac = statistics.median(c for _, c in b), statistics.median(c for _, c in a)
+            print(
+                f"{mode:<8}{split:<6}{bw:>12.2f}{aw:>12.2f}{bc:>12.2f}{ac:>11.2f}"
+                f"{bw / aw:>12.2f}{bc / ac:>11.2f}"
+            )
     print("all runs (wall s):")
-    for (side, mode), vals in sorted(times.items()):
-        print(f"  {side:<7}{mode:<8}" + " ".join(f"{w:.2f}" for w, _ in vals))
+    for (side, mode, split), vals in sorted(times.items()):
+        print(f"  {side:<7}{mode:<8}{split:<6}" + " ".join(f"{w:.2f}" for w, _ in vals))
 
 
 if __name__ == "__main__":

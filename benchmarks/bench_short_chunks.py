@@ -31,7 +31,6 @@ Run: ``.venv/bin/python benchmarks/bench_short_chunks.py [--parts sizes,names,re
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import random
 import re
@@ -49,6 +48,7 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from bench_quality import split_page  # noqa: E402
 from manpages import CACHE_ROOT, LOW_PRIORITY  # noqa: E402
+from splits import split_of  # noqa: E402
 
 from lcmem.chunkers import CodeChunker, RecursiveChunker  # noqa: E402
 from lcmem.chunkers.bounds import section_of  # noqa: E402
@@ -97,11 +97,6 @@ LAST = [
     "Petrov",
     "Walsh",
 ]
-
-
-def split_of(item: str) -> str:
-    """``dev`` or ``test``: a frozen split by a hash of the item id."""
-    return "dev" if hashlib.sha1(item.encode()).digest()[0] % 2 == 0 else "test"
 
 
 def man_texts(start: int, n: int) -> list[tuple[str, str]]:

@@ -62,6 +62,10 @@ TASKS = ("man", "para", "code", "passkey", "passkey_b")
 CORPUS_OF = {"man": "man", "para": "man", "code": "code", "passkey": "passkey"}
 CORPUS_OF["passkey_b"] = "passkey_b"
 METRIC_OF = {"man": "mrr", "para": "mrr", "code": "mrr", "passkey": "acc1", "passkey_b": "acc1"}
+# Held out (round 2): written after the default fusion was chosen, never used to tune it.
+HELD_OUT = ("fact",)
+CORPUS_OF["fact"] = "fact"
+METRIC_OF["fact"] = "acc1"
 
 MAN_PAGES = 150  # pages drawn (non-gcloud, seeded order), before dropping unusable ones
 MAN_MAX_CHARS = 30_000  # longer pages are left out (bounds the embedding cost)
@@ -644,9 +648,94 @@ def passkey_b_corpus(
     return corpus
 
 
+# -- fact lookup, generator C (held out: written after the round-2 default was frozen) --------
+_C_CITIES = """Lisbon Porto Valencia Bergen Tallinn Ghent Trieste Krakow Aarhus Lyon Bremen Utrecht
+Seville Turku Brno Graz Cork Bilbao Malmo Riga Bordeaux Dresden Verona Gdansk Leeds Basel Split
+Nantes Tampere Leiden Coimbra Tartu""".split()  # noqa: SIM905
+_C_ADJS = "old north south tall narrow upper lower east west iron stone wooden".split()  # noqa: SIM905
+_C_OBJECTS = "gate lighthouse bridge tower fountain ferry tram chapel mill pier".split()  # noqa: SIM905
+_C_COLORS = "crimson teal ochre violet amber olive scarlet navy ivory coral maroon jade".split()  # noqa: SIM905
+
+
+def stdlib_paragraphs(first: str = "n", last: str = "z") -> list[str]:
+    """Docstring paragraphs (80+ characters) of the stdlib modules whose names start with
+    ``first``-``last``, in a fixed order: prose the other generators do not use."""
+    import ast
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: list[str] = []
+    for path in sorted(root.glob("*.py")):
+        if not (first <= path.name[0].lower() <= last) or path.name.startswith("_"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef):
+                doc = ast.get_docstring(node)
+                for para in (doc or "").split("\n\n"):
+                    para = " ".join(para.split())
+                    if len(para) >= 80:
+                        out.append(para)
+    return out
+
+
+def fact_corpus(n_docs: int = PASSKEY_DOCS, tokens: int = PASSKEY_TOKENS, seed: int = 0) -> Corpus:
+    """Generator C: stdlib n-z docstring prose; per document two targets ``The <adj> <object>
+    of <city> was painted <color>.`` asked as ``What color was the <adj> <object> of <city>
+    painted?`` and three near-miss decoys (the same city with another object or adjective, or
+    the same adjective and object in another city)."""
+    from lcmem.tokens import HFTokenizer
+
+    tok = HFTokenizer.default()
+    filler = stdlib_paragraphs()
+    counts = tok.count_many(filler)
+    rng = random.Random(f"fusion-fact-{seed}-{tokens}")
+    corpus = Corpus(f"fact{tokens}")
+    keys = [(a, o, c) for c in _C_CITIES for o in _C_OBJECTS for a in _C_ADJS]
+    rng.shuffle(keys)
+    targets = keys[: 2 * n_docs]
+    taken = set(targets)
+    for d in range(n_docs):
+        doc = f"town{d:03d}.txt"
+        sentences, questions = [], []
+        for adj, obj, city in targets[2 * d : 2 * d + 2]:
+            sentences.append(f"The {adj} {obj} of {city} was painted {rng.choice(_C_COLORS)}.")
+            questions.append(
+                (f"{adj} {obj} of {city}", f"What color was the {adj} {obj} of {city} painted?")
+            )
+        for _ in range(3):
+            adj, obj, city = rng.choice(targets[2 * d : 2 * d + 2])
+            while True:
+                near = rng.choice(
+                    [
+                        (rng.choice(_C_ADJS), obj, city),
+                        (adj, rng.choice(_C_OBJECTS), city),
+                        (adj, obj, rng.choice(_C_CITIES)),
+                    ]
+                )
+                if near not in taken:
+                    taken.add(near)
+                    break
+            a2, o2, c2 = near
+            sentences.append(f"The {a2} {o2} of {c2} was painted {rng.choice(_C_COLORS)}.")
+        budget = tokens - sum(tok.count(s) + 2 for s in sentences)
+        base = "\n\n".join(longqa._filler(rng, filler, counts, budget))
+        placed = [(s, "fact", rng.uniform(0.03, 0.97)) for s in sentences]
+        text, _ = longqa._insert(base, placed)
+        corpus.docs[doc] = text
+        for key_text, q in questions:
+            key = f"{doc}:{key_text}"
+            corpus.queries.append(Query(f"fact:{key}", "fact", split_of(key), q, doc))
+    return corpus
+
+
 CORPORA: dict[str, Callable[[], Corpus]] = {
     "man": man_corpus,
     "code": code_corpus,
     "passkey": passkey_corpus,
     "passkey_b": passkey_b_corpus,
+    "fact": fact_corpus,
 }

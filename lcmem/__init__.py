@@ -25,8 +25,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
-
 _EXPORTS = {
     "open": "lcmem.library",
     "Library": "lcmem.library",
@@ -40,6 +38,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    __version__: str
     from lcmem import errors
     from lcmem.library import Library, open
     from lcmem.pipelines.base import Answer
@@ -60,6 +59,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # computed on first use: importlib.metadata costs ~0.1 s
+        globals()[name] = value = _version()
+        return value
     if name == "errors":
         return importlib.import_module("lcmem.errors")
     module = _EXPORTS.get(name)

@@ -234,7 +234,8 @@ def index(
     default=None,
     metavar="METHOD[:KEY=VALUE,...]",
     help="hybrid fusion for this search (default: the library's): zscore, minmax, tmm or rrf, "
-    "e.g. rrf:k=60 or zscore:dense=0.4,boost=1",
+    "e.g. rrf:k=60 or zscore:coverage=1,boost=8 (keys: dense, k, candidates, boost, complete, "
+    "adaptive, coverage)",
 )
 @click.option(
     "--group",

@@ -40,7 +40,7 @@ from lcmem.errors import (
 )
 from lcmem.progress import make_progress
 from lcmem.report import IndexReport
-from lcmem.stores.sql import SQLStore
+from lcmem.stores.store import Store
 from lcmem.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Library:
         db_url, folder = _resolve_target(target, index_dir)
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.store = SQLStore(db_url)
+        self.store = Store(db_url)
         self.manifest: dict[str, Any] = self.store.get_meta("manifest") or {}
         self._embedder = self._choose_embedder(embedder, embed_precision, threads)
         self._dim_checked = False

@@ -321,6 +321,7 @@ def test_fusion_setting_override_and_document_groups(lib_and_corpus):
     top = hits[0].scores
     assert top["dense_weight"] + top["bm25_weight"] == pytest.approx(1.0)
     assert top["dense_part"] + top["bm25_part"] == pytest.approx(hits[0].score)
+    assert 0.0 <= top["bm25_coverage"] <= 1.0  # the default weighs BM25 by its coverage
     rrf = lib.search("tar archive", k=5, fusion="rrf:k=60")
     assert rrf[0].score <= 2 / 61  # an RRF score, not a z-score sum
     # quoted words and identifiers raise the BM25 weight; the hit says so

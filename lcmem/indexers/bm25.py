@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -63,8 +64,13 @@ _ARRAYS = {  # file stem -> dtype
 _PENDING_LIMIT = 4096  # pending documents that trigger folding them in at once
 _SAMPLE = 256  # scores sampled (at least) to find a cheap lower bound of the k-th best one
 _DENSE_RATIO = 4  # queries with more than docs/4 postings sum them with one dense bincount
-_NUMBA_MIN_POSTINGS = 1024  # "auto" backend: numba for queries with this many postings...
-_NUMBA_MIN_DOCS = 20_000  # ...on indexes this large (numba's import costs ~0.5 s per process)
+_NUMBA_MIN_POSTINGS = 1024  # "auto" backend: numba only for queries with this many postings,
+# and only once numpy has spent as long on such queries as loading numba takes (below).
+# Loading the cached kernel cost 1.3 s of CPU in a fresh process; numpy answered a query on a
+# 25,683-chunk library in 0.06-0.12 ms, numba in 0.03 ms (measured 2026-12-07, issue 15). A
+# one-shot `lcmem search` therefore never pays for numba; a server switches once numpy's
+# total reaches the load time, so it never spends more than about twice the best choice.
+_NUMBA_AFTER_SECONDS = 1.0
 BACKENDS = ("auto", "numpy", "numba")
 _NO_MASK = np.empty(0, bool)
 
@@ -187,8 +193,9 @@ class BM25Index(Index):
             index, so a library keeps the idf it was built with.
         backend: how :meth:`search` runs: ``"numpy"``; ``"numba"`` (a compiled one-pass
             kernel, about twice as fast on long posting lists; numba is optional and imported
-            on first use, ~0.5 s); ``"auto"``: numba, if installed, for queries with
-            1,024+ postings on indexes of 20,000+ documents, else numpy. Results are identical.
+            on first use, ~1.3 s); ``"auto"``: numpy, switching to numba (if installed) for
+            queries with 1,024+ postings once numpy has spent a second on such queries, so
+            one-shot searches never load numba and servers do. Results are identical.
             An attribute: set it again after :meth:`load`.
 
     Example:
@@ -229,6 +236,7 @@ class BM25Index(Index):
         self.delta = float(delta) if delta is not None else default
         self._lock = threading.RLock()
         self._scratch = _Scratch()
+        self._numpy_seconds = 0.0  # "auto": time spent on long queries without numba
         self._vocab: dict[Hashable, int] = {}
         self._state = _empty_state()
         self._dead: np.ndarray | None = None  # tombstones over the committed rows
@@ -525,23 +533,57 @@ class BM25Index(Index):
             keep = np.zeros(st.n_docs, bool)
             keep[st.rows_of(_as_ids(allowed))[1]] = True
         kernel = None
+        long_query = sum(e - s for s, e, _ in spans) >= _NUMBA_MIN_POSTINGS
         if self.backend == "numba" or (
-            self.backend == "auto"
-            and st.n_docs >= _NUMBA_MIN_DOCS
-            and sum(e - s for s, e, _ in spans) >= _NUMBA_MIN_POSTINGS
+            self.backend == "auto" and long_query and self._numpy_seconds >= _NUMBA_AFTER_SECONDS
         ):
             kernel = numba_kernel(required=self.backend == "numba")
         if kernel is not None:
             ids, scores = self._top_k_numba(kernel, st, spans, k, keep)
         else:
+            started = time.perf_counter()
             rows, scores, m, distinct = self._candidates(st, spans)
             if keep is not None:
                 sel = keep[rows]
                 rows, scores, distinct = rows[sel], scores[sel], (0, 0)
             ids, scores = _top_k(st.ids, rows, scores, k, m, distinct)
+            if long_query:
+                self._numpy_seconds += time.perf_counter() - started
         if st.const is not None:
             scores = scores + sum(st.const[t] * c for t, c in terms)
         return list(zip(ids.tolist(), scores.tolist(), strict=True))
+
+    def coverage(self, query: Iterable[Hashable], doc_id: int) -> float:
+        """Share of the query's idf mass that document ``doc_id`` holds, in [0, 1].
+
+        The sum of the idf of the query terms (each as often as it is in the query) that the
+        document contains, over that sum for every query term; a term no document holds
+        counts as much as the rarest indexed term (a negative Okapi idf counts 0). Near 1:
+        the document has all of the query's words, rare ones included (an exact name, an
+        identifier); low: it matches only some common words. 0 for an unknown id or a query
+        without terms. :class:`~lcmem.indexers.hybrid.HybridIndex` weighs the BM25 list by it.
+
+        Example:
+            >>> index = BM25Index(idf="lucene")
+            >>> index.add([1, 2, 3], [["pass", "key"], ["pass", "ada"], ["key"]])
+            >>> index.coverage(["pass", "ada"], 2), round(index.coverage(["key", "ada"], 3), 2)
+            (1.0, 0.32)
+        """
+        query = list(query)
+        st = self._current()
+        terms = self._query_terms(st, query)
+        unknown = len(query) - sum(c for _, c in terms)
+        idf = {t: max(float(st.idf[t]), 0.0) for t, _ in terms}
+        rare = max(float(st.idf.max()), 0.0) if len(st.idf) else 0.0
+        total = sum(idf[t] * c for t, c in terms) + unknown * rare
+        found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
+        if total <= 0 or not found[0]:
+            return 0.0
+        row = rows[0]
+        held = sum(
+            idf[t] * c for t, c in terms if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
+        )
+        return min(held / total, 1.0)
 
     def _top_k_numba(
         self,

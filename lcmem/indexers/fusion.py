@@ -15,6 +15,13 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
+Per-query weights (the default, ``zscore:dense=0.5,boost=32,coverage=3``): the BM25 weight
+is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a name
+(the user expects those exact words), and by ``coverage_share ** 3``, the part of the query's
+idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
+matches a few common words only, and the dense list leads). ``adaptive`` (z-score of each
+list's top) is the first round's signal, kept selectable.
+
 Ties are broken by ascending id, so results are deterministic. These are a few lines each,
 written here rather than taken from a library because the libraries that offer them (ranx,
 LangChain's EnsembleRetriever) bring large dependencies for it.
@@ -51,7 +58,7 @@ class Fusion:
         rrf_k: the RRF constant (``rrf`` only).
         candidates: results taken from each index before fusing (at least ``4 k``).
         boost: factor on the BM25 weight when the query quotes a phrase or holds an
-            identifier, code or number (see :mod:`lcmem.indexers.query`); 1 disables it.
+            identifier, code, number or name (see :mod:`lcmem.indexers.query`); 1 disables it.
         adaptive: query-adaptive weights from the lists' own scores when > 0: each list's
             weight is multiplied by how far its top score stands out of it (its z-score)
             beyond this threshold, ``max(z_top - adaptive, 0.05)``, then rescaled to sum
@@ -61,6 +68,12 @@ class Fusion:
         complete: score completion: look up the exact dense score of every BM25 candidate and
             the BM25 score of every dense candidate, instead of giving an item missing from a
             list that list's lowest score (score methods only; two small filtered searches).
+        coverage: exponent of the BM25 list's coverage when > 0: the BM25 weight is multiplied
+            by ``max(share, 0.01) ** coverage``, where ``share`` is the part of the query's
+            idf mass that BM25's best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.
+            coverage`). A best chunk holding all the query's words, rare ones included, keeps
+            the weight; one that matches a few common words (a query worded differently from
+            the text) hands the ranking to the dense list. 0 disables it.
 
     Example:
         >>> Fusion.parse("rrf:k=20").rrf_k
@@ -73,9 +86,10 @@ class Fusion:
     dense: float = 0.5
     rrf_k: int = 60
     candidates: int = 100
-    boost: float = 1.0
+    boost: float = 32.0
     complete: bool = False
-    adaptive: float = 3.5
+    adaptive: float = 0.0
+    coverage: float = 3.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -90,6 +104,8 @@ class Fusion:
             raise ConfigError(f"the adaptive threshold must be >= 0, got {self.adaptive}")
         if not (self.boost >= 1.0) or not np.isfinite(self.boost):
             raise ConfigError(f"the fusion boost must be >= 1, got {self.boost}")
+        if not (self.coverage >= 0.0) or not np.isfinite(self.coverage):
+            raise ConfigError(f"the fusion coverage exponent must be >= 0, got {self.coverage}")
 
     def weights(self) -> tuple[float, float]:
         """``(dense weight, sparse weight)``."""
@@ -101,9 +117,10 @@ class Fusion:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fusion:
-        """From :meth:`to_dict` (unknown keys are a clear error)."""
+        """From :meth:`to_dict` (unknown keys are a clear error). A setting recorded before
+        ``coverage`` existed fused without it, so it reads as ``coverage=0``."""
         try:
-            return cls(**data)
+            return cls(**{"coverage": 0.0, **data})
         except TypeError as exc:
             raise ConfigError(f"bad fusion setting {data!r}: {exc}") from exc
 
@@ -112,8 +129,8 @@ class Fusion:
         cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
-        ``candidates``, ``boost``, ``complete``, ``adaptive``); unspecified keys come from
-        ``base`` when it has the same method, else from the defaults of ``method``.
+        ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``); unspecified keys
+        come from ``base`` when it has the same method, else from the defaults of ``method``.
 
         Example:
             >>> Fusion.parse("zscore:dense=0.4,boost=1").boost
@@ -137,6 +154,7 @@ class Fusion:
         keys["boost"] = "boost"
         keys["complete"] = "complete"
         keys["adaptive"] = "adaptive"
+        keys["coverage"] = "coverage"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -144,7 +162,7 @@ class Fusion:
             if not eq or field is None:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
-                    "dense, k, candidates, boost, complete, adaptive"
+                    "dense, k, candidates, boost, complete, adaptive, coverage"
                 )
             try:
                 if field == "complete":
@@ -166,7 +184,7 @@ class Fusion:
             return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
         return (
             f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
-            f"complete={int(self.complete)},adaptive={self.adaptive:g}"
+            f"complete={int(self.complete)},adaptive={self.adaptive:g},coverage={self.coverage:g}"
         )
 
 
@@ -175,10 +193,11 @@ class Fusion:
 PRESETS: dict[str, Fusion] = {}
 DEFAULT_FUSION = Fusion()
 PRESETS.update(
-    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, adaptive=0.0),  # the old default
-    minmax=Fusion("minmax", dense=0.3, adaptive=0.0),
+    # the default before issue 16
+    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0),
+    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5, adaptive=0.0),
+    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0),
 )
 
 
@@ -208,6 +227,26 @@ def adaptive_weights(
     scaled = [w * c for w, c in zip(weights, conf, strict=True)]
     total = sum(scaled)
     return [w / total for w in scaled] if total > 0 else list(weights)
+
+
+def coverage_weights(weights: Sequence[float], share: float | None, fusion: Fusion) -> list[float]:
+    """``(dense, sparse)`` ``weights`` with the sparse one multiplied by
+    ``max(share, 0.01) ** fusion.coverage``, rescaled to sum to 1. ``share``: the part of the
+    query's idf mass that the sparse list's best item holds (``None``: unknown, no change).
+
+    Example:
+        >>> f = Fusion(coverage=3)
+        >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 1.0, f)]
+        [0.5, 0.5]
+        >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 0.5, f)]
+        [0.889, 0.111]
+    """
+    if fusion.coverage <= 0 or share is None or len(weights) != 2:
+        return list(weights)
+    dense, sparse = weights
+    sparse *= max(float(share), 0.01) ** fusion.coverage
+    total = dense + sparse
+    return [dense / total, sparse / total] if total > 0 else list(weights)
 
 
 def _affine(scores: np.ndarray, method: str) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
-from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, fuse
+from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, coverage_weights, fuse
 from lcmem.indexers.query import fusion_weights
 
 FUSIONS = (*METHODS, "weighted")
@@ -111,9 +111,10 @@ class HybridIndex:
             ``"rrf:k=60"``, ``"minmax:dense=0.3"``; ``"weighted"`` is the old name of
             ``minmax`` without score completion); default
             :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
-        rrf_k, weights, candidates: override the fusion's RRF constant, ``(dense, sparse)``
-            weights (rescaled to sum to 1) and candidates per index (at least ``4 k`` are
-            always taken).
+        rrf_k: overrides the fusion's RRF constant.
+        weights: override the fusion's ``(dense, sparse)`` weights (rescaled to sum to 1).
+        candidates: overrides the fusion's candidates per index (at least ``4 k`` are always
+            taken).
         names: keys of the per-index details in results.
 
     Example:
@@ -199,7 +200,9 @@ class HybridIndex:
         and for each index searched the weight it had in the fusion and its weighted share of
         the fused score (``{"dense": 0.83, "dense_rank": 1, "dense_weight": 0.5,
         "dense_part": 0.91, "bm25": 7.2, "bm25_rank": 3, ...}``); ``"boost"`` is there when the
-        query's quoted phrases or identifiers (``text``, the raw query) raised the BM25 weight.
+        query's quoted phrases, identifiers or names (``text``, the raw query) raised the BM25
+        weight, ``"bm25_coverage"`` when the fusion weighed BM25 by the share of the query's idf
+        mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`).
         Pass ``None`` as either query to search with the other index alone.
         """
         if dense_query is None and sparse_query is None:
@@ -219,8 +222,11 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
+        covered: float | None = None
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
+            covered = self._coverage(sparse_query, lists[1])
+            weights = coverage_weights(weights, covered, self.fusion)
         extra: list[Results] | None = None
         absent: list[float | None] | None = None
         if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
@@ -244,7 +250,20 @@ class HybridIndex:
         if hints and self.fusion.boost != 1.0:
             for d in details.values():
                 d["boost"] = self.fusion.boost
+        if covered is not None:
+            for d in details.values():
+                d[f"{self.names[1]}_coverage"] = covered
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+    def _coverage(self, sparse_query: Any, results: Results) -> float | None:
+        """The share of the query's idf mass that the sparse list's best item holds (``None``
+        when the fusion does not use it or the sparse index cannot tell)."""
+        measure = getattr(self.sparse, "coverage", None)
+        if self.fusion.coverage <= 0 or measure is None:
+            return None
+        if not results:
+            return 0.0  # no item holds any query term
+        return float(measure(sparse_query, int(results[0][0])))
 
     def _complete(self, dense_query: Any, sparse_query: Any, lists: list[Results]) -> list[Results]:
         """Dense scores of the BM25 candidates the dense list lacks, and BM25 scores of the

@@ -1,13 +1,16 @@
-"""What a query's own words say about how to fuse: quoted phrases and identifier-like tokens.
+"""What a query's own words say about how to fuse: quoted phrases, identifiers and names.
 
-People who quote words, or type an identifier (``parse_header``, ``HTTPServer``, ``os.path``),
-an error code (``E1234``, ``0x80070005``) or a number, expect the exact words to be found. Such a
-query gets the BM25 side of a hybrid search weighted up by ``Fusion.boost``.
+People who quote words, type an identifier (``parse_header``, ``HTTPServer``, ``os.path``),
+an error code (``E1234``, ``0x80070005``), a number or a name (a capitalised word inside a
+sentence: ``Marisa Veltran``, ``Lisbon``) expect the exact words to be found. Such a query gets
+the BM25 side of a hybrid search weighted up by ``Fusion.boost``.
 
 Example:
     >>> hints = query_hints('where is "max retries" set for parse_header in v2.1?')
     >>> hints.quoted, hints.identifiers
     (['max retries'], ['parse_header', 'v2.1'])
+    >>> query_hints("What is the pass key for Marisa Veltran?").names
+    ['Marisa', 'Veltran']
 """
 
 from __future__ import annotations
@@ -33,39 +36,56 @@ _IDENTIFIER = re.compile(
     """,
     re.VERBOSE,
 )
+# A name: a capitalised word (not all capitals: those are identifiers above) that does not
+# start the query or a sentence. "What", "The", "I" at the start do not count.
+_UP, _LOW = "A-Z\u00c0-\u00de", "a-z\u00df-\u00ff"
+_NAME = re.compile(rf"[{_UP}](?:[{_LOW}]+|['-][{_UP}][{_LOW}]+)(?:['-][{_UP}{_LOW}]+)*")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass
 class QueryHints:
-    """Quoted phrases and identifier-like tokens found in a query."""
+    """Quoted phrases, identifier-like tokens and names found in a query."""
 
     quoted: list[str] = field(default_factory=list)
     identifiers: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.quoted or self.identifiers)
+        return bool(self.quoted or self.identifiers or self.names)
 
 
 def query_hints(text: str) -> QueryHints:
-    """Quoted phrases (``"..."``, curly quotes, backticks) and identifier-like tokens.
+    """Quoted phrases (``"..."``, curly quotes, backticks), identifier-like tokens and names.
 
     Example:
-        >>> bool(query_hints("What is the pass key for Marisa Veltran?"))
+        >>> bool(query_hints("how do I list the files of a folder?"))
         False
         >>> query_hints("SIGTERM handling in std::thread").identifiers
         ['SIGTERM', 'std::thread']
+        >>> query_hints("Which city painted its gate red? Lisbon or Porto").names
+        ['Porto']
     """
     quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(text)]
     identifiers = []
     for token in _TOKEN.findall(text):
         if _IDENTIFIER.match(token) and token not in identifiers:
             identifiers.append(token)
-    return QueryHints([q for q in quoted if q], identifiers)
+    names = []
+    previous = ""
+    for m in _WORD.finditer(text):
+        word = m.group().strip("\"'`()[]{}\u201c\u201d,;.!?:")
+        sentence_start = not previous or previous[-1] in ".!?:"
+        if not sentence_start and _NAME.fullmatch(word) and word not in names:
+            names.append(word)
+        previous = m.group()
+    return QueryHints([q for q in quoted if q], identifiers, names)
 
 
 def fusion_weights(fusion: Fusion, text: str | None) -> tuple[tuple[float, float], QueryHints]:
     """``(dense, sparse)`` weights for ``text`` under ``fusion``: its weights, with the sparse
-    one multiplied by ``fusion.boost`` when the query has hints, rescaled to sum to 1.
+    one multiplied by ``fusion.boost`` when the query has hints (quotes, identifiers, names),
+    rescaled to sum to 1.
 
     Example:
         >>> from lcmem.indexers.fusion import Fusion

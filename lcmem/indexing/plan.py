@@ -18,6 +18,7 @@ from typing import Any
 from lcmem.errors import ConfigError, PathNotFoundError
 from lcmem.report import IndexReport
 from lcmem.stores.sql import SQLStore, StoredDocument
+from lcmem.stores.store import Store
 
 
 @dataclass
@@ -53,7 +54,7 @@ def resolve_roots(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
 def plan(
     given: Sequence[Path],
     roots: Sequence[Path],
-    store: SQLStore,
+    store: SQLStore | Store,
     max_file_size: int,
     report: IndexReport,
 ) -> Plan:

@@ -26,6 +26,7 @@ from lcmem.chunkers.base import Chunker
 from lcmem.embedders.base import Embedder
 from lcmem.errors import LoadError
 from lcmem.stores.sql import NewChunk, SQLStore, StoredDocument
+from lcmem.stores.store import Store
 from lcmem.types import Chunk, Document, content_hash, line_starts
 
 DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
@@ -133,7 +134,7 @@ def with_lines(doc: Document, chunks: list[Chunk]) -> list[NewChunk]:
 
 def embed(
     embedder: Embedder,
-    store: SQLStore,
+    store: SQLStore | Store,
     pending: Sequence[Pending],
     progress: Callable[[int], Any] | None = None,
 ) -> Embedded:
@@ -175,7 +176,7 @@ def truncated(embedder: Embedder, todo: dict[str, str], owner: dict[str, str]) -
 
 
 def commit(
-    store: SQLStore, pending: Sequence[Pending], fresh: dict[str, np.ndarray]
+    store: SQLStore | Store, pending: Sequence[Pending], fresh: dict[str, np.ndarray]
 ) -> tuple[list[int], list[int]]:
     """Write documents, chunks and new vectors in one transaction; returns the new chunk ids
     (in chunk order) and the ids of the chunks they replaced."""
@@ -199,7 +200,7 @@ def commit(
     return new_ids, old_ids
 
 
-def touch(store: SQLStore, items: Sequence[Unchanged]) -> None:
+def touch(store: SQLStore | Store, items: Sequence[Unchanged]) -> None:
     """Record the new size and mtime of files whose content did not change."""
     if items:
         with store.engine.begin() as conn:
@@ -207,7 +208,7 @@ def touch(store: SQLStore, items: Sequence[Unchanged]) -> None:
                 store.touch(conn, u.doc_id, u.size, u.mtime_ns)
 
 
-def delete(store: SQLStore, docs: Sequence[StoredDocument]) -> list[int]:
+def delete(store: SQLStore | Store, docs: Sequence[StoredDocument]) -> list[int]:
     """Delete documents (and their chunks) from the store; returns the removed chunk ids."""
     if not docs:
         return []
@@ -234,7 +235,7 @@ def drop_from_indices(dense: Any, sparse: Any, ids: Sequence[int]) -> None:
 
 
 def commit_idempotent(
-    store: SQLStore, pending: Sequence[Pending], fresh: dict[str, np.ndarray]
+    store: SQLStore | Store, pending: Sequence[Pending], fresh: dict[str, np.ndarray]
 ) -> list[tuple[str, int, int]]:
     """Like :func:`commit`, safe to run again and from several processes at once: each
     document's row is locked and looked up by path inside the transaction, and a document

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +47,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from lcmem.errors import ConfigError, StoreError
+from lcmem.stores.records import SCHEMA_VERSION, NewChunk, StoredDocument
 from lcmem.types import Chunk
-
-SCHEMA_VERSION = 1
 
 
 class Base(DeclarativeBase):
@@ -106,27 +104,6 @@ class EmbeddingRow(Base):
     __tablename__ = "lcmem_embeddings"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-@dataclass
-class StoredDocument:
-    """What the index run needs to know about a document already in the store."""
-
-    id: int
-    path: str
-    content_hash: str
-    size: int
-    mtime_ns: int
-
-
-@dataclass
-class NewChunk:
-    """A chunk ready to be written: the chunk, its line range and embedding key."""
-
-    chunk: Chunk
-    line_start: int
-    line_end: int
-    embed_hash: str
 
 
 class SQLStore:

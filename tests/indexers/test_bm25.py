@@ -624,3 +624,54 @@ def test_idf_choice_is_saved_and_old_files_keep_rank_bm25(tmp_path: Path) -> Non
     assert BM25Index.load(tmp_path / "old").idf == "rank-bm25"
     with pytest.raises(ConfigError, match="idf"):
         BM25Index(idf="bm42")
+
+
+def test_auto_backend_switches_to_numba_once_numpy_has_spent_its_load_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import lcmem.indexers.bm25 as bm25
+
+    asked: list[bool] = []
+    monkeypatch.setattr(bm25, "numba_kernel", lambda required=False: asked.append(required))
+    monkeypatch.setattr(bm25, "_NUMBA_MIN_POSTINGS", 3)  # "dog": 3, "cat": 2
+    index = BM25Index()
+    index.add(range(4), Analyzer().many(["a cat", "a dog", "cats and dogs", "dog days"]))
+    monkeypatch.setattr(bm25, "_NUMBA_AFTER_SECONDS", 3600.0)
+    first = index.search(["dog"], k=2)
+    assert asked == []  # a one-shot search never loads numba
+    monkeypatch.setattr(bm25, "_NUMBA_AFTER_SECONDS", 0.0)
+    assert index.search(["dog"], k=2) == first  # the spy gives no kernel: numpy again
+    assert asked == [False]
+    assert index.search(["cat"], k=2)  # two postings: below the minimum, numba not asked
+    assert asked == [False]
+
+
+def test_coverage_is_the_share_of_the_query_idf_mass_a_document_holds():
+    index = BM25Index(idf="lucene")
+    docs = [["pass", "key", "ada", "moreau"], ["pass", "key", "ada"], ["pass", "key"], ["key"]]
+    index.add([1, 2, 3, 4], docs)
+    idf = dict(
+        zip(
+            ["pass", "key", "ada", "moreau"],
+            np.log1p((4 - np.array([3, 4, 2, 1]) + 0.5) / (np.array([3, 4, 2, 1]) + 0.5)),
+            strict=True,
+        )
+    )
+    query = ["pass", "key", "ada", "moreau"]
+    assert index.coverage(query, 1) == pytest.approx(1.0)
+    total = sum(idf.values())
+    assert index.coverage(query, 2) == pytest.approx(
+        (idf["pass"] + idf["key"] + idf["ada"]) / total
+    )
+    assert index.coverage(query, 3) == pytest.approx((idf["pass"] + idf["key"]) / total)
+    # the rare name weighs more than the common words: 2 holds more than 3
+    assert index.coverage(query, 2) > index.coverage(query, 3) > index.coverage(query, 4)
+    # a repeated query term counts twice; a term no document holds counts as the rarest one
+    assert index.coverage(["ada", "ada", "key"], 2) == pytest.approx(1.0)
+    rare = max(idf.values())
+    assert index.coverage(["key", "zzz"], 4) == pytest.approx(idf["key"] / (idf["key"] + rare))
+    # unknown id, empty query, removed document: 0
+    assert index.coverage(query, 99) == 0.0
+    assert index.coverage([], 1) == 0.0
+    index.remove([1])
+    assert index.coverage(query, 1) == 0.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lcmem.errors import ConfigError
-from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, fuse, normalize
+from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, coverage_weights, fuse, normalize
 from lcmem.indexers.hybrid import rrf_fuse
 from lcmem.indexers.query import fusion_weights, query_hints
 
@@ -103,25 +103,32 @@ def replace_candidates(f: Fusion, n: int) -> Fusion:
 
 
 @pytest.mark.parametrize(
-    ("query", "quoted", "identifiers"),
+    ("query", "quoted", "identifiers", "names"),
     [
-        ("What is the pass key for Marisa Veltran?", [], []),
-        ("list directory contents", [], []),
-        ('find "exact phrase here" please', ["exact phrase here"], []),
-        ("\u201ccurly quoted\u201d and `ticks`", ["curly quoted", "ticks"], []),
-        ("error E1234 in parse_header", [], ["E1234", "parse_header"]),
-        ("HTTPServer and parseHeader", [], ["HTTPServer", "parseHeader"]),
-        ("os.path.join or std::vector", [], ["os.path.join", "std::vector"]),
-        ("kill with SIGTERM, exit 137", [], ["SIGTERM", "137"]),
-        ("use --dry-run to check", [], ["--dry-run"]),
-        ("The NASA rover", [], ["NASA"]),
+        ("What is the pass key for Marisa Veltran?", [], [], ["Marisa", "Veltran"]),
+        ("list directory contents", [], [], []),
+        ('find "exact phrase here" please', ["exact phrase here"], [], []),
+        ("\u201ccurly quoted\u201d and `ticks`", ["curly quoted", "ticks"], [], []),
+        ("error E1234 in parse_header", [], ["E1234", "parse_header"], []),
+        ("HTTPServer and parseHeader", [], ["HTTPServer", "parseHeader"], []),
+        ("os.path.join or std::vector", [], ["os.path.join", "std::vector"], []),
+        ("kill with SIGTERM, exit 137", [], ["SIGTERM", "137"], []),
+        ("use --dry-run to check", [], ["--dry-run"], []),
+        ("The NASA rover", [], ["NASA"], []),
+        # names: capitalised words inside a sentence, not at its start, not all capitals
+        ("Which badge was issued to Fenna O'Brien?", [], [], ["Fenna", "O'Brien"]),
+        ("Return the list. Then sort it", [], [], []),
+        ("What color was the gate of Lisbon painted?", [], [], ["Lisbon"]),
+        ("Émile? Zola wrote it", [], [], []),
+        ("how does (Python) handle it", [], [], ["Python"]),
     ],
 )
-def test_query_hints(query, quoted, identifiers):
+def test_query_hints(query, quoted, identifiers, names):
     hints = query_hints(query)
     assert hints.quoted == quoted
     assert hints.identifiers == identifiers
-    assert bool(hints) == bool(quoted or identifiers)
+    assert hints.names == names
+    assert bool(hints) == bool(quoted or identifiers or names)
 
 
 def test_fusion_weights_boost_only_with_hints():
@@ -131,3 +138,63 @@ def test_fusion_weights_boost_only_with_hints():
     (wd, ws), hints = fusion_weights(f, 'the "pass key" of doc42')
     assert (wd, ws) == pytest.approx((0.25, 0.75)) and hints.quoted == ["pass key"]
     assert fusion_weights(Fusion("zscore", dense=0.5, boost=1.0), "doc42")[0] == (0.5, 0.5)
+
+
+# ---------------------------------------------------------------- BM25 coverage weights
+
+
+def test_coverage_weights_scale_the_sparse_side_and_sum_to_one():
+    f = Fusion("zscore", dense=0.5, coverage=3.0)
+    assert coverage_weights([0.5, 0.5], 1.0, f) == [0.5, 0.5]
+    assert coverage_weights([0.5, 0.5], None, f) == [0.5, 0.5]  # the index cannot tell
+    assert coverage_weights([0.5, 0.5], 0.2, Fusion(coverage=0.0)) == [0.5, 0.5]
+    wd, ws = coverage_weights([0.5, 0.5], 0.5, f)
+    assert ws / wd == pytest.approx(0.125) and wd + ws == pytest.approx(1.0)
+    # no match at all: the 0.01 floor keeps the weight positive
+    wd, ws = coverage_weights([0.5, 0.5], 0.0, f)
+    assert 0 < ws < 1e-5 and wd + ws == pytest.approx(1.0)
+    # lower coverage never raises the BM25 weight
+    shares = [0.0, 0.1, 0.3, 0.6, 0.9, 1.0]
+    sparse = [coverage_weights([0.3, 0.7], s, f)[1] for s in shares]
+    assert sparse == sorted(sparse)
+
+
+def test_fusion_coverage_setting_parse_and_old_manifests():
+    assert DEFAULT_FUSION.coverage == 3.0 and DEFAULT_FUSION.adaptive == 0.0
+    assert Fusion.parse("zscore:coverage=2").coverage == 2.0
+    assert Fusion.parse(str(DEFAULT_FUSION)) == DEFAULT_FUSION
+    with pytest.raises(ConfigError, match="coverage"):
+        Fusion.parse("zscore:coverage=-1")
+    # a setting recorded before ``coverage`` existed fused without it
+    old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k != "coverage"}
+    assert Fusion.from_dict(old).coverage == 0.0
+    # the presets other than the default keep their first-round settings
+    assert Fusion.parse("rrf").coverage == 0.0 and Fusion.parse("rrf").boost == 1.0
+
+
+@pytest.mark.parametrize("method", ["rrf", "minmax", "zscore", "tmm"])
+def test_fusing_a_list_with_itself_keeps_its_order(method):
+    ranked = [(7, 9.0), (3, 6.5), (12, 6.4), (1, 2.0), (5, 1.5), (9, 0.5)]
+    for weights in ([0.5, 0.5], [0.9, 0.1], [0.02, 0.98]):
+        fused, _ = fuse([ranked, ranked], 6, Fusion(method), weights=weights)
+        ids = [i for i, _ in fused]
+        if method == "zscore":
+            # items above the list's mean keep their order; those below count 0 (ties: by id)
+            scores = np.array([s for _, s in ranked])
+            above = [i for i, s in ranked if s > scores.mean()]
+            assert ids[: len(above)] == above
+            assert ids[len(above) :] == sorted(i for i, s in ranked if s <= scores.mean())
+        else:
+            assert ids == [i for i, _ in ranked], (method, weights)
+
+
+def test_default_weights_follow_coverage_and_hints_end_to_end():
+    # the chain HybridIndex.search runs: boost for hints, then BM25 coverage
+    (wd, ws), hints = fusion_weights(DEFAULT_FUSION, "which badge was issued to Fenna Petrakis?")
+    assert hints.names == ["Fenna", "Petrakis"] and ws / wd == pytest.approx(32.0)
+    full = coverage_weights([wd, ws], 1.0, DEFAULT_FUSION)
+    half = coverage_weights([wd, ws], 0.5, DEFAULT_FUSION)
+    assert full[1] > half[1] > 0.5  # a name query still leans on BM25 at half coverage
+    (wd, ws), _ = fusion_weights(DEFAULT_FUSION, "enumerate folder")
+    assert (wd, ws) == (0.5, 0.5)
+    assert coverage_weights([wd, ws], 0.4, DEFAULT_FUSION)[0] > 0.9  # worded unlike the text

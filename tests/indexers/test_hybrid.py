@@ -227,3 +227,25 @@ def test_hybrid_with_real_faiss_and_bm25():
 
     assert hybrid.remove([117]) == 1
     assert 117 not in [i for i, _, _ in hybrid.search(vecs[17], ["w17"], k=40)]
+
+
+def test_hybrid_weighs_bm25_by_its_best_chunks_coverage(dense):
+    sparse = BM25Index(idf="lucene")
+    sparse.add([10, 20, 30, 40], [["disk", "full"], ["disk"], ["quota"], ["full", "quota", "x"]])
+    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=3")
+    full = hybrid.search(E0, ["disk", "full"], k=4)
+    assert full[0][2]["bm25_coverage"] == pytest.approx(1.0)  # chunk 10 holds both words
+    assert full[0][2]["dense_weight"] == pytest.approx(0.5)
+    # BM25's best chunk holds one of three words: the dense side leads
+    part = hybrid.search(E0, ["disk", "unseen", "words"], k=4)
+    share = part[0][2]["bm25_coverage"]
+    assert 0 < share < 0.5
+    assert part[0][2]["dense_weight"] == pytest.approx(1 / (1 + share**3))
+    # no BM25 match at all: coverage 0, the dense order stands
+    none = hybrid.search(E0, ["nothing"], k=4)
+    assert none[0][2]["bm25_coverage"] == 0.0 and [i for i, _, _ in none] == [10, 20, 30, 40]
+    # coverage off, or a sparse index that cannot tell: no coverage in the details
+    off = HybridIndex(dense, sparse, fusion="zscore:coverage=0").search(E0, ["disk"], k=2)
+    assert "bm25_coverage" not in off[0][2]
+    scripted = HybridIndex(dense, Scripted([(30, 5.0)])).search(E0, ["q"], k=2)
+    assert "bm25_coverage" not in scripted[0][2]
