@@ -10,9 +10,10 @@ Data: :mod:`longqa` items (made-up facts hidden in man section 1 text, as in
 - ``dev`` = seed 0: the series the pipelines were developed on (``bench_pipelines.py``);
 - ``test`` = seed 1: never run before this benchmark.
 
-For each item, each method (``rag``, ``rtr``, ``coa`` with their defaults, 96 answer tokens)
-is asked once per setting of :data:`SETTINGS`, interleaved (A B A B) in one process with one
-loaded model: only ``llm.generation`` changes between the runs. Each row keeps the model's
+For each item, each method (``rag``, ``rtr``, ``coa``, ``kv`` with their defaults, 96 answer
+tokens; ``coa`` and ``kv`` read the item's document directly, ``rag`` and ``rtr`` search its
+library) is asked once per setting of :data:`SETTINGS`, interleaved (A B A B) in one process
+with one loaded model: only ``llm.generation`` changes between the runs. Each row keeps the model's
 own answer and the texts of the citations, so the support check
 (:func:`lcmem.pipelines.support.check_answer`) is applied at report time and the table shows:
 
@@ -55,7 +56,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "answers-{split}.jsonl"
 SPLITS = {"dev": 0, "test": 1}
 """Split -> longqa seed (frozen: dev is what the pipelines were built on, test is new)."""
-METHODS = ("rag", "rtr", "coa")
+METHODS = ("rag", "rtr", "coa", "kv")
 SETTINGS: dict[str, GenerationSettings] = {
     "old": OFF,
     "stop": GenerationSettings(stop_repeated_sentence=True),
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace, seed: int, settings: Sequence[str]) -> None:
                     started, cpu = time.perf_counter(), time.process_time()
                     error = ""
                     try:
-                        if method == "coa":
+                        if method in ("coa", "kv"):
                             doc = Document(text=item.text, path=f"{item.id}.txt")
                             answer = pipes[method].ask(item.question, documents=[doc])
                         else:

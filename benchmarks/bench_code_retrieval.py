@@ -39,6 +39,11 @@ stores with the quantized ONNX model (issue 15's quality gate) in their own fold
 and chunks/s are printed. ``--summary FILE`` writes the metrics as JSON (``int8_gate.py``
 compares two).
 
+The packing runs (issue 22) split by function instead: a query is dev when the first byte of
+the SHA-1 of ``file:function`` is even; those MRR@10 lines are printed too ("by function").
+``--embeddings-from STORE`` fills a new store's embedding cache from another store first (the
+same texts are not embedded twice, e.g. for a before/after run with two lcmem versions).
+
 Run: ``.venv/bin/python benchmarks/bench_code_retrieval.py`` (``--max-files 10 --queries 50``
 for a quick check).
 """
@@ -194,6 +199,22 @@ def prepare(files: list[Path], src_dir: Path) -> list[Target]:
     return [t for t in targets if seen[t.query] == 1]
 
 
+def seed_embeddings(store: Path, source: Path) -> None:
+    """Copy the embedding cache of library ``source`` into library ``store`` (made if needed)."""
+    lcmem.open(store).close()
+    con = sqlite3.connect(store / "lcmem.db")
+    try:
+        with con:
+            con.execute("ATTACH DATABASE ? AS old", (str(source / "lcmem.db"),))
+            con.execute(
+                "INSERT OR IGNORE INTO lcmem_embeddings (hash, vector) "
+                "SELECT hash, vector FROM old.lcmem_embeddings"
+            )
+        con.execute("DETACH DATABASE old")
+    finally:
+        con.close()
+
+
 def chunkers() -> dict[str, Chunker]:
     return {
         "ast (CodeChunker)": CodeChunker(200, 20),
@@ -300,6 +321,7 @@ def main() -> None:
     )
     ap.add_argument("--results", type=Path, default=RESULTS, help="TSV log appended to")
     ap.add_argument("--summary", type=Path, default=None, help="write metrics as JSON here")
+    ap.add_argument("--embeddings-from", type=Path, help="a store whose embeddings to reuse")
     args = ap.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
@@ -350,6 +372,8 @@ def main() -> None:
             if key not in wanted:
                 continue
             store = store_root / key
+            if args.embeddings_from is not None and not (store / "lcmem.db").exists():
+                seed_embeddings(store, args.embeddings_from)
             if reset_if_analyzer_changed(store):
                 print(f"{label}: analyzer changed, store rebuilt (embeddings kept)", flush=True)
             whole = label == "whole file"
@@ -390,6 +414,7 @@ def main() -> None:
                     mode_ranks: list[int] = []
                     first_overlap: list[int] = []
                     per_split = {s: [0.0, 0.0, 0] for s in SPLITS}  # rr overlap, rr def, n
+                    by_split: dict[str, list[list[float]]] = {"dev": [], "test": []}
                     t1 = time.perf_counter()
                     for t in queries:
                         hits = lib.search(t.query, k=CUTOFF, mode=mode)  # type: ignore[arg-type]
@@ -413,6 +438,10 @@ def main() -> None:
                                 first_overlap.append(hit[0] if hit else 0)
                         first = [r for r, ok in enumerate(oks, 1) if ok[1]]
                         mode_ranks.append(first[0] if first else 0)
+                        over = [r for r, ok in enumerate(oks, 1) if ok[0]]
+                        by_split[split_of(f"{t.file}:{t.name}")].append(
+                            [1 / over[0] if over else 0.0, 1 / first[0] if first else 0.0]
+                        )
                         within += read_rank(
                             [ok[1] for ok in oks],
                             [h.chunk.token_count for h in hits],
@@ -425,6 +454,15 @@ def main() -> None:
                     read = within / nq
                     ranks[(label, mode)] = mode_ranks
                     overlap_ranks.setdefault(label, {})[mode] = first_overlap
+                    for sp, rrs in by_split.items():
+                        n_sp = max(1, len(rrs))
+                        print(
+                            f"  {label:<22} {mode:<7} {sp:<4} by function (n {len(rrs)}): "
+                            f"MRR@10 overlap "
+                            f"{sum(x[0] for x in rrs) / n_sp:.4f}, def line "
+                            f"{sum(x[1] for x in rrs) / n_sp:.4f}",
+                            flush=True,
+                        )
                     rows.append((label, mode, mrr, rec, ms, mrr_d, rec_d, read))
                     print(
                         f"  {label:<22} {mode:<7} overlap: MRR@10 {mrr:.3f} R@10 {rec:.3f}; "
@@ -464,6 +502,9 @@ def main() -> None:
         cells = {r[1]: r for r in rows if r[0] == label}
         print(f"{label:<22} " + " ".join(f"{cells[m][7]:>15.3f}" for m in MODES if m in cells))
     ast_label, fixed_label = list(chunkers())[:2]
+    if ast_label not in {r[0] for r in rows} or fixed_label not in {r[0] for r in rows}:
+        print(f"command: {command}")
+        return
     print("\nQuery by query, def-line rank: AST better / fixed better / same")
     for mode in MODES:
         if (ast_label, mode) in ranks and (fixed_label, mode) in ranks:

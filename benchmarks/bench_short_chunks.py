@@ -19,11 +19,14 @@ Three parts, each split into dev and test by a hash of the item id (``split_of``
    for another person sharing the first name. The query is ``pass key for Ada Moreau`` (``g2``:
    ``vault code of Ada Moreau``). Chunked BM25 (lcmem's BM25Index and analyzer over the chunks'
    embedding text) is right when its top chunk holds the secret; whole-document BM25 when its
-   top document is the right one.
+   top document is the right one. ``--name-batches N`` adds batches of ``--name-docs`` more
+   documents from other seeds (batch 0 is the original set), each searched in its own index.
+   Generator ``g3`` (:mod:`names_g3`, frozen apart) has other names, sentence shapes and
+   distractors.
 3. ``retrieval``: bench_quality's task (a man page from its NAME description) in process:
    BM25 over the chunks of ``--pages`` pages; dense (the default embedder, FAISS flat) and
-   hybrid (lcmem's HybridIndex) over the first ``--dense-pages`` of them (embedding is slow
-   here). Chunk hits are collapsed to pages; nDCG@10 and MRR@10.
+   hybrid (lcmem's HybridIndex) over the first ``--dense-pages`` of them (the default ONNX
+   embedder, one thread). Chunk hits are collapsed to pages; nDCG@10 and MRR@10.
 
 Run: ``.venv/bin/python benchmarks/bench_short_chunks.py [--parts sizes,names,retrieval]``.
 """
@@ -175,10 +178,18 @@ GENERATORS = {
 }
 
 
-def name_docs(n_docs: int, start: int, tokens: int, gen: str, tok) -> list[dict]:
+def name_docs(n_docs: int, start: int, tokens: int, gen: str, tok, batch: int = 0) -> list[dict]:
     """Documents of about ``tokens`` tokens from man pages, each with one secret and one
-    distractor (another person of the same first name), in lines between paragraphs."""
-    rng = random.Random(f"names-{gen}")
+    distractor (another person of the same first name), in lines between paragraphs.
+
+    ``batch`` 0 is the original set (ids ``g1-0`` ...); each later batch is another set of
+    ``n_docs`` documents from its own seed (ids ``g1-b1-0`` ...), searched in its own index so
+    every batch is the same task at the same size. ``g3`` is :mod:`names_g3`."""
+    if gen == "g3":
+        from names_g3 import g3_docs
+
+        return g3_docs(n_docs, start, tokens, tok, batch)
+    rng = random.Random(f"names-{gen}" if batch == 0 else f"names-{gen}-b{batch}")
     pages = man_texts(start, 4000)
     rng.shuffle(pages)
     pages = pages * (1 + n_docs * tokens // max(1, sum(len(t) // 6 for _, t in pages)))
@@ -205,47 +216,53 @@ def name_docs(n_docs: int, start: int, tokens: int, gen: str, tok) -> list[dict]
             s1, s2 = s2, s1
         text = body[:at] + s1 + body[at:at2] + s2 + body[at2:]
         pos = text.index(str(secret))
-        item = f"{gen}-{i}"
+        item = f"{gen}-{i}" if batch == 0 else f"{gen}-b{batch}-{i}"
         docs.append({"id": item, "text": text, "query": asked.format(name=target), "secret": pos})
     return docs
 
 
-def part_names(n_docs: int, start: int, tok) -> None:
+NAME_GENERATORS = ("g1", "g2", "g3")
+
+
+def part_names(n_docs: int, start: int, tok, batches: int = 1) -> None:
     from lcmem.indexers.analyzer import Analyzer
     from lcmem.indexers.bm25 import BM25Index
 
     analyzer = Analyzer()
     chunker = RecursiveChunker(BUDGET, OVERLAP, tok)
-    print(f"\nexact names: {n_docs} documents of ~16,384 tokens per generator")
+    print(f"\nexact names: {batches} x {n_docs} documents of ~16,384 tokens per generator")
     print(f"{'generator':<9} {'split':<5} {'system':<26} {'Acc@1':>6} {'n':>4}")
-    for gen in GENERATORS:
-        docs = name_docs(n_docs, start, 16384, gen, tok)
-        whole = BM25Index(b=B)
-        whole.add(list(range(len(docs))), analyzer.many([d["text"] for d in docs]))
-        runs: dict[str, tuple[BM25Index, list[tuple[int, Chunk]]]] = {}
-        for version, run in before_after(chunker).items():
-            rows: list[tuple[int, Chunk]] = []
+    for gen in NAME_GENERATORS:
+        got: dict[str, dict[str, list[bool]]] = {"dev": {}, "test": {}}
+        for batch in range(batches):
+            docs = name_docs(n_docs, start, 16384, gen, tok, batch)
+            whole = BM25Index(b=B)
+            whole.add(list(range(len(docs))), analyzer.many([d["text"] for d in docs]))
+            runs: dict[str, tuple[BM25Index, list[tuple[int, Chunk]]]] = {}
+            for version, run in before_after(chunker).items():
+                rows: list[tuple[int, Chunk]] = []
+                for k, d in enumerate(docs):
+                    rows += [(k, c) for c in run(Document(text=d["text"], path=d["id"]))]
+                index = BM25Index(b=B)
+                texts = [c.embedding_text() for _, c in rows]
+                index.add(list(range(len(rows))), analyzer.many(texts))
+                runs[version] = (index, rows)
             for k, d in enumerate(docs):
-                rows += [(k, c) for c in run(Document(text=d["text"], path=d["id"]))]
-            index = BM25Index(b=B)
-            index.add(list(range(len(rows))), analyzer.many([c.embedding_text() for _, c in rows]))
-            runs[version] = (index, rows)
-        for split in ("dev", "test"):
-            mine = [(k, d) for k, d in enumerate(docs) if split_of(d["id"]) == split]
-            got = {"whole-document BM25": 0, "chunked BM25 before": 0, "chunked BM25 after": 0}
-            for k, d in mine:
+                res = got[split_of(d["id"])]
                 q = analyzer(d["query"])
                 top = whole.search(q, 1)
-                got["whole-document BM25"] += bool(top) and top[0][0] == k
+                res.setdefault("whole-document BM25", []).append(bool(top) and top[0][0] == k)
                 for version, (index, rows) in runs.items():
                     top = index.search(q, 1)
+                    ok = False
                     if top:
                         owner, c = rows[top[0][0]]
-                        got[f"chunked BM25 {version}"] += owner == k and (
-                            c.start <= d["secret"] < c.end
-                        )
-            for system, right in got.items():
-                print(f"{gen:<9} {split:<5} {system:<26} {right / len(mine):>6.3f} {len(mine):>4}")
+                        ok = owner == k and c.start <= d["secret"] < c.end
+                    res.setdefault(f"chunked BM25 {version}", []).append(ok)
+        for split in ("dev", "test"):
+            for system, right in got[split].items():
+                acc = statistics.mean(right)
+                print(f"{gen:<9} {split:<5} {system:<26} {acc:>6.3f} {len(right):>4}")
 
 
 # -- 3. retrieval ----------------------------------------------------------------------------
@@ -256,7 +273,7 @@ def ndcg_mrr(ranks: list[int | None]) -> tuple[float, float]:
 
 
 def part_retrieval(pages: int, dense_pages: int, tok) -> None:
-    from lcmem.embedders.sentence import SentenceEmbedder
+    from lcmem.embedders.onnx import OnnxEmbedder
     from lcmem.indexers.analyzer import Analyzer
     from lcmem.indexers.bm25 import BM25Index
     from lcmem.indexers.faiss import FaissIndex
@@ -273,7 +290,7 @@ def part_retrieval(pages: int, dense_pages: int, tok) -> None:
     for _, d, _ in items:
         seen[d.lower()] = seen.get(d.lower(), 0) + 1
     items = [x for x in items if seen[x[1].lower()] == 1]
-    emb = SentenceEmbedder()
+    emb = OnnxEmbedder(threads=1)  # the default embedder; same vectors as sentence-transformers
     cache: dict[str, np.ndarray] = {}
     print(
         f"\nretrieval: {len(items)} man pages (bm25), first {dense_pages} of them for dense/hybrid"
@@ -336,7 +353,8 @@ def main() -> None:
     ap.add_argument("--parts", default="sizes,names,retrieval")
     ap.add_argument("--pages", type=int, default=2000, help="man pages for sizes and bm25")
     ap.add_argument("--dense-pages", type=int, default=150, help="man pages for dense/hybrid")
-    ap.add_argument("--name-docs", type=int, default=60, help="16k-token documents per generator")
+    ap.add_argument("--name-docs", type=int, default=60, help="16k-token documents per batch")
+    ap.add_argument("--name-batches", type=int, default=1, help="batches per generator")
     ap.add_argument("--bm25-b", type=float, default=0.75, help="BM25 b (length normalisation)")
     args = ap.parse_args()
     global B
@@ -347,7 +365,7 @@ def main() -> None:
     if "sizes" in parts:
         part_sizes(args.pages, tok)
     if "names" in parts:
-        part_names(args.name_docs, 0, tok)
+        part_names(args.name_docs, 0, tok, args.name_batches)
     if "retrieval" in parts:
         part_retrieval(args.pages, args.dense_pages, tok)
 

@@ -437,15 +437,29 @@ def ask(
         lib = None
         if documents is None or library_given:
             lib = stack.enter_context(lcmem.open(store))
-        answer, streamed = _run_pipeline(pipeline, llm_spec, options, question, lib, documents)
+        answer, streamed = _run_pipeline(
+            pipeline, llm_spec, options, question, lib, documents, stream=not as_json
+        )
     if as_json:
         click.echo(json.dumps(_answer_json(question, pipeline, answer), indent=2, default=str))
         return
-    if streamed:
-        click.echo()
-    else:
+    if not streamed:
         click.echo(answer.text)
+    else:
+        click.echo()
+        if getattr(answer, "origin", "model") != "model":
+            # The streamed text was the model's; the support check replaced it.
+            click.echo(REPLACED_NOTE, err=True)
+            click.echo(answer.text)
     _print_citations(answer.citations)
+
+
+REPLACED_NOTE = (
+    "[lcmem] not supported by the sources: the answer above is the model's; "
+    "what the sources say instead:"
+)
+"""Printed on stderr after a streamed answer that the support check replaced
+(:mod:`lcmem.pipelines.support`); ``--json`` carries ``origin`` and ``model_text`` instead."""
 
 
 def _run_pipeline(
@@ -455,8 +469,15 @@ def _run_pipeline(
     question: str,
     lib: Any,
     documents: Any,
+    *,
+    stream: bool = True,
 ) -> tuple[Any, bool]:
-    """Build the pipeline, stream its answer to a terminal when it can; (answer, streamed)."""
+    """Build the pipeline, stream its answer to a terminal when it can (and ``stream``);
+    (answer, streamed).
+
+    The model's text is streamed as it comes even when the pipeline checks it against its
+    sources afterwards: the caller says so when the check replaced it (``answer.origin``).
+    """
     from lcmem.errors import ConfigError
     from lcmem.llm import load_llm
     from lcmem.pipelines import get_pipeline
@@ -473,9 +494,7 @@ def _run_pipeline(
             "leave that option out"
         ) from exc
     streamed = False
-    # An answer that is checked against its sources is printed once checked: streaming would
-    # show the model's text before the check could replace it by the marked evidence.
-    if _is_terminal() and hasattr(pipe, "on_text") and not getattr(pipe, "check_support", False):
+    if stream and _is_terminal() and hasattr(pipe, "on_text"):
 
         def show(piece: str) -> None:
             nonlocal streamed

@@ -56,6 +56,15 @@ MODES = ("hybrid", "dense", "bm25")
 GROUPS = ("chunk", "document")
 
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
+BM25_DEFAULTS: dict[str, Any] = {"b": 0.5, "length_floor": 0.5}
+"""``BM25Index`` settings of a new library, recorded in its manifest (``"bm25"``); a library
+made before the manifest recorded them keeps plain BM25 (``b=0.75``, no floor).
+
+A library's documents are chunks, and a chunk of a few words left beside full ones (a page
+header, one inserted sentence) got a small length norm and outranked the full chunk holding
+the answer. Chosen on the dev split of ``benchmarks/bm25_length_sweep.py`` (exact names in
+16k-token documents, 360 dev documents of three generators: 21 wrong with b=0.75, 5 with
+this; man-page retrieval nDCG@10 0.6965 -> 0.6944); see ``benchmarks/results/short_chunks.md``."""
 _PHRASE_LIMIT = 100_000  # most occurrences of a quoted phrase considered by hybrid search
 
 
@@ -299,7 +308,10 @@ class Library:
         from lcmem.indexers.bm25 import BM25Index
 
         if self._sparse is None:
-            self._sparse = self._load_or_new(BM25Index, self._bm25_path, lambda: BM25Index())
+            params = self._bm25_params()
+            self._sparse = self._load_or_new(
+                BM25Index, self._bm25_path, lambda: BM25Index(**params)
+            )
             self._reconcile_sparse()
         if need_dense and self._dense is None:
             from lcmem.indexers.faiss import FaissIndex
@@ -321,6 +333,13 @@ class Library:
         not load the model (it is checked against the model when something is embedded)."""
         recorded = self.manifest.get("embedder") or {}
         return int(recorded["dim"]) if "dim" in recorded else self.embedder.dim
+
+    def _bm25_params(self) -> dict[str, Any]:
+        """The BM25 settings of this library: its manifest's, :data:`BM25_DEFAULTS` for a
+        new one, plain BM25 for one whose manifest predates them."""
+        if not self.manifest:
+            return dict(BM25_DEFAULTS)
+        return dict(self.manifest.get("bm25") or {})
 
     def _load_or_new(self, cls: Any, path: Path, new: Any) -> Any:
         if not path.exists():
@@ -397,6 +416,7 @@ class Library:
             return
         from lcmem import __version__
         from lcmem.embedders.auto import precision_of
+        from lcmem.indexers.bm25 import BM25Index
 
         emb = self.embedder
         self.manifest = {
@@ -412,6 +432,7 @@ class Library:
             },
             "chunker": self.chunker.config(),
             "analyzer": self.analyzer.config(),
+            "bm25": BM25Index(**BM25_DEFAULTS).params(),
             "faiss": {"kind": self.faiss_kind},
             "fusion": self.fusion.to_dict(),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

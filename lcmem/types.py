@@ -82,6 +82,10 @@ class Chunk:
         id: database id, set once stored (also the id in every index).
         doc_path: path of the source document, set when known.
         line_start, line_end: 1-based inclusive line range in the document, set once stored.
+        section: the part of the document a chunker cut the chunk from, when its context
+            trail does not say it (the code chunker: a scope's header or its body). Only the
+            minimum-size merge of :mod:`lcmem.chunkers.bounds` reads it (chunks of one part
+            may merge); it is not stored. ``None``: the context trail decides.
     """
 
     text: str
@@ -94,6 +98,7 @@ class Chunk:
     doc_path: str | None = None
     line_start: int | None = None
     line_end: int | None = None
+    section: Any = field(default=None, repr=False, compare=False)
 
     @property
     def hash(self) -> str:

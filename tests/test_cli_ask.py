@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import lcmem
-from lcmem.cli import cli, main
+from lcmem.cli import REPLACED_NOTE, cli, main
 from lcmem.pipelines import PIPELINES, Answer, Pipeline
 from tests.pipelines.scripted import ScriptedLLM
 
@@ -126,25 +126,78 @@ def test_ask_a_budget_beyond_the_window_is_one_line(doc: Path, scripted: Scripte
     assert scripted.calls == []
 
 
-def test_ask_prints_a_checked_answer_once_it_is_checked_on_a_terminal(
-    doc: Path, scripted: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
-):
-    # Streaming would show the model's text before the support check could replace it.
+def word_stream(
+    monkeypatch: pytest.MonkeyPatch, llm: ScriptedLLM, reply: str | None = None
+) -> list[str]:
+    """Make the scripted LLM stream word by word, answering ``reply`` where it answered
+    "Clara Voss built it."; the pieces streamed."""
     streamed: list[str] = []
-    original = ScriptedLLM.stream
+    if reply is not None:
+        script = llm.script
+        llm.script = lambda m: reply if script(m) == "Clara Voss built it." else script(m)
 
-    def stream(self, *args, **kwargs):
-        for piece in original(self, *args, **kwargs):
+    def stream(self, messages, max_tokens=256, stop=None, temperature=0.0, seed=None):
+        text = self.complete(messages, max_tokens, stop).text
+        for i, word in enumerate(text.split(" ")):
+            piece = word if i == 0 else " " + word
             streamed.append(piece)
             yield piece
 
     monkeypatch.setattr(ScriptedLLM, "stream", stream)
+    return streamed
+
+
+@pytest.mark.parametrize("pipeline", ["rag", "rtr", "coa"])
+def test_ask_streams_a_supported_answer_once_on_a_terminal(
+    doc: Path, scripted: ScriptedLLM, monkeypatch: pytest.MonkeyPatch, pipeline: str
+):
+    streamed = word_stream(monkeypatch, scripted)
     monkeypatch.setattr("lcmem.cli._is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["ask", "Who built it?", "--doc", str(doc), "-p", "coa"])
+    result = CliRunner().invoke(cli, ["ask", "Who built it?", "--doc", str(doc), "-p", pipeline])
     assert result.exit_code == 0, result.output
-    assert streamed == []
+    assert streamed == ["Clara", " Voss", " built", " it."]
     assert result.stdout.count("Clara Voss built it.") == 1
     assert result.stdout.splitlines()[0] == "Clara Voss built it."
+    assert REPLACED_NOTE not in result.stderr
+
+
+@pytest.mark.parametrize("pipeline", ["rag", "rtr", "coa"])
+def test_ask_streams_then_says_when_the_check_replaced_the_answer(
+    doc: Path, scripted: ScriptedLLM, monkeypatch: pytest.MonkeyPatch, pipeline: str
+):
+    # The answer is streamed as the model writes it; the support check runs after it and
+    # finds "Anna Berg" and 1990 in no source: the note goes to stderr, the evidence to stdout.
+    streamed = word_stream(monkeypatch, scripted, "Anna Berg built it in 1990.")
+    monkeypatch.setattr("lcmem.cli._is_terminal", lambda: True)
+    result = CliRunner().invoke(
+        cli, ["ask", "Who built the bridge?", "--doc", str(doc), "-p", pipeline]
+    )
+    assert result.exit_code == 0, result.output
+    assert "".join(streamed) == "Anna Berg built it in 1990."
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Anna Berg built it in 1990."
+    assert (
+        lines[1]
+        == "From the sources: The Elmsford bridge was built in 1887 by the engineer Clara Voss."
+    )
+    assert result.stderr.strip() == REPLACED_NOTE
+    as_json = CliRunner().invoke(
+        cli, ["ask", "Who built the bridge?", "--doc", str(doc), "-p", pipeline, "--json"]
+    )
+    data = json.loads(as_json.stdout)  # --json never streams, on a terminal neither
+    assert data["origin"] == "extractive" and data["model_text"] == "Anna Berg built it in 1990."
+    assert data["answer"] == lines[1]
+
+
+def test_ask_piped_prints_only_the_checked_answer(
+    doc: Path, scripted: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+):
+    streamed = word_stream(monkeypatch, scripted, "Anna Berg built it in 1990.")
+    monkeypatch.setattr("lcmem.cli._is_terminal", lambda: False)
+    result = CliRunner().invoke(cli, ["ask", "Who built the bridge?", "--doc", str(doc)])
+    assert result.exit_code == 0, result.output
+    assert streamed == [] and "Anna Berg" not in result.output
+    assert result.stdout.startswith("From the sources: The Elmsford bridge was built in 1887")
 
 
 class EchoPipeline(Pipeline):

@@ -9,10 +9,14 @@ minimum size.
   ceiling, else at the last token start, else evenly inside the word.
 - **Minimum size.** Splitting at the best separators leaves small leftovers (the last sentence
   of a paragraph, an inserted line). :func:`merge_short` merges every chunk under the minimum
-  (a quarter of the budget by default) with a neighbour of the same section (same ``context``)
-  when the two fit the budget and the ceiling together, preferring the neighbour in the same
-  paragraph, then the smaller result. A chunk under the minimum that fits with neither carries
-  ``metadata["short"] = True``.
+  (a quarter of the budget by default) with a neighbour of the same section (see
+  :func:`section_of`: the part the chunker marked, else the same ``context``) when the two fit
+  the budget and the ceiling together, preferring the neighbour in the same paragraph, then the
+  smaller result. A chunk under the minimum that fits with neither carries
+  ``metadata["short"] = True``. This is the one minimum-size merge of every chunker: the code
+  chunker packs its syntactic units up to the budget inside a scope's header or body and marks
+  each chunk with that part (:attr:`~lcmem.types.Chunk.section`), so its leftovers merge under
+  the same rule and never across a split class or function.
 
 Both keep every chunk an exact, trimmed span of the document, in document order.
 
@@ -123,7 +127,9 @@ def bound_chars(
             alone = [(u[0], u[1]) for u in units[i:j] if u[0] < u[1]]
             pieces += [(a, b, k) for (a, b), k in zip(alone, counts(alone), strict=True)]
         for s, e, n in pieces:
-            out.append(Chunk(text[s:e], s, e, c.context, n, dict(c.metadata)))
+            piece = Chunk(text[s:e], s, e, c.context, n, dict(c.metadata))
+            piece.section = c.section
+            out.append(piece)
     return _drop_contained(out)
 
 
@@ -205,11 +211,18 @@ def _drop_contained(chunks: list[Chunk]) -> list[Chunk]:
 
 
 def section_of(c: Chunk) -> tuple:
-    """What two chunks must share to be merged: the context trail, and the metadata that
-    marks a separate part (front matter, topic segment)."""
-    meta = c.metadata
-    if not meta:
-        return (c.context,)
+    """What two chunks must share to be merged: the part the chunker marked
+    (:attr:`Chunk.section`: the code chunker's scope header or body), else the context trail
+    and the metadata that marks a separate part (front matter, topic segment).
+
+    Example:
+        >>> section_of(Chunk("x", 0, 1, "Install")), section_of(Chunk("x", 0, 1, section=3))
+        (('Install', None, None), ('part', 3))
+    """
+    if c.section is not None:
+        return ("part", c.section)
+    meta = c.metadata  # (the same shape with or without metadata: a ``short`` flag or no
+    # metadata at all must not make two chunks of one section look apart)
     return (c.context, meta.get("front_matter"), meta.get("topic"))
 
 
@@ -292,7 +305,22 @@ def _union(
         n = tok.count(text[a.start : b.end])
     if n > budget:
         return None
-    return Chunk(text[a.start : b.end], a.start, b.end, a.context, n, _merge_meta(a, b))
+    context = a.context if a.section is None else _common_context(a.context, b.context)
+    out = Chunk(text[a.start : b.end], a.start, b.end, context, n, _merge_meta(a, b))
+    out.section = a.section
+    return out
+
+
+def _common_context(a: str, b: str) -> str:
+    """The shared start of two context trails (``"class A > def f"``, ``"class A"`` ->
+    ``"class A"``): a merged code chunk is named by what both parts share."""
+    if a == b:
+        return a
+    x, y = a.split(" > "), b.split(" > ")
+    n = 0
+    while n < min(len(x), len(y)) and x[n] == y[n]:
+        n += 1
+    return " > ".join(x[:n])
 
 
 def _merge_meta(a: Chunk, b: Chunk) -> dict:

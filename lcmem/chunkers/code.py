@@ -153,7 +153,7 @@ class CodeChunker(_TextChunker):
         self._fallback: RecursiveChunker | None = None
 
     def config(self) -> dict:
-        return {**super().config(), "language": self.language, "rules": "lcmem-ast-1"}
+        return {**super().config(), "language": self.language, "rules": "lcmem-ast-2"}
 
     def _recursive(self) -> RecursiveChunker:
         if self._fallback is None:

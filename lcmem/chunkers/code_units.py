@@ -316,7 +316,9 @@ def recount(p: SpanPacker, chunks: list[Chunk]) -> list[Chunk]:
             out.append(c)
             continue
         for s, e, k in p.split(c.start, c.end, (LINES, WORDS)):
-            out.append(Chunk(p.text[s:e], s, e, c.context, k, dict(c.metadata)))
+            piece = Chunk(p.text[s:e], s, e, c.context, k, dict(c.metadata))
+            piece.section = c.section
+            out.append(piece)
     return out
 
 
@@ -327,21 +329,23 @@ def _whitespace_additive(tok: Tokenizer) -> bool:
 
 def pack_units(text: str, p: LinePacker, units: list[_Unit]) -> list[Chunk]:
     """Merge neighbouring units of one group up to the budget; each chunk gets the common
-    prefix of its units' context paths and the union of their symbols."""
+    prefix of its units' context paths, the union of their symbols, and its group as
+    :attr:`~lcmem.types.Chunk.section`: the minimum-size merge of
+    :mod:`lcmem.chunkers.bounds`, run after this, merges leftovers inside a group only."""
     out: list[Chunk] = []
-    for _, grouped in groupby(units, key=attrgetter("group")):
+    for group, grouped in groupby(units, key=attrgetter("group")):
         run = list(grouped)
         if len(run) == 1:  # a definition that fits, most often
             u = run[0]
             s, e = p.trim(u.start, u.end)
-            out.append(_make_chunk(text, s, e, u.tokens, run if u.start < e else []))
+            out.append(_make_chunk(text, s, e, u.tokens, run if u.start < e else [], group))
             continue
         k = 0
         for s, e, n in _balanced(p, [(u.start, u.end, u.tokens) for u in run]):
             j = k
             while j < len(run) and run[j].start < e:
                 j += 1
-            out.append(_make_chunk(text, s, e, n, run[k:j]))
+            out.append(_make_chunk(text, s, e, n, run[k:j], group))
             k = j
     return out
 
@@ -401,7 +405,7 @@ def _balanced_sums(p: SpanPacker, pieces: list[Piece], sizes: list[int]) -> list
     return [(*p.trim(pieces[i][0], pieces[j - 1][1]), prefix[j] - prefix[i]) for i, j in chosen]
 
 
-def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit]) -> Chunk:
+def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit], group: int) -> Chunk:
     if len(units) == 1:
         context = units[0].context
         symbols = list(dict.fromkeys(units[0].symbols))
@@ -411,7 +415,9 @@ def _make_chunk(text: str, s: int, e: int, n: int, units: list[_Unit]) -> Chunk:
     meta: dict[str, Any] = {"symbols": symbols}
     if symbols:
         meta["symbol"] = symbols[0]
-    return Chunk(text[s:e], s, e, " > ".join(context), n, meta)
+    chunk = Chunk(text[s:e], s, e, " > ".join(context), n, meta)
+    chunk.section = group
+    return chunk
 
 
 def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:

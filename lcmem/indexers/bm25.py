@@ -191,6 +191,12 @@ class BM25Index(Index):
         delta: BM25+/BM25L shift; ``None`` means rank-bm25's default (1.0 for plus, 0.5 for l).
         idf: ``"rank-bm25"`` (each variant's idf as above) or ``"lucene"``. Saved with the
             index, so a library keeps the idf it was built with.
+        length_floor: in the length norm a document counts as at least ``length_floor``
+            times the average document length (its real length when longer; the average is
+            of the real lengths). ``0`` (the default) is plain BM25, equal to rank-bm25. A
+            chunk of a few words left beside full chunks (a header, one inserted sentence)
+            otherwise gets a small norm and outranks the full chunk that holds the answer
+            (issue 22). Saved with the index.
         backend: how :meth:`search` runs: ``"numpy"``; ``"numba"`` (a compiled one-pass
             kernel, about twice as fast on long posting lists; numba is optional and imported
             on first use, ~1.3 s); ``"auto"``: numpy, switching to numba (if installed) for
@@ -214,16 +220,24 @@ class BM25Index(Index):
         delta: float | None = None,
         backend: str = "auto",
         idf: str = "rank-bm25",
+        length_floor: float = 0.0,
     ) -> None:
         if variant not in VARIANTS:
             raise ConfigError(f"unknown BM25 variant {variant!r}: use one of {VARIANTS}")
         if idf not in IDFS:
             raise ConfigError(f"unknown BM25 idf {idf!r}: use one of {IDFS}")
-        for name, value in (("k1", k1), ("b", b), ("epsilon", epsilon)):
+        for name, value in (
+            ("k1", k1),
+            ("b", b),
+            ("epsilon", epsilon),
+            ("length_floor", length_floor),
+        ):
             if not isinstance(value, int | float) or not math.isfinite(value):
                 raise ConfigError(f"BM25 {name} must be a finite number, got {value!r}")
         if delta is not None and (not isinstance(delta, int | float) or not math.isfinite(delta)):
             raise ConfigError(f"BM25 delta must be a finite number or None, got {delta!r}")
+        if length_floor < 0:
+            raise ConfigError(f"BM25 length_floor must be >= 0, got {length_floor!r}")
         if backend not in BACKENDS:
             raise ConfigError(f"unknown BM25 backend {backend!r}: use one of {BACKENDS}")
         self.backend = backend
@@ -232,6 +246,7 @@ class BM25Index(Index):
         self.k1 = float(k1)
         self.b = float(b)
         self.epsilon = float(epsilon)
+        self.length_floor = float(length_floor)
         default = _DEFAULT_DELTA[variant]
         self.delta = float(delta) if delta is not None else default
         self._lock = threading.RLock()
@@ -461,7 +476,10 @@ class BM25Index(Index):
         # Same operations as rank-bm25 on each element (a + b == b + a exactly), written in
         # place: the fold is O(postings) and allocating fewer big arrays is most of its cost.
         avgdl = int(doc_len.sum()) / n
-        norm = 1 - b + b * doc_len / avgdl  # per document
+        if self.length_floor > 0:  # a fragment counts as at least length_floor * avgdl long
+            norm = 1 - b + b * np.maximum(doc_len, self.length_floor * avgdl) / avgdl
+        else:
+            norm = 1 - b + b * doc_len / avgdl  # per document
         weights = tf.astype(np.float64)  # q_freq
         if self.variant in ("okapi", "plus"):
             # okapi: idf * (tf * (k1 + 1) / (tf + k1 * norm)); plus: the same plus delta * idf,
@@ -708,11 +726,13 @@ class BM25Index(Index):
             "epsilon": self.epsilon,
             "delta": self.delta,
             "idf": self.idf,
+            "length_floor": self.length_floor,
         }
 
     def __repr__(self) -> str:
         idf = "" if self.idf == "rank-bm25" else f", idf={self.idf!r}"
-        return f"BM25Index(variant={self.variant!r}{idf}, docs={len(self)})"
+        floor = f", length_floor={self.length_floor}" if self.length_floor else ""
+        return f"BM25Index(variant={self.variant!r}{idf}{floor}, docs={len(self)})"
 
     # ------------------------------------------------------------------ persistence
 

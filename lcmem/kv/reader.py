@@ -36,7 +36,13 @@ from lcmem.kv.attention import Layout, Rotary, activate, check_supported
 from lcmem.kv.cache import AskRun, PrefillRun
 from lcmem.kv.pages import DTYPES, PageStore, Shape
 from lcmem.llm.base import trim_at_stop
-from lcmem.llm.repetition import GenerationSettings, drop_repeats, first_repeat, logits_processors
+from lcmem.llm.repetition import (
+    GenerationSettings,
+    SentenceGate,
+    drop_repeats,
+    first_repeat,
+    logits_processors,
+)
 from lcmem.pipelines.base import Answer, Step, Trace
 from lcmem.types import Chunk, Document, Hit, content_hash
 
@@ -258,6 +264,7 @@ class PagedDocument:
         answer_prefix: str = "",
         stop: Sequence[str] | None = None,
         citations: int = 3,
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer ``question`` from the pages; cite the ``citations`` most retrieved pages.
 
@@ -268,6 +275,9 @@ class PagedDocument:
             answer_prefix: text the answer is forced to start with (not part of the answer).
             stop: strings that end the answer.
             citations: pages cited (most retrieved first).
+            on_text: called with each piece of the answer as it is generated; the pieces join
+                to the answer's text (a repeated sentence is held back, as in
+                :class:`~lcmem.llm.repetition.SentenceGate`).
 
         Example:
             >>> doc.ask("What is the pass key?", answer_prefix="The pass key is")  # doctest: +SKIP
@@ -276,8 +286,11 @@ class PagedDocument:
             raise EmptyQueryError("the question is empty: ask something about the document")
         started = time.perf_counter()
         tail = self._tail_ids(question, instruction, answer_prefix)
-        run, out_ids, first_token = self._generate(tail, max_tokens)
         tok = self.llm.tokenizer
+        pieces = None
+        if on_text is not None:
+            pieces = _Pieces(tok, stop, _generation(self.llm).stop_repeated_sentence, on_text)
+        run, out_ids, first_token = self._generate(tail, max_tokens, pieces)
         text = trim_at_stop(tok.decode(out_ids, skip_special_tokens=True), stop).strip()
         if _generation(self.llm).stop_repeated_sentence:
             text = drop_repeats(text)
@@ -328,7 +341,9 @@ class PagedDocument:
             exact=self.settings.question_scoring == "mass",
         )
 
-    def _generate(self, tail: list[int], max_tokens: int) -> tuple[AskRun, list[int], float]:
+    def _generate(
+        self, tail: list[int], max_tokens: int, pieces: _Pieces | None = None
+    ) -> tuple[AskRun, list[int], float]:
         import torch
 
         model = self.llm.model
@@ -355,9 +370,13 @@ class PagedDocument:
                 if nxt in stops:
                     break
                 out.append(nxt)
+                if pieces is not None:
+                    pieces.push(out)
                 if settings.stop_repeated_sentence and first_repeat(tok.decode(out)) is not None:
                     break
                 ids = torch.tensor([[nxt]], dtype=torch.long)
+        if pieces is not None:
+            pieces.finish(out)
         return run, out, first
 
     def _tail_ids(self, question: str, instruction: str, answer_prefix: str) -> list[int]:
@@ -711,6 +730,55 @@ __all__ = [
     "model_fingerprint",
     "read",
 ]
+
+
+class _Pieces:
+    """The text of a growing list of generated ids, passed on piece by piece.
+
+    Whole characters only (a byte-level token may end inside one), cut at the first stop
+    string, and through a :class:`~lcmem.llm.repetition.SentenceGate` when repeated sentences
+    stop generation, so the pieces join to what :meth:`PagedDocument.ask` returns.
+    (transformers' ``TextIteratorStreamer`` needs ``generate()``; the kv loop is our own.)
+    """
+
+    def __init__(
+        self, tokenizer: Any, stop: Sequence[str] | None, gate: bool, emit: Callable[[str], None]
+    ) -> None:
+        self.tokenizer, self.stop, self.emit = tokenizer, stop, emit
+        self.gate = SentenceGate() if gate else None
+        self.taken = ""  # decoded text passed on so far (before stripping the first blanks)
+        self.blanks = ""  # trailing blanks held back
+        self.started = False  # leading blanks are dropped until the first text
+        self.ended = False
+
+    def push(self, ids: Sequence[int], final: bool = False) -> None:
+        if self.ended:
+            return
+        text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
+        if text.endswith("\ufffd") and not final:
+            return  # a character split across tokens: wait for its end
+        cut = trim_at_stop(text, self.stop)
+        stopped = len(cut) < len(text)
+        piece = cut[len(self.taken) :]
+        self.taken = cut
+        if not self.started:
+            piece = piece.lstrip()
+            self.started = bool(piece)
+        if self.gate is not None:
+            piece = self.gate.feed(piece)
+            if stopped or final:
+                piece += self.gate.finish()
+            stopped = stopped or self.gate.stopped
+        self.ended = stopped or final
+        # Blanks at the end wait for more text: the answer is stripped, so are the pieces.
+        piece = self.blanks + piece
+        kept = piece.rstrip()
+        self.blanks = "" if self.ended else piece[len(kept) :]
+        if kept:
+            self.emit(kept)
+
+    def finish(self, ids: Sequence[int]) -> None:
+        self.push(ids, final=True)
 
 
 def _generation(llm: Any) -> GenerationSettings:

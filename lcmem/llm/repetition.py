@@ -30,6 +30,10 @@ SIMILAR = 90.0
 other: about one changed character in ten ("seen but unchanged" / "seen but not changed")."""
 MIN_WORDS = 3
 """Shorter sentences ("Yes.", a lone ``-``) never count as repeats."""
+HOLD = 75.0
+"""While streaming, a sentence in progress at least this alike (``rapidfuzz.fuzz.ratio``) to
+the opening of an earlier sentence is held back (:class:`SentenceGate`): below :data:`SIMILAR`,
+so a near-repeat is held from its first words, not only an exact one."""
 
 _END = re.compile(r"(?:[.!?]+[\"')\]]*(?=\s)|\n)")
 _NON_WORD = re.compile(r"[^\w]+")
@@ -169,14 +173,18 @@ def drop_repeats(text: str) -> str:
 
 
 class SentenceGate:
-    """Streams text sentence by sentence, stopping before the first repeated sentence.
+    """Streams text as it comes, stopping before the first repeated sentence.
 
-    A piece is held back until its sentence is complete, so a repeat is never shown.
+    The sentence being written is shown piece by piece while it cannot be starting a repeat;
+    while it reads like the start of an earlier sentence (its words at least :data:`HOLD`
+    alike to that sentence's opening of the same length) it is held back until it either
+    drifts away or completes as a repeat, which is then never shown. So a loop's second
+    round stays hidden, and a first sentence streams token by token.
 
     Example:
         >>> gate = SentenceGate()
         >>> [gate.feed(p) for p in ["It is ", "cached. It is ", "cached. More"]]
-        ['', 'It is cached.', '']
+        ['It is ', 'cached.', '']
         >>> gate.stopped, gate.finish()
         (True, '')
     """
@@ -187,7 +195,7 @@ class SentenceGate:
         self.stopped = False
 
     def feed(self, piece: str) -> str:
-        """Add ``piece``; return what may be shown now ("" while a sentence is incomplete)."""
+        """Add ``piece``; return what may be shown now ("" while it may start a repeat)."""
         if self.stopped:
             return ""
         self.text += piece
@@ -196,7 +204,10 @@ class SentenceGate:
             self.stopped = True
             return self._show(cut)
         ends = sentence_ends(self.text)
-        return self._show(ends[-1]) if ends else ""
+        done = ends[-1] if ends else 0
+        if self._may_repeat(self.text[:done], self.text[done:]):
+            return self._show(done)
+        return self._show(len(self.text))
 
     def finish(self) -> str:
         """The rest, once generation ended (without a final repeat)."""
@@ -212,6 +223,24 @@ class SentenceGate:
             out = out.rstrip()
         self.shown = max(self.shown, upto)
         return out
+
+    @staticmethod
+    def _may_repeat(before: str, partial: str) -> bool:
+        """Does ``partial`` (a sentence in progress) read like the start of a sentence of
+        ``before`` that could count as repeated (:data:`MIN_WORDS` words or more), or is it
+        still blank?"""
+        from rapidfuzz import fuzz
+
+        key = _key(partial)
+        if not key:
+            return True  # blanks wait for what follows them (the answer ends stripped)
+        start = 0
+        for end in sentence_ends(before, final=True):
+            earlier = _key(before[start:end])
+            start = end
+            if len(earlier.split()) >= MIN_WORDS and (fuzz.ratio(key, earlier[: len(key)]) >= HOLD):
+                return True
+        return False
 
 
 def gated(pieces: Iterable[str], settings: GenerationSettings) -> Iterator[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ class KVPipeline(Pipeline):
         citations: pages cited.
         check_support: check the answer against the cited pages and show the best cited
             sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
+        on_text: called with each piece of the answer as it is generated (the CLI sets it).
     """
 
     name = "kv"
@@ -68,6 +69,7 @@ class KVPipeline(Pipeline):
         max_tokens: int = 128,
         citations: int = 3,
         check_support: bool = True,
+        on_text: Callable[[str], None] | None = None,
         **overrides: Any,
     ) -> None:
         super().__init__(llm)
@@ -89,7 +91,7 @@ class KVPipeline(Pipeline):
         self.settings = settings
         self.max_docs, self.search_k = max_docs, search_k
         self.max_tokens, self.citations = max_tokens, citations
-        self.check_support = check_support
+        self.check_support, self.on_text = check_support, on_text
         self._read: dict[str, PagedDocument] = {}
 
     def ask(
@@ -119,7 +121,9 @@ class KVPipeline(Pipeline):
                 "the kv pipeline needs documents (lcmem ask Q --pipeline kv --doc PATH) or a "
                 "library to search"
             )
-        answer = doc.ask(question, max_tokens=self.max_tokens, citations=self.citations)
+        answer = doc.ask(
+            question, max_tokens=self.max_tokens, citations=self.citations, on_text=self.on_text
+        )
         answer.trace.steps[:0] = steps
         return supported_or_marked(answer, question) if self.check_support else answer
 

@@ -4,18 +4,30 @@ A small model may answer beside its sources. After generation, each sentence of 
 checked against the cited text:
 
 1. the quote verifier (:func:`~lcmem.pipelines.quotes.find_quote`: exact, normalised, or fuzzy
-   at score 90) finds it in a cited passage holding every number it has; or
-2. token overlap: at least :data:`SUPPORT_OVERLAP` of its content words (stemmed, stopwords
-   and question words out: :func:`content`) occur in one cited passage, or in two together
-   (a two-hop answer joins two facts), and every number in it occurs there too (a guessed
-   code or year fails).
+   at score 90) finds it in a cited passage holding every number it claims, and the text
+   found holds every word it claims; or
+2. token overlap: at least :data:`SUPPORT_OVERLAP` of its claimed words occur in one cited
+   passage, or in two together (a two-hop answer joins two facts), and every number it
+   claims occurs there too (a guessed code or year fails).
 
-Sentences without a content word ("Yes.") are not checked. The answer is *supported* when it
-has a checked sentence and every checked sentence is supported. Otherwise the answer shown is
-the cited sentence sharing the most content words with the question, marked
-``"From the sources: ..."`` (``origin="extractive"``); the model's text stays in
-``Answer.model_text`` and the trace. Without any cited sentence sharing a word with the
-question, the answer is :data:`~lcmem.pipelines.prompts.NO_ANSWER` (``origin="none"``).
+A sentence *claims* its content words (stemmed, stopwords and question words out:
+:func:`content`) and numbers that the question does not already say: "The office of the
+person who leads project Mihevox is in Madurai." claims only ``madurai`` when asked "In which
+city is the office of the person who leads project Mihevox?". The question's words are given,
+not evidence: counted, they failed right two-hop answers that restate the question in their
+own words ("leads" for the fact's "led"), and passed wrong ones that only restate it ("The
+captain of the ship Nokor born in the city of Nokor."). Sentences that claim nothing ("Yes.",
+the question again) are not checked. A claim that repeats the question's names must be about
+them: a cited sentence holding a claimed word names them too, alone or with the sentence it
+bridges to (:func:`linked`).
+
+The answer is *supported* when it has a checked sentence and every checked sentence is
+supported. Otherwise the answer shown is the cited sentence sharing the most content words
+with the question (followed by the sentence it leads to, for a two-hop question:
+:func:`next_hop`), marked ``"From the sources: ..."`` (``origin="extractive"``); the model's
+text stays in ``Answer.model_text`` and the trace. Without any cited sentence sharing a word
+with the question, the answer is :data:`~lcmem.pipelines.prompts.NO_ANSWER`
+(``origin="none"``).
 
 Example:
     >>> from lcmem.types import Chunk, Hit
@@ -38,7 +50,7 @@ from functools import lru_cache
 from itertools import combinations, pairwise
 from typing import TYPE_CHECKING, Any
 
-from lcmem.pipelines.evidence import sentence_spans, terms
+from lcmem.pipelines.evidence import mentions, names, sentence_spans, terms
 from lcmem.pipelines.prompts import NO_ANSWER
 from lcmem.pipelines.quotes import find_quote
 
@@ -56,7 +68,8 @@ MIN_EVIDENCE_WORDS = 4
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # Lines that stand alone (headings, list items, quotes, table rows, code fences, blanks).
 _BLOCK = re.compile(r"\s*(?:$|[#>*|`+-]|\d+[.)]\s)")
-_HEADER_ECHO = re.compile(r"^\s*\[\d+\][^\n]*:\d+(?:-\d+)?\s*$", re.MULTILINE)
+# An echoed passage header: "[2] guide/a.md:5-10", or the bare path "doc-3.txt:145".
+_HEADER_ECHO = re.compile(r"^\s*(?:\[\d+\][^\n]*|\S*[./]\S*):\d+(?:-\d+)?\s*$", re.MULTILINE)
 _FUNCTION_WORDS = """how does do did what which who whom whose when where why can could would
 should may might i you he she his her its we our my your has have had been being also"""
 
@@ -89,13 +102,14 @@ class SupportCheck:
 
 def content(text: str) -> set[str]:
     """Content words of ``text`` as BM25 sees them (stemmed, stopwords out), without
-    question and function words ("how", "who", "has"...).
+    question and function words ("how", "who", "has"...) and one-letter tokens.
 
     Example:
         >>> sorted(content("Who runs the Naram observatory?"))
         ['naram', 'observatori', 'run']
     """
-    return terms(text) - _function_words()
+    # One-letter tokens ("s" of "Konel's", list letters) say nothing; numbers are checked apart.
+    return {t for t in terms(text) if len(t) > 1} - _function_words()
 
 
 @lru_cache(maxsize=1)
@@ -103,21 +117,31 @@ def _function_words() -> frozenset[str]:
     return frozenset(terms(_FUNCTION_WORDS))
 
 
-def check_sentence(sentence: str, cited: Sequence[str]) -> dict[str, Any]:
+def check_sentence(sentence: str, cited: Sequence[str], question: str = "") -> dict[str, Any]:
     """Is ``sentence`` supported by the ``cited`` texts? (see the module's rules)
+
+    Words and numbers of ``question`` are not claims: a sentence made only of them is
+    ``unchecked``.
 
     Example:
         >>> check_sentence("Konel's code is 55771.", ["The code of Konel is 55771."])["how"]
         'overlap'
         >>> check_sentence("Konel's code is 55772.", ["The code of Konel is 55771."])["supported"]
         False
+        >>> check_sentence("Konel's code is Konel's.", ["Logs rotate."], "Konel's code?")["how"]
+        'unchecked'
     """
-    own = content(sentence)
-    numbers = set(_NUMBER.findall(sentence))
+    own = content(sentence) - content(question)
+    numbers = set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question))
     if not own and not numbers:
         return {"text": sentence, "supported": True, "how": "unchecked", "share": None}
     for text in cited:
-        if numbers <= set(_NUMBER.findall(text)) and find_quote(sentence, text) is not None:
+        if not numbers <= set(_NUMBER.findall(text)):
+            continue
+        found = find_quote(sentence, text)
+        # a fuzzy match may differ in the one word that matters ("named Banadrart" for
+        # "named Trodrodal"): what the sentence claims must be in the matched text
+        if found is not None and own <= content(text[found.start : found.end]):
             return {"text": sentence, "supported": True, "how": "quote", "share": 1.0}
     bags = [(content(t), set(_NUMBER.findall(t))) for t in cited]
     groups = [[b] for b in bags] + [list(pair) for pair in combinations(bags, 2)]
@@ -129,7 +153,39 @@ def check_sentence(sentence: str, cited: Sequence[str]) -> dict[str, Any]:
         if numbers <= found:
             best = max(best, share)
     supported = best >= SUPPORT_OVERLAP
-    return {"text": sentence, "supported": supported, "how": "overlap", "share": round(best, 2)}
+    row = {"text": sentence, "supported": supported, "how": "overlap", "share": round(best, 2)}
+    asked = [n for n in names(question) if mentions(sentence, n)]
+    if supported and asked and not linked(own | numbers, asked, cited):
+        row.update(supported=False, how="unlinked")
+    return row
+
+
+def linked(claimed: set[str], asked: Sequence[str], cited: Sequence[str]) -> bool:
+    """Is a claim about the question's names? Some cited sentence holding a claimed word or
+    number mentions every one of ``asked``, by itself or with one sentence it shares a name
+    with (the bridge of a two-hop answer).
+
+    A right answer's word next to another subject is not support for this one: "expedition
+    Vetravox's vessel is named Banadrart" is not backed by "The research vessel of expedition
+    Kemafund is named Banadrart." cited beside Vetravox's own fact.
+
+    Example:
+        >>> facts = ["Mihevox was led by Ana Lo.", "The office of Ana Lo is in Madurai.",
+        ...          "The office of Ivo Pe is in Tunis."]
+        >>> linked({"madurai"}, ["Mihevox"], facts), linked({"tuni"}, ["Mihevox"], facts)
+        (True, False)
+    """
+    units = [" ".join(t[a:b].split()) for t in cited for a, b in sentences_of(t)]
+    for unit in units:
+        if not claimed & (content(unit) | set(_NUMBER.findall(unit))):
+            continue
+        if all(mentions(unit, n) for n in asked):
+            return True
+        for other in units:
+            bridge = any(mentions(other, n) for n in names(unit))
+            if bridge and all(mentions(unit, n) or mentions(other, n) for n in asked):
+                return True
+    return False
 
 
 def best_sentence(question: str, citations: Sequence[Hit]) -> tuple[str, str] | None:
@@ -145,17 +201,53 @@ def best_sentence(question: str, citations: Sequence[Hit]) -> tuple[str, str] | 
     """
     asked = content(question)
     best: tuple[int, str, str] | None = None
+    for sentence, span in evidence_sentences(citations):
+        shared = len(asked & content(sentence))
+        if shared and (best is None or shared > best[0]):
+            best = (shared, sentence, span)
+    return None if best is None else (best[1], best[2])
+
+
+def next_hop(question: str, first: str, citations: Sequence[Hit]) -> tuple[str, str] | None:
+    """The cited sentence that continues ``first`` towards the question: it names a name that
+    ``first`` introduces (not at its start, not in the question) and shares the most question
+    words that ``first`` lacks. For a two-hop question the bridge fact is the best sentence and
+    this is the answer fact. ``None`` when no sentence does.
+
+    Example:
+        >>> from lcmem.types import Chunk, Hit
+        >>> t = "Mihevox was led by Ana Lo. The office of Ana Lo is in Madurai. Ana Lo is tall."
+        >>> cited = [Hit(Chunk(t, 0, len(t), doc_path="a"), 1.0)]
+        >>> q = "In which city is the office of the person who led Mihevox?"
+        >>> next_hop(q, "Mihevox was led by Ana Lo.", cited)
+        ('The office of Ana Lo is in Madurai.', 'a:27-62')
+    """
+    new = [n for n in names(first) if not first.startswith(n) and not mentions(question, n)]
+    if not new:
+        return None
+    wanted = content(question) - content(first)
+    best: tuple[int, str, str] | None = None
+    for sentence, span in evidence_sentences(citations):
+        if sentence == first or not any(mentions(sentence, n) for n in new):
+            continue
+        shared = len(wanted & content(sentence))
+        if shared and (best is None or shared > best[0]):
+            best = (shared, sentence, span)
+    return None if best is None else (best[1], best[2])
+
+
+def evidence_sentences(citations: Sequence[Hit]) -> list[tuple[str, str]]:
+    """The cited sentences that may be shown as an answer, with their ``path:start-end``
+    (headings, code and sentences under :data:`MIN_EVIDENCE_WORDS` words left out)."""
+    out: list[tuple[str, str]] = []
     for hit in citations:
         text = hit.chunk.text
         for start, end in sentences_of(text):
             sentence = " ".join(text[start:end].split())
             if len(sentence.split()) < MIN_EVIDENCE_WORDS or sentence.startswith(("#", "`", "<")):
                 continue
-            shared = len(asked & content(sentence))
-            if shared and (best is None or shared > best[0]):
-                span = f"{hit.path}:{hit.chunk.start + start}-{hit.chunk.start + end}"
-                best = (shared, sentence, span)
-    return None if best is None else (best[1], best[2])
+            out.append((sentence, f"{hit.path}:{hit.chunk.start + start}-{hit.chunk.start + end}"))
+    return out
 
 
 def sentences_of(text: str) -> list[tuple[int, int]]:
@@ -177,13 +269,14 @@ def sentences_of(text: str) -> list[tuple[int, int]]:
 def check_answer(question: str, answer: str, citations: Sequence[Hit]) -> SupportCheck:
     """Check ``answer`` against ``citations``; the text to show and where it comes from.
 
-    Echoed passage headers (``[2] guide/incremental.md:5-10``) are references, not claims:
-    they are not checked.
+    Echoed passage headers (``[2] guide/incremental.md:5-10``, or a bare
+    ``notes.txt:145`` line) are references, not claims: they are not checked.
     """
     cited = [h.chunk.text for h in citations]
     claims = _HEADER_ECHO.sub("", answer)
     sentences = [
-        check_sentence(" ".join(claims[s:e].split()), cited) for s, e in sentences_of(claims)
+        check_sentence(" ".join(claims[s:e].split()), cited, question)
+        for s, e in sentences_of(claims)
     ]
     checked = [s for s in sentences if s["how"] != "unchecked"]
     if checked and all(s["supported"] for s in checked):
@@ -191,7 +284,11 @@ def check_answer(question: str, answer: str, citations: Sequence[Hit]) -> Suppor
     found = best_sentence(question, citations)
     if found is None:
         return SupportCheck(NO_ANSWER, "none", sentences)
-    return SupportCheck(EXTRACTIVE_PREFIX + found[0], "extractive", sentences, found[1])
+    text, span = found
+    hop = next_hop(question, text, citations)
+    if hop is not None:  # a two-hop question: its bridge fact, then the fact it leads to
+        text, span = f"{text} {hop[0]}", f"{span}, {hop[1]}"
+    return SupportCheck(EXTRACTIVE_PREFIX + text, "extractive", sentences, span)
 
 
 def supported_or_marked(answer: Answer, question: str, trace: Trace | None = None) -> Answer:

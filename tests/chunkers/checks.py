@@ -109,3 +109,17 @@ class HashEmbedder(Embedder):
                 out[i, zlib.crc32(w.encode("utf-8", "surrogatepass")) % self.dim] += 1.0
         out /= np.linalg.norm(out, axis=1, keepdims=True)
         return out
+
+
+def check_packed(chunker: Chunker, text: str, chunks: list[Chunk]) -> None:
+    """No two neighbouring chunks of one section (see
+    :func:`lcmem.chunkers.bounds.section_of`) would fit the budget and the ceiling together:
+    packing left nothing it could still merge."""
+    tok, budget, cap = chunker.tokenizer, chunker.budget, chunker.max_chars
+    for a, b in pairwise(chunks):
+        if section_of(a) != section_of(b) or a.end > b.start:
+            continue
+        union = text[a.start : b.end]
+        assert (cap is not None and len(union) > cap) or tok.count(union) > budget, (
+            f"neighbours of one section fit together: {a.text!r} + {b.text!r}"
+        )

@@ -17,7 +17,7 @@ from lcmem.chunkers import CodeChunker, RecursiveChunker
 from lcmem.chunkers.code_treesitter import GRAMMARS, available_languages
 from lcmem.tokens import HFTokenizer, WhitespaceTokenizer
 from lcmem.types import Document
-from tests.chunkers.checks import check_chunks
+from tests.chunkers.checks import check_chunks, check_packed
 
 WS = WhitespaceTokenizer()
 HF = HFTokenizer.default()
@@ -134,6 +134,29 @@ def test_small_units_merge_up_to_the_budget_but_not_across_a_split_class():
         tops = {s for s in c.metadata["symbols"] if "." not in s}
         if classes:  # methods of Circle are never merged with top-level functions
             assert not (tops - classes), c.metadata["symbols"]
+
+
+def test_a_short_class_header_is_not_merged_with_its_methods():
+    # class A does not fit whole: its 5-token header is under the minimum (24 // 4) and would
+    # fit with the next chunk, which shares its context "class A"; but the header and the
+    # methods are two parts (sections) of the class, so the minimum-size merge keeps them apart
+    methods = "".join(f"\n    def m{i}(self):\n        return {i}\n" for i in range(7))
+    src = "class A:\n    x = 1\n" + methods
+    chunks, _ = chunk(src, "python", size=24)
+    assert WS.count(src[chunks[0].start : chunks[1].end]) <= 24
+    assert chunks[0].text == "class A:\n    x = 1"
+    assert chunks[0].metadata["short"] is True
+    assert chunks[1].context == "class A" and chunks[1].text.startswith("def m0")
+    assert chunks[0].section != chunks[1].section
+
+
+def test_short_leftovers_of_one_function_merge_across_contexts():
+    # a split function's pieces all belong to its body, whatever their context trail
+    body = "".join(f"    x{i} = {i}\n" for i in range(9))
+    src = f"def f():\n{body}    def inner():\n        return 1\n    return inner\n"
+    chunks, doc = chunk(src, "python", size=24)
+    check_packed(CodeChunker(24, 0, WS), doc.text, chunks)
+    assert len({c.section for c in chunks}) == 1
 
 
 def test_whole_class_that_fits_is_one_chunk_with_all_its_symbols():
@@ -633,6 +656,31 @@ SETTINGS = settings(
 def test_python_properties(tok, src, size):
     chunker = CodeChunker(size, size // 5, TOKS[tok], language="python")
     check_chunks(chunker, Document(text=src))
+
+
+@SETTINGS
+@given(src=valid_python(), size=st.integers(1, 60))
+def test_python_chunks_of_one_section_never_fit_together(src, size):
+    # a whitespace-additive tokenizer: the counts of neighbours add up, so packing is exact
+    # (code that does not parse is chunked by lines, where only short chunks merge)
+    chunker = CodeChunker(size, 0, WS, language="python")
+    chunks = check_chunks(chunker, Document(text=src))
+    if not any("parse_error" in c.metadata for c in chunks):
+        check_packed(chunker, src, chunks)
+
+
+@SETTINGS
+@given(
+    lines=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(JS_PARTS)), max_size=50),
+    size=st.integers(1, 60),
+    lang=st.sampled_from(sorted(GRAMMARS)),
+)
+def test_tree_sitter_chunks_of_one_section_never_fit_together(lines, size, lang):
+    src = "\n".join("  " * d + part for d, part in lines)
+    chunker = CodeChunker(size, 0, WS, language=lang)
+    chunks = check_chunks(chunker, Document(text=src))
+    if not any("parse_error" in c.metadata for c in chunks):
+        check_packed(chunker, src, chunks)
 
 
 @pytest.mark.parametrize("tok", TOKS)

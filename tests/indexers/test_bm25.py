@@ -675,3 +675,28 @@ def test_coverage_is_the_share_of_the_query_idf_mass_a_document_holds():
     assert index.coverage([], 1) == 0.0
     index.remove([1])
     assert index.coverage(query, 1) == 0.0
+
+
+def test_length_floor_counts_short_documents_as_floor_times_the_average(tmp_path: Path) -> None:
+    docs = [["key", "x"], ["key"] + ["y"] * 9, ["z"] * 30]  # lengths 2, 10, 30: average 14
+    plain, floored = BM25Index(), BM25Index(length_floor=0.5)
+    plain.add([0, 1, 2], docs)
+    floored.add([0, 1, 2], docs)
+    st = floored._current()
+    k1, b, avgdl = 1.5, 0.75, 14.0
+    idf = st.idf[floored._vocab["key"]]
+
+    def okapi(length: float) -> float:
+        return idf * (2.5 / (1 + k1 * (1 - b + b * length / avgdl)))
+
+    # the 2-token document counts as 7 tokens long; the 10-token one keeps its length
+    np.testing.assert_allclose(floored.get_scores(["key"])[:2], [okapi(7.0), okapi(10.0)])
+    np.testing.assert_allclose(plain.get_scores(["key"])[:2], [okapi(2.0), okapi(10.0)])
+    assert floored.search(["key"])[0][0] == 0 and plain.get_scores(["key"])[0] > okapi(7.0)
+    floored.save(tmp_path / "f")
+    loaded = BM25Index.load(tmp_path / "f")
+    assert loaded.length_floor == 0.5 and "length_floor=0.5" in repr(loaded)
+    np.testing.assert_allclose(loaded.get_scores(["key"]), floored.get_scores(["key"]))
+    assert BM25Index(length_floor=0.0).params() == {**BM25Index().params(), "length_floor": 0.0}
+    with pytest.raises(ConfigError, match="length_floor"):
+        BM25Index(length_floor=-1)

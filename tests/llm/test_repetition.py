@@ -58,7 +58,7 @@ def test_lines_are_sentences_too() -> None:
     assert drop_repeats(text) == "- the cache is per file\n- the hash is sha256"
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(40))
 def test_streaming_through_the_gate_shows_what_complete_returns(seed: int) -> None:
     rng = random.Random(seed)
     text = LOOP if seed % 2 else "One fact here. Another fact there. A third one, unfinished"
@@ -69,14 +69,38 @@ def test_streaming_through_the_gate_shows_what_complete_returns(seed: int) -> No
     assert all(piece for piece in shown)
 
 
-def test_the_gate_holds_a_sentence_back_until_it_is_complete() -> None:
+def test_the_gate_streams_and_holds_back_what_may_start_a_repeat() -> None:
     gate = SentenceGate()
-    assert gate.feed("The cache ") == ""
-    assert gate.feed("is keyed by hash. It") == "The cache is keyed by hash."
-    assert gate.feed(" is fast. The cache is keyed by hash.") == " It is fast."
+    assert gate.feed("The cache ") == "The cache "  # a first sentence streams as it comes
+    assert gate.feed("is keyed by hash. It") == "is keyed by hash. It"
+    # " The cache is keyed by hash." opens like the first sentence: held back
+    assert gate.feed(" is fast. The cache is keyed by hash.") == " is fast."
     assert not gate.stopped  # "hash." may still go on ("hash.py"): not a sentence yet
     assert gate.feed(" More") == "" and gate.stopped
     assert gate.feed("More text.") == "" and gate.finish() == ""
+
+
+def test_a_sentence_that_drifts_from_an_earlier_one_is_released() -> None:
+    gate = SentenceGate()
+    shown = [gate.feed(w) for w in ["The cache ", "is fast. ", "The cache ", "holds ", "chunks."]]
+    assert shown == ["The cache ", "is fast.", "", " The cache holds ", "chunks."]
+    assert gate.finish() == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The cache is keyed by hash. The cache is keyed by a hash. More",
+        "The code is 55771. The code is 55771!\nMore",
+        LOOP,
+    ],
+)
+def test_word_by_word_a_near_repeat_is_never_shown(text: str) -> None:
+    words = text.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    shown = list(gated(pieces, GenerationSettings()))
+    assert "".join(shown).strip() == drop_repeats(text)
+    assert len(shown) > 3  # the first sentence came word by word
 
 
 def test_gated_without_the_stop_passes_pieces_unchanged() -> None:

@@ -90,3 +90,11 @@ def test_coa_reads_segments_and_cites_the_one_with_the_fact(llm):
     assert doc.text[answer.citations[0].chunk.start : answer.citations[0].chunk.end] == (
         answer.citations[0].chunk.text
     )
+
+
+def test_kv_streams_the_answer_token_by_token(llm):
+    pieces: list[str] = []
+    pipe = get_pipeline("kv", llm, max_tokens=32, on_text=pieces.append)
+    docs = [Document(text=text, path=name) for name, text in FILES.items()]
+    answer = pipe.ask(QUESTION, documents=docs)
+    assert len(pieces) > 3 and "".join(pieces) == answer.model_text

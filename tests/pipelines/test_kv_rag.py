@@ -97,3 +97,19 @@ def test_cli_options_map_to_settings(llm: TinyLLM) -> None:
     pipe = get_pipeline("kv", llm, k=7, budget=32 + 64 + 16 + 64 + 5 * 16, max_tokens=9, **SMALL)
     assert pipe.search_k == 7 and pipe.max_tokens == 9
     assert pipe.settings.top_k == 5
+
+
+@pytest.mark.parametrize("setting", ["off", "stop"])
+def test_the_answer_streams_and_the_pieces_join_to_the_models_text(
+    llm: TinyLLM, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    from lcmem.llm.repetition import OFF, GenerationSettings
+
+    generation = OFF if setting == "off" else GenerationSettings(stop_repeated_sentence=True)
+    monkeypatch.setattr(llm, "generation", generation, raising=False)
+    pieces: list[str] = []
+    pipe = KVPipeline(llm, max_tokens=24, on_text=pieces.append, **SMALL)
+    answer = pipe.ask("What does item 5 cost?", documents=[Document(text=TEXT, path="p.txt")])
+    assert answer.model_text and "".join(pieces) == answer.model_text
+    if setting == "off":  # one piece per whole character run: the random model writes many
+        assert len(pieces) > 1

@@ -175,3 +175,60 @@ def test_echoed_passage_headers_are_not_claims() -> None:
     answer = "[2] guide/incremental.md:5-10\nUnchanged text is never embedded twice."
     check = check_answer("Is text embedded twice?", answer, hits(SKIPPED))
     assert check.origin == "model" and len(check.sentences) == 1
+
+
+VESSELS = (
+    "The research vessel of expedition Vetravox is named Trodrodal. Logs rotate daily. "
+    "The research vessel of expedition Naren is named Banadrart."
+)
+SHIPS = (
+    "The ship Petend is captained by Soren Pohocand. Logs rotate daily. "
+    "Soren Pohocand was born in Brno. Ida Mel was born in Tunis."
+)
+
+
+def test_the_questions_own_words_are_not_claims() -> None:
+    q = "In which city was the captain of the ship Petend born?"
+    # the answer's only claim is Brno: "captain" and "born" come from the question
+    assert check_answer(
+        q, "The captain of the ship Petend was born in Brno.", hits(SHIPS)
+    ).origin == ("model")
+    restated = check_answer(q, "The captain of the ship Petend was born in the city.", hits(SHIPS))
+    assert restated.sentences[0]["how"] == "unchecked" and restated.origin == "extractive"
+
+
+def test_a_fuzzy_quote_with_another_name_is_not_support() -> None:
+    q = "What is the name of the research vessel of expedition Vetravox?"
+    check = check_answer(
+        q, "The research vessel of expedition Vetravox is named Banadrart.", hits(VESSELS)
+    )
+    assert check.origin == "extractive"
+    assert (
+        check.text
+        == EXTRACTIVE_PREFIX + "The research vessel of expedition Vetravox is named Trodrodal."
+    )
+    right = check_answer(
+        q, "The research vessel of expedition Vetravox is named Trodrodal.", hits(VESSELS)
+    )
+    assert right.origin == "model" and right.sentences[0]["how"] == "quote"
+
+
+def test_a_claim_must_be_about_the_questions_names() -> None:
+    q = "In which city was the captain of the ship Petend born?"
+    check = check_answer(q, "The captain of the ship Petend was born in Tunis.", hits(SHIPS))
+    assert check.sentences[0]["how"] == "unlinked" and check.origin == "extractive"
+
+
+def test_a_two_hop_fallback_shows_the_bridge_then_the_fact_it_leads_to() -> None:
+    q = "In which city was the captain of the ship Petend born?"
+    check = check_answer(q, "The ship Petend was born in Brazzaville.", hits(SHIPS))
+    assert check.text == EXTRACTIVE_PREFIX + (
+        "The ship Petend is captained by Soren Pohocand. Soren Pohocand was born in Brno."
+    )
+    assert check.evidence == "d0.md:0-47, d0.md:67-99"
+
+
+def test_a_bare_echoed_path_is_not_a_claim() -> None:
+    q = "In which city was the captain of the ship Petend born?"
+    answer = "notes-3.txt:145\nThe captain of the ship Petend was born in Brno."
+    assert check_answer(q, answer, hits(SHIPS)).origin == "model"
