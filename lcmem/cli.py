@@ -109,6 +109,28 @@ def cli() -> None:
     help="dense index kind for a new library (default flat, exact)",
 )
 @click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    metavar="[auto|ADDRESS]",
+    help="read, chunk and embed on a Ray cluster (auto: a running one, else a local one; "
+    "or ray://HOST:PORT); needs lcmem[ray] and a store every node reaches (PostgreSQL)",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="embedder actors with --ray (default: one per GPU, else one per two CPUs)",
+)
+@click.option(
+    "--ray-batch-docs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="documents embedded and committed per transaction with --ray (default 16)",
+)
+@click.option(
     "--optimize",
     is_flag=True,
     help="then merge the exact-search index into one segment (drops deleted documents' text)",
@@ -130,6 +152,9 @@ def index(
     threads: int | None,
     batch_chunks: int,
     faiss_kind: str | None,
+    ray_address: str | None,
+    ray_actors: int | None,
+    ray_batch_docs: int | None,
     optimize: bool,
 ) -> None:
     """Index files and folders (incremental: unchanged files are skipped)."""
@@ -167,6 +192,10 @@ def index(
             max_file_size=_parse_size(max_file_size),
             progress=show,
             batch_chunks=batch_chunks,
+            executor="ray" if ray_address else "local",
+            ray_address=ray_address,
+            ray_actors=ray_actors,
+            ray_batch_docs=ray_batch_docs,
         )
         if optimize:
             lib.optimize()

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import hashlib
 import json
@@ -23,7 +22,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,15 +35,13 @@ from lcmem.errors import (
     EmbedderMismatchError,
     EmptyQueryError,
     IndexCorruptError,
-    LoadError,
     PathNotFoundError,
     StoreError,
 )
-from lcmem.progress import NullProgress, make_progress
+from lcmem.progress import make_progress
 from lcmem.report import IndexReport
-from lcmem.stores.records import NewChunk, StoredDocument
 from lcmem.stores.store import Store
-from lcmem.types import Chunk, Document, Hit, content_hash, line_starts
+from lcmem.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +55,7 @@ Mode = Literal["hybrid", "dense", "bm25"]
 MODES = ("hybrid", "dense", "bm25")
 GROUPS = ("chunk", "document")
 
-_DOC_ONLY_METADATA = frozenset({"pages"})  # per-document lists not copied onto chunks
 _FLUSH_CHUNKS = 256  # chunks embedded and committed per transaction
-_CHUNK_GROUP = 32  # documents chunked together by chunkers that embed (topic)
-_SAVE_EVERY_SECONDS = 120.0  # during long runs, save the indices this often
 BM25_DEFAULTS: dict[str, Any] = {"b": 0.5, "length_floor": 0.5}
 """``BM25Index`` settings of a new library, recorded in its manifest (``"bm25"``); a library
 made before the manifest recorded them keeps plain BM25 (``b=0.75``, no floor).
@@ -121,18 +114,6 @@ def open(
         embed_precision=embed_precision,
         threads=threads,
     )
-
-
-@dataclass
-class _Pending:
-    """A document read and chunked, waiting for its chunks to be embedded and committed."""
-
-    doc: Document
-    raw_hash: str
-    size: int
-    mtime_ns: int
-    existing: StoredDocument | None
-    chunks: list[NewChunk] = field(default_factory=list)
 
 
 class Library:
@@ -467,6 +448,10 @@ class Library:
         max_file_size: int = 10 * 2**20,
         progress: bool | None = False,
         batch_chunks: int = _FLUSH_CHUNKS,
+        executor: Literal["local", "ray"] = "local",
+        ray_address: str | None = "auto",
+        ray_actors: int | None = None,
+        ray_batch_docs: int | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally.
 
@@ -481,233 +466,61 @@ class Library:
             progress: show progress bars on stderr (``None``: if it is a terminal).
             batch_chunks: chunks embedded and committed per transaction; a crash loses at
                 most one batch of work.
+            executor: ``local`` (this process) or ``ray`` (Ray Data reads and chunks, a pool
+                of embedder actors embeds and writes to the store; needs ``lcmem[ray]``).
+            ray_address: the Ray cluster: ``auto`` (a running one, else a local one),
+                ``local`` or an address such as ``ray://head:10001``.
+            ray_actors: embedder actors (default: one per GPU, else one per two CPUs).
+            ray_batch_docs: documents embedded and committed per transaction on Ray
+                (default 16).
 
         Returns:
             An :class:`~lcmem.report.IndexReport`.
         """
-        from lcmem.loaders import SourceFile, walk
+        from lcmem.indexing import EXECUTORS, local, stages
+        from lcmem.indexing import ray as ray_executor
+        from lcmem.indexing.plan import gone, plan, resolve_roots
 
         started = time.perf_counter()
         report = IndexReport()
-        given = [Path(os.fspath(p)).expanduser() for p in paths]
-        if not given:
-            raise ConfigError("nothing to index: give at least one file or folder")
-        missing = [p for p in given if not p.exists() and not p.is_symlink()]
-        if len(missing) == len(given):
-            raise PathNotFoundError(
-                f"{', '.join(map(str, missing))} does not exist: check the path"
-                if len(missing) == 1
-                else f"none of the paths exist: {', '.join(map(str, missing))}"
-            )
-        roots = [p.resolve() for p in given if p not in missing]
+        given, roots = resolve_roots(paths)
+        if executor not in EXECUTORS:
+            raise ConfigError(f"executor must be local or ray, got {executor!r}")
+        if executor == "ray":
+            ray_executor.import_ray()  # a missing extra fails before any work
         with self._lock(), make_progress(progress) as bar:
             self._ensure_manifest()
             _ = self.chunker  # settings that differ from the library's fail before any work
-            self._indices(need_dense=True)
-            stored = self.store.documents_under(roots)
-            files: list[SourceFile] = []
-            for item in walk(given, max_file_size=max_file_size):
-                if isinstance(item, SourceFile):
-                    files.append(item)
-                elif item.error:
-                    report.errors.append((str(item.path), item.reason))
-                    stored.pop(str(item.path), None)  # keep what was indexed before
-                else:
-                    report.skipped.append((str(item.path), item.reason))
-            bar.files_total(len(files))
-            self._index_files(files, stored, report, bar, max(1, batch_chunks))
-            seen = {str(f.path) for f in files}
-            gone = [d for p, d in stored.items() if p not in seen]
-            if gone:
-                with self.store.transaction() as conn:
-                    removed_ids = self.store.delete_documents(conn, [d.id for d in gone])
-                self._drop_from_indices(removed_ids)
-                report.removed += [d.path for d in gone]
+            dense, sparse = self._indices(need_dense=True)
+            the_plan = plan(given, roots, self.store, max_file_size, report)
+            bar.files_total(len(the_plan.files))
+            if executor == "ray":
+                ray_executor.run(
+                    self,
+                    the_plan,
+                    report,
+                    bar,
+                    address=ray_address,
+                    actors=ray_actors,
+                    write_batch=ray_batch_docs,
+                )
+            else:
+                local.run(self, the_plan, report, bar, max(1, batch_chunks))
+            removed = gone(the_plan)
+            if removed:
+                removed_ids = stages.delete(self.store, removed)
+                stages.drop_from_indices(dense, sparse, removed_ids)
+                report.removed += [d.path for d in removed]
                 report.chunks_removed += len(removed_ids)
+            if executor == "ray":  # workers wrote to the store: indices follow it
+                self._reconcile_sparse()
+                self._reconcile_dense()
             for variant in self._exact_variants():
                 self._exact(variant)  # one new segment for this run's documents
             self.save()
         report.seconds = time.perf_counter() - started
         _warn_truncated(self.embedder, report)
         return report
-
-    def _index_files(
-        self,
-        files: Sequence[Any],
-        stored: dict[str, StoredDocument],
-        report: IndexReport,
-        bar: NullProgress,
-        batch_chunks: int,
-    ) -> None:
-        from lcmem.loaders import read_document
-
-        pending: list[_Pending] = []
-        ready: list[_Pending] = []  # read, waiting to be chunked together
-        # chunkers that embed (topic) chunk documents in groups: one batched embedding stream
-        group = _CHUNK_GROUP if getattr(self.chunker, "batches", False) else 1
-        queued = 0
-        last_save = time.monotonic()
-        touched: list[tuple[int, int, int]] = []
-        for f in files:
-            path = str(f.path)
-            existing = stored.get(path)
-            if existing and existing.size == f.size and existing.mtime_ns == f.mtime_ns:
-                report.unchanged.append(path)
-                bar.file_done()
-                continue
-            try:
-                data = f.path.read_bytes()
-            except OSError as exc:
-                report.errors.append((path, f"cannot read: {exc.strerror or exc}"))
-                stored.pop(path, None)  # keep what was indexed before
-                bar.file_done()
-                continue
-            raw_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
-            if existing and existing.content_hash == raw_hash:
-                touched.append((existing.id, f.size, f.mtime_ns))
-                report.unchanged.append(path)
-                bar.file_done()
-                continue
-            try:
-                doc = read_document(f.path, data, root=f.root)
-            except LoadError as exc:
-                report.errors.append((path, str(exc)))
-                stored.pop(path, None)
-                bar.file_done()
-                continue
-            ready.append(_Pending(doc, raw_hash, f.size, f.mtime_ns, existing))
-            if len(ready) < group:
-                continue
-            for item in self._chunk_group(ready, stored, report, bar):
-                pending.append(item)
-                queued += len(item.chunks)
-            ready = []
-            if queued >= batch_chunks:
-                self._flush(pending, report, bar)
-                pending, queued = [], 0
-                if time.monotonic() - last_save > _SAVE_EVERY_SECONDS:
-                    self.save()
-                    last_save = time.monotonic()
-        pending += self._chunk_group(ready, stored, report, bar)
-        self._flush(pending, report, bar)
-        if touched:
-            with self.store.engine.begin() as conn:
-                for doc_id, size, mtime_ns in touched:
-                    self.store.touch(conn, doc_id, size, mtime_ns)
-
-    def _chunk_group(
-        self,
-        items: list[_Pending],
-        stored: dict[str, StoredDocument],
-        report: IndexReport,
-        bar: NullProgress,
-    ) -> list[_Pending]:
-        """Chunk documents together; a document whose chunking fails is reported in
-        ``errors`` (its previous version, if any, kept) and the others go on."""
-        try:
-            groups = self.chunker.chunk_many([p.doc for p in items]) if len(items) > 1 else None
-        except Exception:  # find the culprit one document at a time
-            groups = None
-        done: list[_Pending] = []
-        for i, item in enumerate(items):
-            path = item.doc.path
-            try:
-                item.chunks = self._with_lines(
-                    item.doc, groups[i] if groups is not None else self.chunker.chunk(item.doc)
-                )
-            except Exception as exc:  # a chunker bug must not stop the run or lose the rest
-                report.warnings += [(path, w) for w in item.doc.warnings]
-                report.errors.append((path, f"chunking failed ({type(exc).__name__}: {exc})"))
-                stored.pop(path, None)
-                bar.file_done()
-                continue
-            # After chunking: chunkers add warnings too (code that did not parse...).
-            report.warnings += [(path, w) for w in item.doc.warnings]
-            done.append(item)
-            bar.chunks_queued(len(item.chunks))
-            bar.file_done()
-        return done
-
-    def _chunk(self, doc: Document) -> list[NewChunk]:
-        """Chunk a document; each chunk gets its line range and the document's metadata."""
-        return self._with_lines(doc, self.chunker.chunk(doc))
-
-    def _with_lines(self, doc: Document, chunks: list[Chunk]) -> list[NewChunk]:
-        """Each chunk gets its line range and the document's metadata."""
-        lines = line_starts(doc.text)
-        pages = doc.metadata.get("pages")
-        shared = {k: v for k, v in doc.metadata.items() if k not in _DOC_ONLY_METADATA}
-        out = []
-        for c in chunks:
-            first = bisect.bisect_right(lines, c.start)
-            last = bisect.bisect_right(lines, max(c.start, c.end - 1))
-            c.metadata = {**shared, **c.metadata}
-            if isinstance(pages, list) and pages:
-                c.metadata["page"] = bisect.bisect_right(pages, c.start)
-            out.append(NewChunk(c, first, last, content_hash(c.embedding_text())))
-        return out
-
-    def _flush(self, pending: list[_Pending], report: IndexReport, bar: NullProgress) -> None:
-        """Embed what the cache lacks, commit documents and chunks, then update the indices."""
-        if not pending:
-            return
-        all_chunks = [n for p in pending for n in p.chunks]
-        dim = self.embedder.dim
-        vectors = self.store.get_embeddings([n.embed_hash for n in all_chunks], dim)
-        todo: dict[str, str] = {}
-        owner: dict[str, str] = {}
-        for p in pending:
-            for n in p.chunks:
-                if n.embed_hash not in vectors and n.embed_hash not in todo:
-                    todo[n.embed_hash] = n.chunk.embedding_text()
-                    owner[n.embed_hash] = p.doc.path
-        hits = len(all_chunks) - len(todo)
-        if hits:
-            bar.chunks_embedded(hits)
-        fresh: dict[str, np.ndarray] = {}
-        if todo:
-            t0 = time.perf_counter()
-            vecs = _embed(self.embedder, list(todo.values()), bar)
-            report.embed_seconds += time.perf_counter() - t0
-            fresh = dict(zip(todo, vecs, strict=True))
-            vectors.update(fresh)
-        _count_truncated(self.embedder, todo, owner, report)
-        report.embedded += len(todo)
-        report.embed_cache_hits += hits
-        tokens = self.analyzer.many([n.chunk.embedding_text() for n in all_chunks])
-
-        new_ids: list[int] = []
-        old_ids: list[int] = []
-        with self.store.transaction() as conn:
-            self.store.put_embeddings(conn, fresh)
-            for p in pending:
-                doc_id, replaced = self.store.upsert_document(
-                    conn,
-                    path=p.doc.path,
-                    content_hash=p.raw_hash,
-                    size=p.size,
-                    mtime_ns=p.mtime_ns,
-                    text=p.doc.text,
-                    meta=p.doc.metadata,
-                    existing_id=p.existing.id if p.existing else None,
-                )
-                old_ids += replaced
-                new_ids += self.store.insert_chunks(conn, doc_id, p.chunks)
-        self._drop_from_indices(old_ids)
-        ids = np.asarray(new_ids, dtype=np.int64)
-        if len(ids):
-            self._dense.add(ids, np.stack([vectors[n.embed_hash] for n in all_chunks]))
-            self._sparse.add(ids, tokens)
-        for p in pending:
-            (report.updated if p.existing else report.added).append(p.doc.path)
-        report.chunks_added += len(new_ids)
-        report.chunks_removed += len(old_ids)
-
-    def _drop_from_indices(self, ids: Sequence[int]) -> None:
-        if ids:
-            arr = np.asarray(ids, dtype=np.int64)
-            self._dense.remove(arr)
-            self._sparse.remove(arr)
 
     @contextlib.contextmanager
     def _lock(self) -> Any:
@@ -1167,21 +980,6 @@ def _id_diff(index_ids: np.ndarray, store_ids: np.ndarray) -> tuple[np.ndarray, 
     return missing, extra
 
 
-def _count_truncated(
-    embedder: Embedder, todo: dict[str, str], owner: dict[str, str], report: IndexReport
-) -> None:
-    """Add to ``report.truncated`` the tokens ``embedder`` cut from each document's texts."""
-    lost: dict[str, int] = {}
-    for h, n in zip(todo, embedder.lost_tokens(list(todo.values())), strict=True):
-        if n:
-            lost[owner[h]] = lost.get(owner[h], 0) + n
-    if lost:
-        seen = dict(report.truncated)
-        for path, n in lost.items():
-            seen[path] = seen.get(path, 0) + n
-        report.truncated = list(seen.items())
-
-
 def _warn_truncated(embedder: Embedder, report: IndexReport) -> None:
     """One warning per run when the embedder cut text (see ``IndexReport.truncated``)."""
     if report.truncated:
@@ -1195,7 +993,3 @@ def _warn_truncated(embedder: Embedder, report: IndexReport) -> None:
             tokens,
             len(report.truncated),
         )
-
-
-def _embed(embedder: Embedder, texts: list[str], bar: NullProgress) -> np.ndarray:
-    return embedder.embed(texts, kind="document", progress=bar.chunks_embedded)

@@ -268,6 +268,22 @@ class SQLStore:
         conn.execute(update(DocumentRow).where(DocumentRow.id == existing_id).values(**values))
         return existing_id, old
 
+    def lock_document(self, conn: Connection, path: str) -> StoredDocument | None:
+        """The stored document at ``path``, its row locked until ``conn`` commits (PostgreSQL
+        ``SELECT ... FOR UPDATE``; SQLite has one writer anyway); ``None`` if absent."""
+        row = conn.execute(
+            select(
+                DocumentRow.id,
+                DocumentRow.path,
+                DocumentRow.content_hash,
+                DocumentRow.size,
+                DocumentRow.mtime_ns,
+            )
+            .where(DocumentRow.path == path)
+            .with_for_update()
+        ).first()
+        return StoredDocument(*row) if row is not None else None
+
     def delete_documents(self, conn: Connection, doc_ids: Sequence[int]) -> list[int]:
         """Delete documents and their chunks; returns the removed chunk ids."""
         removed: list[int] = []
@@ -447,7 +463,8 @@ class SQLStore:
             if h not in existing
         ]
         if rows:
-            conn.execute(insert(EmbeddingRow), rows)
+            # Writers in other processes (Ray workers) may cache the same text at once.
+            conn.execute(_insert_ignoring_duplicates(conn, EmbeddingRow), rows)
 
     def prune_embeddings(self) -> int:
         """Drop cached vectors no chunk uses any more; returns how many."""
@@ -477,6 +494,21 @@ def _make_engine(url: str) -> Engine:
             f"the driver for {_safe_url(url)} is not installed ({exc.name}): for PostgreSQL, "
             "pip install 'lcmem[postgres]'"
         ) from exc
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite, a plain insert
+    elsewhere."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
