@@ -72,11 +72,12 @@ _FEATURE = {
 }
 
 
-def require(module: str, *more: str, extra: str) -> ModuleType:
+def require(module: str, *more: str, extra: str, feature: str | None = None) -> ModuleType:
     """Import ``module`` (and ``more``) or raise :class:`MissingExtraError` naming ``extra``.
 
     Returns the first module. Call it where a feature starts (a constructor, a loader), so the
     error comes before any work; the plain ``import`` statements that follow are then free.
+    ``feature`` says what needs it in the message (default: the extra's feature).
     """
     if extra not in EXTRAS:
         raise ValueError(f"unknown extra {extra!r}; known: {', '.join(EXTRAS)}")
@@ -85,7 +86,7 @@ def require(module: str, *more: str, extra: str) -> ModuleType:
         try:
             mod = importlib.import_module(name)
         except ImportError as exc:
-            raise _missing(name, extra, exc) from exc
+            raise _missing(name, extra, exc, feature) from exc
         first = first or mod
     assert first is not None
     return first
@@ -104,9 +105,9 @@ def available(module: str) -> bool:
         return False
 
 
-def _missing(name: str, extra: str, exc: ImportError) -> MissingExtraError:
+def _missing(name: str, extra: str, exc: ImportError, feature: str | None) -> MissingExtraError:
     top = name.split(".")[0]
-    feature = _FEATURE.get(extra, f"lcmem[{extra}]")
+    feature = feature or _FEATURE.get(extra, f"lcmem[{extra}]")
     if available(top):
         what = (
             f"the installed {top} has no {name} (another major version?)"

@@ -388,7 +388,7 @@ def ensure_onnx(path: Path, precision: str = "fp32", cache_dir: Path | None = No
 
 def export(path: Path, target: Path) -> None:
     """Export the Transformer module of ``path`` to ``target`` (atomically); needs torch once."""
-    require("torch", "transformers", extra="torch")  # once per model; later runs do not
+    require("torch", "transformers", extra="torch", feature=f"the one-time ONNX export of {path}")
     import torch
     from transformers import AutoModel
 
