@@ -1,10 +1,15 @@
 """ONNX Runtime embedder: the default, torch-free path for sentence-transformers BERT-family models.
 
 A model folder in the sentence-transformers layout (``modules.json``: Transformer, Pooling,
-optionally Normalize) is exported to ONNX once, on first use, with ``torch.onnx.export``; the file
-is cached under the user cache folder (``LCMEM_CACHE_DIR`` overrides it), keyed by the content hash
-of the model's weights and config, and written atomically. Later runs load only ``onnxruntime``,
-``tokenizers`` and ``numpy``: no torch, no sentence-transformers.
+optionally Normalize) is exported to ONNX once, on first use; the file is cached under the user
+cache folder (``LCMEM_CACHE_DIR`` overrides it), keyed by the content hash of the model's weights
+and config plus the exporter's recipe, and written atomically. Later runs load only
+``onnxruntime``, ``tokenizers`` and ``numpy``.
+
+The export itself needs no torch for BERT models with safetensors weights, the default among
+them: :mod:`lcmem.embedders.bert_graph` writes the graph from the weights. Other BERT-family
+models (RoBERTa, MPNet, DistilBERT...) are exported with ``torch.onnx.export`` when torch and
+transformers are installed, and run torch-free afterwards.
 
 Tokenizing (``tokenizers``, with the model's ``max_seq_length``), mean or CLS pooling and L2
 normalisation are the same steps sentence-transformers takes, so the vectors match its fp32 ones
@@ -37,16 +42,19 @@ import numpy as np
 
 from lcmem._atomic import atomic_path
 from lcmem._extras import require
+from lcmem.embedders import bert_graph
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.errors import ConfigError, ModelNotFoundError
 
 Precision = Literal["fp32", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
-#: Bumped when the export or quantization recipe changes, so cached files are made again.
-RECIPE = "st-onnx-1"
+#: The torch exporter's recipe (the torch-free one is ``bert_graph.RECIPE``): part of the cache
+#: key, bumped when the export or quantization recipe changes, so cached files are made again.
+TORCH_RECIPE = "st-onnx-1"
 OPSET = 17
-#: ``config.json`` model types whose export this module knows and tests (BERT family).
+#: ``config.json`` model types this module runs: ``bert`` without torch (see
+#: :mod:`lcmem.embedders.bert_graph`), the others through the torch exporter (BERT family).
 SUPPORTED_TYPES = frozenset(
     {"bert", "roberta", "xlm-roberta", "mpnet", "distilbert", "electra", "camembert"}
 )
@@ -298,6 +306,12 @@ def unsupported_reason(path: Path) -> str | None:
         return "it has no tokenizer.json (fast tokenizer)"
     if not any((path / w).is_file() for w in _WEIGHT_FILES):
         return "its weights are not in the folder"
+    graph_reason = bert_graph.unsupported_reason(path)
+    if graph_reason and not _torch_importable():
+        return (
+            f"the torch-free export cannot write it ({graph_reason}) and the torch exporter "
+            "needs torch and transformers, which are not installed"
+        )
     pooling_dir = next(m["path"] for m in modules if m["type"].endswith("models.Pooling"))
     try:
         pcfg = _json(path / pooling_dir / "config.json")
@@ -372,9 +386,13 @@ def model_hash(path: Path, cache: Path) -> str:
 
 
 def ensure_onnx(path: Path, precision: str = "fp32", cache_dir: Path | None = None) -> Path:
-    """The cached ONNX file of the model at ``path``; exported (and quantized) if missing."""
+    """The cached ONNX file of the model at ``path``; exported (and quantized) if missing.
+
+    The cache folder is named by the model's content hash and the exporter's recipe, so a file
+    from one exporter is never taken for the other's.
+    """
     cache = cache_root(cache_dir)
-    folder = cache / f"{model_hash(path, cache)}-{RECIPE}"
+    folder = cache / f"{model_hash(path, cache)}-{export_recipe(path)}"
     fp32 = folder / "model.onnx"
     if not fp32.is_file():
         export(path, fp32)
@@ -386,9 +404,38 @@ def ensure_onnx(path: Path, precision: str = "fp32", cache_dir: Path | None = No
     return int8
 
 
+def export_recipe(path: Path) -> str:
+    """The recipe :func:`export` follows for ``path``: ``bert_graph.RECIPE`` (torch-free) for a
+    BERT model with safetensors weights, else :data:`TORCH_RECIPE`."""
+    return bert_graph.RECIPE if bert_graph.unsupported_reason(path) is None else TORCH_RECIPE
+
+
 def export(path: Path, target: Path) -> None:
-    """Export the Transformer module of ``path`` to ``target`` (atomically); needs torch once."""
-    require("torch", "transformers", extra="torch", feature=f"the one-time ONNX export of {path}")
+    """Export the Transformer module of ``path`` to ``target`` (atomically).
+
+    BERT models with safetensors weights are written without torch
+    (:func:`lcmem.embedders.bert_graph.build`); other BERT-family models go through
+    :func:`export_with_torch`.
+    """
+    if export_recipe(path) == bert_graph.RECIPE:
+        bert_graph.build(path, target)
+    else:
+        export_with_torch(path, target)
+
+
+def export_with_torch(path: Path, target: Path) -> None:
+    """Export with ``torch.onnx.export`` (atomically): for BERT-family models that
+    :mod:`~lcmem.embedders.bert_graph` does not write; needs torch and transformers once.
+
+    It stays because the torch-free writer knows one architecture (BERT), while this covers
+    RoBERTa, XLM-R, MPNet, DistilBERT, ELECTRA and checkpoints in ``pytorch_model.bin``.
+    """
+    require(
+        "torch",
+        "transformers",
+        extra="torch",
+        feature=f"the one-time ONNX export of {path}, not a BERT model with model.safetensors",
+    )
     import torch
     from transformers import AutoModel
 
@@ -429,6 +476,13 @@ def export(path: Path, target: Path) -> None:
             do_constant_folding=True,
             dynamo=False,
         )
+
+
+def _torch_importable() -> bool:
+    """Whether torch and transformers are installed (found, not imported)."""
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("transformers") is not None
 
 
 def _forward_args(model: Any) -> list[str]:
