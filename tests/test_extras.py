@@ -149,3 +149,18 @@ def test_python_code_chunks_without_tree_sitter(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["[[], ['f']]", "1 False"]
     assert "the javascript grammar is not installed (pip install 'lcmem[code]')" in res.stderr
+
+
+def test_a_test_skips_for_a_missing_extra_only_outside_ci(monkeypatch):
+    from tests import extras
+
+    missing = MissingExtraError(
+        "x is not installed", module="surely_not_installed_pkg", extra="code"
+    )
+    monkeypatch.setattr(extras, "ALL_EXTRAS", False)
+    assert extras.skip_reason(missing) == "needs lcmem[code]: x is not installed"
+    assert extras.skip_reason(ValueError("x")) is None
+    broken = MissingExtraError("json is installed but does not import", module="json", extra="llm")
+    assert extras.skip_reason(broken) is None  # installed but broken: a failure
+    monkeypatch.setattr(extras, "ALL_EXTRAS", True)  # make test / CI: never skip
+    assert extras.skip_reason(missing) is None
