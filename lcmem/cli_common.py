@@ -4,7 +4,8 @@ Exit codes (also in ``lcmem --help``): 0 done; 1 an lcmem error stopped the comm
 path, empty query, bad setting...); 2 a usage error (unknown option, missing argument, bad
 option value: click's code); 3 the command finished, but some files could not be read or
 parsed; 4 the library cannot be used (missing, damaged, built with another embedder); 5 a model
-is missing or the LLM server failed (unreachable, timeout, refused); 130 interrupted (Ctrl-C),
+or an optional package (an extra) is missing, or the LLM server failed (unreachable, timeout,
+refused); 130 interrupted (Ctrl-C),
 the library keeps its last good state.
 
 With ``--json`` an error is printed on stderr as one JSON object,
@@ -40,7 +41,7 @@ Exit codes:
   {EXIT_USAGE:<4} usage error (unknown option, missing argument, bad value)
   {EXIT_PARTIAL:<4} finished, but some files could not be read or parsed
   {EXIT_LIBRARY:<4} the library cannot be used (missing, damaged, other embedder)
-  {EXIT_MODEL:<4} a model is missing or the LLM server failed
+  {EXIT_MODEL:<4} a model or an extra is missing, or the LLM server failed
   {EXIT_INTERRUPTED:<4} interrupted; the library keeps its last good state
 
 \b

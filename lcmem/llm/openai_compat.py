@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lcmem._extras import require
 from lcmem.errors import (
     ConfigError,
     LLMAuthError,
@@ -713,6 +714,7 @@ def _load_tokenizer(spec: str | Path | Any) -> Any:
             f"no tokenizer at {str(spec)!r}: pass a folder with tokenizer.json, a .gguf file, "
             f"or {DEFAULT_LLM!r}"
         )
+    require("transformers", extra="llm")
     from transformers import AutoTokenizer
 
     try:

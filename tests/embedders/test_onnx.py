@@ -189,47 +189,91 @@ def test_int8_is_close_and_recorded():
     assert float((got * fp32).sum(axis=1).mean()) > 0.95
 
 
+#: What a core install (``pip install lcmem``) does not have: index and search must not need it.
+OPTIONAL_MODULES = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "tree_sitter",
+    "accelerate",
+    "gguf",
+    "spacy",
+    "ray",
+)
+
+
 @pytest.mark.slow
-def test_search_imports_no_torch(tmp_path):
+def test_index_and_search_import_no_optional_module(tmp_path):
+    """The core import graph: index (Python code, Markdown, text) and search in one process
+    import none of the extras' packages; the CLI does both with them made unimportable, from an
+    empty ONNX cache (the default embedder is exported without torch)."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for name in ("shutil.py", "gzip.py", "tarfile.py"):
+    for name in ("gzip.py",):
         (docs / name).write_text((STDLIB / name).read_text(encoding="utf-8"))
+    (docs / "notes.md").write_text("# Archives\n\n## Compression\n\nUse gzip to compress files.\n")
+    (docs / "todo.txt").write_text("Rotate the logs every week and keep four of them.\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     store = str(tmp_path / "lib")
-    cli = [sys.executable, "-m", "lcmem.cli"]
-    subprocess.run([*cli, "index", str(docs), "--store", store, "--quiet"], env=env, check=True)
     probe = (
         "import sys, lcmem\n"
         f"lib = lcmem.open({store!r})\n"
+        f"lib.index([{str(docs)!r}])\n"
         "hits = lib.search('compress files', k=5, mode='hybrid')\n"
         "assert hits, 'no hits'\n"
-        "print(type(lib.embedder).__name__, hits[0].path)\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers')"
-        " if m in sys.modules))\n"
+        "chunks = lib.store.get_chunks(lib.store.chunk_ids().tolist()).values()\n"
+        "code = [c for c in chunks if c.metadata.get('symbols')]\n"
+        "print(type(lib.embedder).__name__, hits[0].path, len(code) > 0)\n"
+        f"print(sorted(m for m in {OPTIONAL_MODULES!r} if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True
     ).stdout.splitlines()
-    assert out[0].startswith("OnnxEmbedder")
+    assert out[0].startswith("OnnxEmbedder") and out[0].endswith("True")  # Python parsed by ast
     assert out[1] == "[]"
-    # the command line too: run `lcmem search` with torch made unimportable
+    # the command line too, as in a core install: the optional packages made unimportable and
+    # no ONNX file cached yet
     blocker = tmp_path / "block"
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text(
         "import sys\n"
         "class _Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'sentence_transformers'):\n"
+        f"        if name.split('.')[0] in {OPTIONAL_MODULES!r}:\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, _Block())\n"
     )
-    env_blocked = {**env, "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}"}
+    env_blocked = {
+        **env,
+        "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}",
+        "LCMEM_CACHE_DIR": str(tmp_path / "empty-cache"),
+    }
+    cli = [sys.executable, "-m", "lcmem.cli"]
+    store2 = str(tmp_path / "lib2")
     res = subprocess.run(
-        [*cli, "search", "compress files", "--store", store, "-k", "3", "--json"],
+        [*cli, "index", str(docs), "--store", store2, "--quiet"],
+        env=env_blocked,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(
+        [*cli, "search", "compress files", "--store", store2, "-k", "3", "--json"],
         env=env_blocked,
         capture_output=True,
         text=True,
     )
     assert res.returncode == 0, res.stderr
     assert len(json.loads(res.stdout)) == 3
+    # and a feature that needs an extra says which, in one line, with exit code 5
+    res = subprocess.run(
+        [*cli, "ask", "how are files compressed?", "--store", store2],
+        env=env_blocked,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: torch is not installed (needed by the local LLM and KV pages): "
+        "pip install 'lcmem[llm]'"
+    ]

@@ -5,10 +5,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-import torch
 
-from lcmem.errors import ConfigError
-from lcmem.kv.attention import Layout, check_supported, page_scores
+from tests.extras import needs
+
+needs("torch", "transformers", extra="llm")
+
+import torch  # noqa: E402
+
+from lcmem.errors import ConfigError  # noqa: E402
+from lcmem.kv.attention import Layout, check_supported, page_scores  # noqa: E402
 
 
 def test_layout_partitions_tokens_without_overlap() -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from lcmem.kv.attention import Layout
-from lcmem.kv.cache import choose_pages, mass_scores
-from lcmem.kv.pages import PageStore
+from tests.extras import needs
+
+needs("torch", "transformers", extra="llm")
+
+import torch  # noqa: E402
+
+from lcmem.kv.attention import Layout  # noqa: E402
+from lcmem.kv.cache import choose_pages, mass_scores  # noqa: E402
+from lcmem.kv.pages import PageStore  # noqa: E402
 
 
 def test_mass_scores_pick_the_page_with_the_matching_key() -> None:

@@ -10,13 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
-from lcmem.errors import ConfigError, EmptyQueryError, IndexCorruptError
-from lcmem.kv import KVSettings, PagedDocument, read
-from lcmem.types import Document
+from tests.extras import needs
 
-from .conftest import TinyLLM, tiny_model
+needs("torch", "transformers", extra="llm")
+
+import torch  # noqa: E402
+
+from lcmem.errors import ConfigError, EmptyQueryError, IndexCorruptError  # noqa: E402
+from lcmem.kv import KVSettings, PagedDocument, read  # noqa: E402
+from lcmem.types import Document  # noqa: E402
+
+from .conftest import TinyLLM, tiny_model  # noqa: E402
 
 SMALL = {"page_size": 16, "sinks": 32, "block": 64}
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-from lcmem.kv import KVSettings, PagedDocument, kv_bytes_per_token
-from lcmem.types import Document
+from tests.extras import needs
+
+needs("torch", "transformers", extra="llm")
+
+import torch  # noqa: E402
+
+from lcmem.kv import KVSettings, PagedDocument, kv_bytes_per_token  # noqa: E402
+from lcmem.types import Document  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,48 @@
+"""Tests of features behind an extra: skipped (naming the extra) where it is not installed.
+
+A core install (``pip install lcmem`` + pytest) runs what needs no extra and skips the rest,
+each skip naming its extra. ``make test`` and CI set ``LCMEM_ALL_EXTRAS=1``: there every extra
+is installed, and a missing one fails the run instead of skipping, so CI skips nothing it ran
+before.
+
+Example (at the top of a test module)::
+
+    from tests.extras import needs
+    needs("torch", "transformers", extra="llm")
+    import torch
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+ALL_EXTRAS = os.environ.get("LCMEM_ALL_EXTRAS") == "1"
+"""Set by ``make test`` / CI: every extra must be installed; nothing is skipped for lack of one."""
+
+
+def needs(*modules: str, extra: str) -> None:
+    """Skip the calling module (or test) unless ``modules`` import; fail under ALL_EXTRAS."""
+    for module in modules:
+        if ALL_EXTRAS:
+            importlib.import_module(module)
+        else:
+            pytest.importorskip(module, reason=f"needs lcmem[{extra}] ({module} is not installed)")
+
+
+def skip_reason(error: BaseException) -> str | None:
+    """Why a test that raised ``error`` is skipped rather than failed, or ``None`` (it fails).
+
+    Only a :class:`~lcmem.errors.MissingExtraError` whose package really is absent, and only
+    outside ``make test`` / CI.
+    """
+    from lcmem._extras import available
+    from lcmem.errors import MissingExtraError
+
+    if ALL_EXTRAS or not isinstance(error, MissingExtraError):
+        return None
+    if error.module and available(error.module):
+        return None  # installed but broken: a real failure
+    return f"needs lcmem[{error.extra}]: {error}"
