@@ -185,19 +185,27 @@ def commit(
     with store.transaction() as conn:
         store.put_embeddings(conn, fresh)
         for p in pending:
-            doc_id, replaced = store.upsert_document(
-                conn,
-                path=p.doc.path,
-                content_hash=p.raw_hash,
-                size=p.size,
-                mtime_ns=p.mtime_ns,
-                text=p.doc.text,
-                meta=p.doc.metadata,
-                existing_id=p.existing.id if p.existing else None,
-            )
+            added, replaced = _write_document(store, conn, p, p.existing.id if p.existing else None)
             old_ids += replaced
-            new_ids += store.insert_chunks(conn, doc_id, p.chunks)
+            new_ids += added
     return new_ids, old_ids
+
+
+def _write_document(
+    store: SQLStore | Store, conn: Any, p: Pending, existing_id: int | None
+) -> tuple[list[int], list[int]]:
+    """Upsert one pending document and insert its chunks: (new chunk ids, replaced ids)."""
+    doc_id, replaced = store.upsert_document(
+        conn,
+        path=p.doc.path,
+        content_hash=p.raw_hash,
+        size=p.size,
+        mtime_ns=p.mtime_ns,
+        text=p.doc.text,
+        meta=p.doc.metadata,
+        existing_id=existing_id,
+    )
+    return store.insert_chunks(conn, doc_id, p.chunks), replaced
 
 
 def touch(store: SQLStore | Store, items: Sequence[Unchanged]) -> None:
@@ -250,16 +258,6 @@ def commit_idempotent(
             if current is not None and current.content_hash == p.raw_hash:
                 out.append(("already", len(p.chunks), 0))
                 continue
-            doc_id, replaced = store.upsert_document(
-                conn,
-                path=p.doc.path,
-                content_hash=p.raw_hash,
-                size=p.size,
-                mtime_ns=p.mtime_ns,
-                text=p.doc.text,
-                meta=p.doc.metadata,
-                existing_id=current.id if current else None,
-            )
-            new_ids = store.insert_chunks(conn, doc_id, p.chunks)
+            new_ids, replaced = _write_document(store, conn, p, current.id if current else None)
             out.append(("updated" if current else "added", len(new_ids), len(replaced)))
     return out
