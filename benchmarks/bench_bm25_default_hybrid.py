@@ -1,0 +1,107 @@
+"""Hybrid (and dense, bm25) man-page retrieval with the old and the new BM25 default (issue 22).
+
+Issue 22 changed a new library's BM25 from plain (``b=0.75``) to ``b=0.5, length_floor=0.5``
+(chosen on dev from exact-name lookups, with man-page BM25 nDCG@10 as the guard rail). This
+script measures what that does to hybrid search, which the choice did not look at: the same
+man-page task as ``bench_short_chunks.py --parts retrieval`` (query: a page's NAME description,
+document: the rest of the page; pages with a unique description; the chunks of today's
+recursive chunker, 200 tokens), dense vectors embedded once and shared, BM25 built twice.
+Dev/test by ``splits.split_of`` on the page name (frozen).
+
+Run: ``python benchmarks/bench_bm25_default_hybrid.py --pages 2000 --dense-pages 450``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_quality import split_page
+from bench_short_chunks import BUDGET, OVERLAP, man_texts, ndcg_mrr
+from splits import split_of
+
+from lcmem.chunkers import RecursiveChunker
+from lcmem.tokens import HFTokenizer
+from lcmem.types import Document
+
+SETTINGS = {"old (b=0.75)": {"b": 0.75}, "new (b=0.5, floor 0.5)": {"b": 0.5, "length_floor": 0.5}}
+
+
+def main() -> None:
+    from lcmem.embedders.onnx import OnnxEmbedder
+    from lcmem.indexers.analyzer import Analyzer
+    from lcmem.indexers.bm25 import BM25Index
+    from lcmem.indexers.faiss import FaissIndex
+    from lcmem.indexers.hybrid import HybridIndex
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=2000)
+    ap.add_argument("--dense-pages", type=int, default=450)
+    args = ap.parse_args()
+    tok = HFTokenizer.default()
+    chunker = RecursiveChunker(BUDGET, OVERLAP, tok)
+    analyzer = Analyzer()
+    items = []
+    for name, text in man_texts(0, args.pages):
+        description, body = split_page(text)
+        if description and body.strip():
+            items.append((name, description, body))
+    seen: dict[str, int] = {}
+    for _, d, _ in items:
+        seen[d.lower()] = seen.get(d.lower(), 0) + 1
+    items = [x for x in items if seen[x[1].lower()] == 1][: args.dense_pages]
+    rows = [
+        (k, c)
+        for k, (name, _, body) in enumerate(items)
+        for c in chunker.chunk(Document(text=body, path=name))
+    ]
+    texts = [c.embedding_text() for _, c in rows]
+    ids = np.arange(len(rows), dtype=np.int64)
+    emb = OnnxEmbedder(threads=1)
+    t0 = time.process_time()
+    vectors = emb.embed(texts)
+    print(
+        f"{len(items)} pages, {len(rows)} chunks embedded in {time.process_time() - t0:.0f} s CPU"
+    )
+    dense = FaissIndex(dim=emb.dim)
+    dense.add(ids, np.asarray(vectors))
+    queries = [(k, d, split_of(n), emb.embed_query(d)) for k, (n, d, _) in enumerate(items)]
+    print(f"{'mode':<7} {'split':<5} {'bm25':<24} {'nDCG@10':>8} {'MRR@10':>7} {'n':>4}")
+    tokens = analyzer.many(texts)
+    for label, kwargs in SETTINGS.items():
+        sparse = BM25Index(**kwargs)
+        sparse.add(ids.tolist(), tokens)
+        hybrid = HybridIndex(dense, sparse)
+        for mode in ("bm25", "dense", "hybrid"):
+            if mode == "dense" and label != next(iter(SETTINGS)):
+                continue  # dense does not depend on BM25
+            for split in ("dev", "test"):
+                ranks: list[int | None] = []
+                for k, desc, sp, qv in queries:
+                    if sp != split:
+                        continue
+                    if mode == "bm25":
+                        hits = [i for i, _ in sparse.search(analyzer(desc), 50)]
+                    elif mode == "dense":
+                        hits = [i for i, _ in dense.search(qv, 50)]
+                    else:
+                        hits = [i for i, _, _ in hybrid.search(qv, analyzer(desc), 50, text=desc)]
+                    order: list[int] = []
+                    for i in hits:
+                        if rows[i][0] not in order:
+                            order.append(rows[i][0])
+                    ranks.append(order.index(k) + 1 if k in order else None)
+                nd, mr = ndcg_mrr(ranks)
+                print(
+                    f"{mode:<7} {split:<5} {label:<24} {nd:>8.4f} {mr:>7.4f} {len(ranks):>4}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
