@@ -52,6 +52,34 @@ class Embedder(ABC):
         name = "query_prefix" if kind == "query" else "document_prefix"
         return str(getattr(self, name, "") or "")
 
+    def _embed_by_length(
+        self,
+        lengths: Sequence[int],
+        run: Callable[[list[int]], np.ndarray],
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """``run(indices)`` over batches of ``batch_size`` similar-length inputs, longest first
+        (each batch pads little); rows come back in input order, ``progress(n)`` after each.
+
+        Example:
+            >>> class Lengths(Embedder):
+            ...     dim, batch_size = 1, 2
+            ...     def embed(self, texts, kind="document", progress=None):
+            ...         run = lambda idx: np.array([[len(texts[i])] for i in idx], np.float32)
+            ...         return self._embed_by_length([len(t) for t in texts], run)
+            >>> Lengths().embed(["a", "abc", "ab"]).ravel().tolist()
+            [1.0, 3.0, 2.0]
+        """
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+        out = np.empty((len(lengths), self.dim), dtype=np.float32)
+        batch = int(getattr(self, "batch_size", 32))
+        for lo in range(0, len(order), batch):
+            idx = order[lo : lo + batch]
+            out[idx] = run(idx)
+            if progress is not None:
+                progress(len(idx))
+        return out
+
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector of shape ``(dim,)``."""
         return self.embed([text], kind="query")[0]

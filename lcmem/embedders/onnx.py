@@ -158,17 +158,13 @@ class OnnxEmbedder(Embedder):
         encodings = self.tokenizer.encode_batch(items)
         ids = [e.ids for e in encodings]
         types = [e.type_ids for e in encodings]
-        # Longest first, so each batch pads little; the order is restored in ``out``.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
         session = self.session
         names = {i.name for i in session.get_inputs()}
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
-            out[idx] = self._forward(session, names, [ids[i] for i in idx], [types[i] for i in idx])
-            if progress is not None:
-                progress(len(idx))
-        return out
+
+        def run(idx: list[int]) -> np.ndarray:
+            return self._forward(session, names, [ids[i] for i in idx], [types[i] for i in idx])
+
+        return self._embed_by_length([len(x) for x in ids], run, progress)
 
     def _forward(
         self, session: Any, names: set[str], ids: list[list[int]], types: list[list[int]]

@@ -100,11 +100,8 @@ class SentenceEmbedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self._prefix(kind)
         items = [prefix + t for t in texts] if prefix else list(texts)
-        # Sort by length so each batch pads little; restore the order afterwards.
-        order = sorted(range(len(items)), key=lambda i: len(items[i]), reverse=True)
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
+
+        def run(idx: list[int]) -> np.ndarray:
             vecs = self.model.encode(
                 [items[i] for i in idx],
                 batch_size=self.batch_size,
@@ -112,10 +109,9 @@ class SentenceEmbedder(Embedder):
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            out[idx] = vecs.astype(np.float32, copy=False)
-            if progress is not None:
-                progress(len(idx))
-        return out
+            return vecs.astype(np.float32, copy=False)
+
+        return self._embed_by_length([len(t) for t in items], run, progress)
 
     def lost_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text past the model's window (``max_tokens`` counts the model's

@@ -173,13 +173,7 @@ class SQLStore:
             for root in roots:
                 r = str(root)
                 prefix = r.rstrip("/") + "/"
-                stmt = select(
-                    DocumentRow.id,
-                    DocumentRow.path,
-                    DocumentRow.content_hash,
-                    DocumentRow.size,
-                    DocumentRow.mtime_ns,
-                ).where(
+                stmt = select(*_DOCUMENT_COLUMNS).where(
                     (DocumentRow.path == r)
                     | (func.substr(DocumentRow.path, 1, len(prefix)) == prefix)
                 )
@@ -189,15 +183,7 @@ class SQLStore:
 
     def all_documents(self) -> list[StoredDocument]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    DocumentRow.id,
-                    DocumentRow.path,
-                    DocumentRow.content_hash,
-                    DocumentRow.size,
-                    DocumentRow.mtime_ns,
-                ).order_by(DocumentRow.path)
-            )
+            rows = conn.execute(select(*_DOCUMENT_COLUMNS).order_by(DocumentRow.path))
             return [StoredDocument(*r) for r in rows]
 
     def document_text(self, path: str) -> str | None:
@@ -272,15 +258,7 @@ class SQLStore:
         """The stored document at ``path``, its row locked until ``conn`` commits (PostgreSQL
         ``SELECT ... FOR UPDATE``; SQLite has one writer anyway); ``None`` if absent."""
         row = conn.execute(
-            select(
-                DocumentRow.id,
-                DocumentRow.path,
-                DocumentRow.content_hash,
-                DocumentRow.size,
-                DocumentRow.mtime_ns,
-            )
-            .where(DocumentRow.path == path)
-            .with_for_update()
+            select(*_DOCUMENT_COLUMNS).where(DocumentRow.path == path).with_for_update()
         ).first()
         return StoredDocument(*row) if row is not None else None
 
@@ -533,6 +511,14 @@ def _set_meta(conn: Connection, key: str, value: Any) -> None:
 def _generation_plus_one(conn: Connection) -> int:
     return int(_get_meta(conn, "generation") or 0) + 1
 
+
+_DOCUMENT_COLUMNS = (  # what a StoredDocument holds
+    DocumentRow.id,
+    DocumentRow.path,
+    DocumentRow.content_hash,
+    DocumentRow.size,
+    DocumentRow.mtime_ns,
+)
 
 _CHUNK_COLUMNS = (
     ChunkRow.id,
