@@ -50,7 +50,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL server started for this test session on 127.0.0.1."""
-    pytest.importorskip("psycopg")
+    from tests.extras import needs
+
+    needs("psycopg", extra="postgres")
     bindir = _pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")

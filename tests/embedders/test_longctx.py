@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+from tests.extras import needs
+
+needs("torch", "transformers", extra="longctx")
+import torch  # noqa: E402
+import transformers  # noqa: E402
 
 from lcmem.embedders import rope  # noqa: E402
 from lcmem.embedders.longctx import LongContextEmbedder  # noqa: E402

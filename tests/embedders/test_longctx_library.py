@@ -15,9 +15,11 @@ from lcmem.chunkers import get_chunker
 from lcmem.embedders.longctx import LongContextEmbedder, make_embedder
 from lcmem.errors import ConfigError, EmbedderMismatchError
 from lcmem.tokens import WhitespaceTokenizer, default_model_path
+from tests.extras import needs
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+needs("torch", "transformers", extra="longctx")
+import torch  # noqa: E402
+import transformers  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from lcmem.embedders.longctx import LongContextEmbedder
 from lcmem.embedders.sentence import SentenceEmbedder
+from tests.extras import needs
 
 SHORT = [
     "The cat sat on the mat.",
@@ -52,7 +53,9 @@ def test_minilm_reads_past_the_window():
 
 @pytest.mark.slow
 def test_smollm2_as_rope_embedder():
-    torch = pytest.importorskip("torch")
+    needs("torch", extra="longctx")
+    import torch
+
     # native_tokens=64 stands in for the model's 8192-token window so the extension runs on a
     # short text; the mechanism is the same at any length.
     emb = LongContextEmbedder(

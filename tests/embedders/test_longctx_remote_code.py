@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from tests.extras import needs
+
+needs("torch", "transformers", extra="longctx")
+import torch  # noqa: E402
 
 from lcmem.embedders.longctx import LongContextEmbedder  # noqa: E402
 from lcmem.errors import ConfigError, ModelNotFoundError  # noqa: E402

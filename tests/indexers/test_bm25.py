@@ -25,6 +25,7 @@ REFERENCE = {"okapi": rank_bm25.BM25Okapi, "plus": rank_bm25.BM25Plus, "l": rank
 VARIANTS = list(REFERENCE)
 BACKENDS = ["numpy", "numba"]
 ATOL = 1e-9
+NUMBA = "needs numba, the optional compiled BM25 kernel (in lcmem[dev]): pip install numba"
 
 
 def test_reference_is_rank_bm25_0_2_2() -> None:
@@ -35,7 +36,7 @@ def test_reference_is_rank_bm25_0_2_2() -> None:
 
 def backend_param(backend: str) -> str:
     if backend == "numba":
-        pytest.importorskip("numba")
+        pytest.importorskip("numba", reason=NUMBA)
     return backend
 
 
@@ -367,7 +368,7 @@ def test_real_text_equals_rank_bm25_after_updates_and_reload(
 
 
 def test_backends_agree(stdlib_paragraphs: list[list[str]]) -> None:
-    pytest.importorskip("numba")
+    pytest.importorskip("numba", reason=NUMBA)
     docs = stdlib_paragraphs
     fast, plain = BM25Index(backend="numba"), BM25Index(backend="numpy")
     for index in (fast, plain):

@@ -20,6 +20,7 @@ import pytest
 import lcmem
 from lcmem.errors import ConfigError
 from tests.conftest import man_text
+from tests.extras import needs
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -34,7 +35,9 @@ QUERIES = (
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'lcmem[ray]'")
+    needs("ray", extra="ray")
+    import ray
+
     for _ in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         if ray.is_initialized():
             break

@@ -9,13 +9,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-pytest.importorskip("langchain_core", reason="needs the langchain extra")
+from tests.extras import needs
 
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
+needs("langchain_core", extra="langchain")
 
-from lcmem.errors import ConfigError, StoreError
-from lcmem.integrations.langchain import LcmemRetriever
+from langchain_core.documents import Document  # noqa: E402
+from langchain_core.retrievers import BaseRetriever  # noqa: E402
+
+from lcmem.errors import ConfigError, StoreError  # noqa: E402
+from lcmem.integrations.langchain import LcmemRetriever  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

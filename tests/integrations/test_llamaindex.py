@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_index.core", reason="needs the llamaindex extra")
+from tests.extras import needs
 
-from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+needs("llama_index.core", extra="llamaindex")
 
-from lcmem.errors import ConfigError
-from lcmem.integrations.llamaindex import LcmemRetriever
+from llama_index.core.retrievers import BaseRetriever  # noqa: E402
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode  # noqa: E402
+
+from lcmem.errors import ConfigError  # noqa: E402
+from lcmem.integrations.llamaindex import LcmemRetriever  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

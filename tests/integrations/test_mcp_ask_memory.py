@@ -8,14 +8,16 @@ from typing import Any
 import anyio
 import pytest
 
-pytest.importorskip("mcp.server.mcpserver", reason="needs the mcp extra")
+from tests.extras import needs
 
-from mcp import Client
+needs("mcp.server.mcpserver", extra="mcp")
 
-from lcmem.errors import ConfigError, EmptyQueryError
-from lcmem.integrations.mcp_server import build_server
-from lcmem.integrations.tools import LibraryTools
-from tests.pipelines.scripted import ScriptedLLM
+from mcp import Client  # noqa: E402
+
+from lcmem.errors import ConfigError, EmptyQueryError  # noqa: E402
+from lcmem.integrations.mcp_server import build_server  # noqa: E402
+from lcmem.integrations.tools import LibraryTools  # noqa: E402
+from tests.pipelines.scripted import ScriptedLLM  # noqa: E402
 
 pytestmark = pytest.mark.slow  # the shared library fixture loads the real embedder
 

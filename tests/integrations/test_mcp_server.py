@@ -18,16 +18,17 @@ from click.testing import CliRunner
 
 import lcmem
 from lcmem.cli import cli
+from tests.extras import needs
 
-pytest.importorskip("mcp.server.mcpserver", reason="needs the mcp extra")
+needs("mcp.server.mcpserver", extra="mcp")
 
-from mcp import Client, ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from mcp import Client, ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.shared.exceptions import MCPError  # noqa: E402
 
-from lcmem.integrations.mcp_server import build_server
-from lcmem.integrations.tools import document_uri
+from lcmem.integrations.mcp_server import build_server  # noqa: E402
+from lcmem.integrations.tools import document_uri  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

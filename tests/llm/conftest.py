@@ -135,7 +135,8 @@ def _llama_server_session() -> Iterator[LlamaServer]:
     """llama-cpp-python's OpenAI-compatible server on a free loopback port, with an API key."""
     pytest.importorskip(
         "llama_cpp.server.app",
-        reason="llama_cpp.server is not importable: pip install 'llama-cpp-python[server]'",
+        reason="needs the llama.cpp test server (in lcmem[dev]; compiled from source): "
+        "pip install 'llama-cpp-python[server]'",
     )
     from lcmem.llm.transformers import default_gguf_path
 

@@ -19,6 +19,7 @@ from lcmem.llm.repetition import (
     repeat_stopper,
     settings_for,
 )
+from tests.extras import needs
 
 # `make demo`'s answer on a fresh clone (issue 21), verbatim.
 LOOP = (
@@ -123,7 +124,9 @@ def test_settings_are_checked_and_map_to_server_fields() -> None:
 
 
 def test_repetition_penalty_spares_the_prompts_tokens() -> None:
-    torch = pytest.importorskip("torch")
+    needs("torch", extra="llm")
+    import torch
+
     (penalty,) = logits_processors(GenerationSettings(repetition_penalty=2.0), prompt_len=2)
     ids = torch.tensor([[5, 6, 7]])  # prompt 5 6, generated 7
     scores = penalty(ids, torch.ones(1, 10))
@@ -132,7 +135,9 @@ def test_repetition_penalty_spares_the_prompts_tokens() -> None:
 
 
 def test_no_repeat_ngrams_look_at_generated_tokens_only() -> None:
-    torch = pytest.importorskip("torch")
+    needs("torch", extra="llm")
+    import torch
+
     (ban,) = logits_processors(GenerationSettings(no_repeat_ngram_size=2), prompt_len=2)
     # The prompt holds the bigram 3 4; generating 3 then 4 is still allowed.
     scores = ban(torch.tensor([[3, 4, 3]]), torch.zeros(1, 10))
@@ -153,7 +158,9 @@ class WordTokenizer:
 
 
 def test_the_stopper_fires_once_a_generated_sentence_repeats() -> None:
-    torch = pytest.importorskip("torch")
+    needs("torch", extra="llm")
+    import torch
+
     stop = repeat_stopper(WordTokenizer(), prompt_len=1)
     it_is_cached = [1, 2, 3]
     running = torch.tensor([[0, *it_is_cached, 1, 2, 4]])

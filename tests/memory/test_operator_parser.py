@@ -5,11 +5,13 @@ These load the packaged spaCy pipeline (the ``memory`` extra), so they are marke
 
 import pytest
 
-pytest.importorskip("spacy")
+from tests.extras import needs
 
-from lcmem.memory import EpisodicWorkspace
-from lcmem.memory.operator import OperatorContext
-from lcmem.memory.operator_parser import ParserOperator
+needs("spacy", extra="memory")
+
+from lcmem.memory import EpisodicWorkspace  # noqa: E402
+from lcmem.memory.operator import OperatorContext  # noqa: E402
+from lcmem.memory.operator_parser import ParserOperator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
