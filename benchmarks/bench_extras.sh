@@ -5,7 +5,7 @@
 # for want of it.
 #
 # Usage: benchmarks/bench_extras.sh [REF] [WORKDIR] [EXTRA...]
-#   e.g. benchmarks/bench_extras.sh r3-extras3 /tmp/bench-extras
+#   e.g. UV=/work/main/.venv/bin/uv benchmarks/bench_extras.sh r3-extras3 /tmp/bench-extras
 # REF is cloned fresh from this repository. Versions are the lock's: requirements/dev.lock's
 # pins (hashes dropped) are the constraint file of every install, so each package is the
 # version CI tests. uv installs (what the Makefile uses), with a cache of its own that starts
@@ -27,8 +27,8 @@ shift $(($# < 2 ? $# : 2))
 EXTRAS=("$@")
 [ ${#EXTRAS[@]} -gt 0 ] || EXTRAS=(torch longctx llm code memory ray postgres mcp langchain llamaindex)
 REPO=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
-UV=${UV:-$REPO/.venv/bin/uv}
-[ -x "$UV" ] || UV=$(command -v uv)
+UV=${UV:-$REPO/.venv/bin/uv} # make's uv; or say which: UV=/path/to/uv
+[ -x "$UV" ] || UV=$(command -v uv) || { echo "no uv: set UV=/path/to/uv" >&2; exit 2; }
 PY=${PYTHON:-python3.11}
 FIND_LINKS=${FIND_LINKS:-/opt/wheels}
 rm -rf "$WORK" && mkdir -p "$WORK/logs"
