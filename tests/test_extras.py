@@ -65,6 +65,17 @@ def test_the_extras_bring_what_their_features_import():
     assert re.search(r"lcmem\[[^\]]*\btest\b", dev), "dev must include the test extra"
 
 
+#: Builds of a core package that install the same module under another name: with both in one
+#: environment the module breaks (faiss-gpu-cu12 over faiss-cpu: ``import faiss`` fails).
+SAME_MODULE = re.compile(r"^(faiss-gpu.*|onnxruntime-gpu)$", re.I)
+
+
+def test_no_extra_installs_a_second_build_of_a_core_package():
+    extras = PYPROJECT["optional-dependencies"]
+    clashes = {k: [r for r in v if SAME_MODULE.match(_name(r))] for k, v in extras.items()}
+    assert {k: v for k, v in clashes.items() if v} == {}
+
+
 def test_the_test_extra_stays_light():
     """``pip install '.[test]'`` runs the core's tests: the runner and pure-Python peers only."""
     test = PYPROJECT["optional-dependencies"]["test"]
