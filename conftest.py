@@ -7,6 +7,7 @@ import importlib.util
 import os
 
 _NEEDS = {
+    "lcmem/chunkers/code_treesitter.py": "tree_sitter_javascript",
     "lcmem/integrations/langchain.py": "langchain_core",
     "lcmem/integrations/llamaindex.py": "llama_index",
     "lcmem/integrations/mcp_server.py": "mcp",

@@ -97,6 +97,7 @@ read -r suite_secs suite_rc < <(suite "$WORK/core" core)
 
 # -- one extra at a time, each on a fresh copy of the core --------------------------------------
 declare -A DOCTESTS=(
+  [code]=lcmem/chunkers/code_treesitter.py
   [mcp]=lcmem/integrations/mcp_server.py
   [langchain]=lcmem/integrations/langchain.py
   [llamaindex]=lcmem/integrations/llamaindex.py

@@ -32,6 +32,24 @@ def needs(*modules: str, extra: str) -> None:
             pytest.importorskip(module, reason=f"needs lcmem[{extra}] ({module} is not installed)")
 
 
+def needs_mark(*modules: str, extra: str) -> pytest.MarkDecorator:
+    """A ``skipif`` mark for tests that need ``modules`` (for tests that ``needs`` cannot
+    guard: hypothesis tests, parametrized ones); never skips under ALL_EXTRAS.
+
+    Example::
+
+        @needs_mark("tree_sitter", extra="code")
+        def test_javascript_units(): ...
+    """
+    from lcmem._extras import available
+
+    missing = [m for m in modules if not available(m)]
+    return pytest.mark.skipif(
+        bool(missing) and not ALL_EXTRAS,
+        reason=f"needs lcmem[{extra}] ({', '.join(missing)} is not installed)",
+    )
+
+
 def skip_reason(error: BaseException) -> str | None:
     """Why a test that raised ``error`` is skipped rather than failed, or ``None`` (it fails).
 

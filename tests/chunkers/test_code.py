@@ -18,6 +18,10 @@ from lcmem.chunkers.code_treesitter import GRAMMARS, available_languages
 from lcmem.tokens import HFTokenizer, WhitespaceTokenizer
 from lcmem.types import Document
 from tests.chunkers.checks import check_chunks, check_packed
+from tests.extras import needs_mark
+
+CODE = needs_mark("tree_sitter", *sorted({m for m, _ in GRAMMARS.values()}), extra="code")
+"""On the tests of tree-sitter languages: without lcmem[code] they are chunked by lines."""
 
 WS = WhitespaceTokenizer()
 HF = HFTokenizer.default()
@@ -457,6 +461,7 @@ SNIPPETS = {
 }
 
 
+@CODE
 def test_every_issue_language_has_a_grammar_installed():
     assert {"javascript", "typescript", "go", "rust", "java", "c", "cpp"} <= set(
         available_languages()
@@ -464,6 +469,7 @@ def test_every_issue_language_has_a_grammar_installed():
     assert set(available_languages()) == set(GRAMMARS)
 
 
+@CODE
 @pytest.mark.parametrize("lang", SNIPPETS)
 def test_tree_sitter_snippets(lang):
     src, expected = SNIPPETS[lang]
@@ -479,6 +485,7 @@ def test_tree_sitter_snippets(lang):
     check_chunks(CodeChunker(40, 4, HF), Document(text=src, metadata={"lang": lang}))
 
 
+@CODE
 def test_tree_sitter_byte_offsets_become_character_offsets():
     src = (
         "// ünïcödé 🦛 and 你好 before anything\nconst s = 'ß🦛';\n\n"
@@ -494,6 +501,7 @@ def test_tree_sitter_byte_offsets_become_character_offsets():
     assert by_symbol(chunks)["Größe"].text.startswith("// 🦛🦛🦛 héllo\nfunc Größe() int {")
 
 
+@CODE
 def test_oversize_tree_sitter_function_is_split_at_statements():
     body = "".join(f"  const v{i} = compute({i}, 'x');\n" for i in range(40))
     src = f"function big(a) {{\n{body}  if (a) {{\n{body}  }}\n  return a;\n}}\n"
@@ -512,6 +520,7 @@ def test_minified_javascript_one_huge_line():
     assert all(c.token_count <= 50 for c in chunks)
 
 
+@CODE
 def test_mostly_broken_tree_sitter_input_falls_back_with_a_warning():
     template = "{% for x in xs %}\nint {{ x }}() {\n  return {{ x.v }};\n}\n{% endfor %}\n" * 3
     prose = "This is just some prose. It isn't code, really; it has words.\nAnd more.\n" * 5
@@ -544,10 +553,15 @@ def test_language_from_argument_path_or_metadata():
     assert CodeChunker(language="golang").language_of(Document(text=src)) == "go"
     assert CodeChunker().language_of(Document(text=src, path="/x/main.go")) == "go"
     assert CodeChunker().language_of(Document(text=src, metadata={"lang": "ts"})) == "typescript"
-    chunks = CodeChunker(50, 0, WS, language="go").chunk(src)
-    assert chunks[0].metadata["symbol"] == "main"
     cfg = CodeChunker(50, 0, WS, language="go").config()
     assert cfg["name"] == "code" and cfg["language"] == "go" and cfg["tokenizer"] == "whitespace"
+
+
+@CODE
+def test_go_chunks_carry_their_symbol():
+    src = "func main() {\n\tprintln(1)\n}\n"
+    chunks = CodeChunker(50, 0, WS, language="go").chunk(src)
+    assert chunks[0].metadata["symbol"] == "main"
 
 
 # -- properties on random and adversarial code --------------------------------------------
@@ -669,6 +683,7 @@ def test_python_chunks_of_one_section_never_fit_together(src, size):
         check_packed(chunker, src, chunks)
 
 
+@CODE
 @SETTINGS
 @given(
     lines=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(JS_PARTS)), max_size=50),

@@ -7,6 +7,8 @@ import importlib
 
 import pytest
 
+from tests.extras import needs_mark
+
 MODULES = [
     "lcmem.chunkers",
     "lcmem.chunkers.base",
@@ -17,7 +19,10 @@ MODULES = [
     "lcmem.chunkers.code",
     "lcmem.chunkers.code_syntax",
     "lcmem.chunkers.code_units",
-    "lcmem.chunkers.code_treesitter",
+    pytest.param(
+        "lcmem.chunkers.code_treesitter",
+        marks=needs_mark("tree_sitter", "tree_sitter_javascript", extra="code"),
+    ),
     "lcmem.tokens",
 ]
 
