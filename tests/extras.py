@@ -46,7 +46,7 @@ def needs_mark(*modules: str, extra: str) -> pytest.MarkDecorator:
     missing = [m for m in modules if not available(m)]
     return pytest.mark.skipif(
         bool(missing) and not ALL_EXTRAS,
-        reason=f"needs lcmem[{extra}] ({', '.join(missing)} is not installed)",
+        reason=f"needs lcmem[{extra}] (not installed: {', '.join(missing)})",
     )
 
 
