@@ -18,10 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A test that reaches a feature whose extra is not installed is skipped, naming the extra
-    (see :mod:`tests.extras`; never under ``make test`` / CI, where it fails)."""
+def _skip_for_missing_extra() -> Iterator[None]:
     from tests.extras import skip_reason
 
     try:
@@ -31,6 +28,20 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if reason is None:
             raise
         pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """A fixture that needs an extra which is not installed skips its tests, naming the extra
+    (see :mod:`tests.extras`; never under ``make test`` / CI, where it fails)."""
+    return (yield from _skip_for_missing_extra())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that reaches a feature whose extra is not installed is skipped, naming the extra
+    (see :mod:`tests.extras`; never under ``make test`` / CI, where it fails)."""
+    return (yield from _skip_for_missing_extra())
 
 
 def _pg_bin() -> Path | None:

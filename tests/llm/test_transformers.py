@@ -15,6 +15,7 @@ from lcmem.llm.transformers import (
     default_gguf_path,
     resolve_llm_folder,
 )
+from tests.extras import needs
 
 ASK = [system("You are a helpful assistant."), user("Name three colours of the rainbow.")]
 
@@ -52,6 +53,7 @@ class _Saved:
 def test_gguf_is_converted_once_then_the_cache_is_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    needs("torch", "transformers", extra="llm")
     import transformers
 
     conversions: list[str] = []
@@ -89,6 +91,7 @@ def test_gguf_is_converted_once_then_the_cache_is_reused(
 def test_default_cache_is_reused_without_reconverting(
     smollm: TransformersLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    needs("torch", "transformers", extra="llm")
     import transformers
 
     folder = resolve_llm_folder(DEFAULT_LLM)  # the fixture's load made or found it

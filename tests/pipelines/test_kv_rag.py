@@ -11,6 +11,7 @@ from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.pipelines import get_pipeline
 from lcmem.pipelines.kv_rag import KVPipeline
 from lcmem.types import Chunk, Document, Hit
+from tests.extras import needs
 from tests.kv.conftest import TinyLLM, tiny_model
 
 SMALL = {"page_size": 16, "sinks": 32, "block": 64, "window": 64, "top_k": 2}
@@ -19,6 +20,7 @@ TEXT = "".join(f"Item {i} costs {i * 3} euros.\n" for i in range(80))
 
 @pytest.fixture(scope="module")
 def llm() -> TinyLLM:
+    needs("torch", "transformers", extra="llm")
     from transformers import AutoTokenizer
 
     from lcmem.llm.transformers import DEFAULT_LLM, resolve_llm_folder
