@@ -8,6 +8,8 @@ import os
 
 _NEEDS = {
     "lcmem/chunkers/code_treesitter.py": "tree_sitter_javascript",
+    "lcmem/embedders/rope.py": "torch",
+    "lcmem/kv/cache.py": "torch",
     "lcmem/integrations/langchain.py": "langchain_core",
     "lcmem/integrations/llamaindex.py": "llama_index",
     "lcmem/integrations/mcp_server.py": "mcp",
