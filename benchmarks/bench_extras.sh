@@ -5,6 +5,7 @@
 # for want of it.
 #
 # Usage: benchmarks/bench_extras.sh [REF] [WORKDIR] [EXTRA...]
+#   CORE_XML=/earlier/logs/core.xml skips the core suite and selects from that report.
 #   e.g. UV=/work/main/.venv/bin/uv benchmarks/bench_extras.sh r3-extras3 /tmp/bench-extras
 # REF is cloned fresh from this repository. Versions are the lock's: requirements/dev.lock's
 # pins (hashes dropped) are the constraint file of every install, so each package is the
@@ -74,11 +75,16 @@ suite() { # venv name nodes...: pytest in the clone; JUnit to WORK/logs/name.xml
 } > "$OUT"
 
 # -- the core ---------------------------------------------------------------------------------
+# CORE_XML=path/core.xml: take the core run's report from an earlier run (only extras run)
 start=$(now)
 core_venv "$WORK/core" "$WORK/logs/core-install.log"
 rc=$?
 core_secs=$(secs "$start" "$(now)")
-read -r suite_secs suite_rc < <(suite "$WORK/core" core)
+if [ -n "${CORE_XML:-}" ]; then
+  cp "$CORE_XML" "$WORK/logs/core.xml" && suite_secs="(from $CORE_XML)" suite_rc=-
+else
+  read -r suite_secs suite_rc < <(suite "$WORK/core" core)
+fi
 {
   echo "| install | exit | seconds | site-packages MB | dist-infos | suite seconds | passed | skipped | failed | errors |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
