@@ -127,7 +127,7 @@ for extra in "${EXTRAS[@]}"; do
     rc=$?
   fi
   install_secs=$(secs "$start" "$(now)")
-  mapfile -t nodes < <($JUNIT select "$WORK/logs/core.xml" "$extra")
+  mapfile -t nodes < <($JUNIT select "$WORK/logs/core.xml" "$extra" | sed "/^$/d")
   [ -n "${DOCTESTS[$extra]:-}" ] && nodes+=("${DOCTESTS[$extra]}")
   [ -n "${PATHS[$extra]:-}" ] && nodes+=("${PATHS[$extra]}")
   if [ ${#nodes[@]} -gt 0 ]; then
