@@ -56,12 +56,17 @@ def phrase_rescore(
     shares: dict[int, float],
     weight: float,
 ) -> list[tuple[int, float]]:
-    """``results`` (best first) with each score multiplied by ``1 + weight * share`` (ids
-    without a share unchanged), sorted again, ties by id.
+    """``results`` (best first) with each score raised by ``weight * share`` times its size
+    (``s * (1 + weight * share)`` for a positive score; a negative Okapi score of a tiny
+    corpus rises too), ids without a share unchanged, sorted again, ties by id.
 
     Example:
         >>> phrase_rescore([(1, 10.0), (2, 9.0)], {1: 0.0, 2: 0.5}, 1.0)
         [(2, 13.5), (1, 10.0)]
     """
-    out = [(int(i), float(s) * (1.0 + weight * shares.get(int(i), 0.0))) for i, s in results]
+    out = [(int(i), s + weight * shares.get(int(i), 0.0) * abs(s)) for i, s in _floats(results)]
     return sorted(out, key=lambda item: (-item[1], item[0]))
+
+
+def _floats(results: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    return [(int(i), float(s)) for i, s in results]
