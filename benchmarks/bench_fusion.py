@@ -213,8 +213,10 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
     return worst, sum(res[(t, split)] for t in tasks) / len(tasks)
 
 
-#: The default before this grid (issue 16, first round).
+#: The default of issue 16's first round.
 PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0)
+#: The default of the second round (no phrase evidence).
+ROUND2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
 
 
 def grid(method: str) -> list[Fusion]:
@@ -253,6 +255,18 @@ def coverage_grid() -> list[tuple[str, Fusion, float]]:
     return out
 
 
+def phrase_grid() -> list[tuple[str, Fusion, float]]:
+    """Round 3's grid (issue 16): the phrase-evidence weight, with the round-2 coverage exponent
+    and boost re-checked around their values on the lists of today's BM25 (b=0.5, floor 0.5)."""
+    out = []
+    for coverage in (2.0, 3.0, 4.0):
+        for boost in (16.0, 32.0):
+            for phrase in (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0):
+                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, phrase)
+                out.append(("round3", f, 0.0))
+    return out
+
+
 def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
     cells = [f"{res[(t, s)]:.3f}" for t in tasks for s in ("dev", "test")]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -264,6 +278,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="grid-search each method on dev")
     parser.add_argument(
         "--variants", action="store_true", help="dev and test of every coverage/boost setting"
+    )
+    parser.add_argument(
+        "--round3", action="store_true", help="dev and test of round 3's phrase grid"
     )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
@@ -282,8 +299,9 @@ def main() -> None:
     systems: list[tuple[str, dict]] = [("bm25", single["bm25"]), ("dense", single["dense"])]
     rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0)
     systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
-    systems.append((f"previous default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
-    if args.variants:
+    systems.append((f"round-1 default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
+    systems.append((f"round-2 default `{ROUND2}`", run(cases, ROUND2, args.depth)))
+    if args.variants or args.round3:
         print(
             "| variant | setting | "
             + " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
@@ -291,7 +309,7 @@ def main() -> None:
         )
         print("|---|---|" + "---:|" * (2 * len(tasks) + 4))
         chosen = []
-        for kind, f, agree in coverage_grid():
+        for kind, f, agree in phrase_grid() if args.round3 else coverage_grid():
             res = run(cases, f, args.depth, agree)
             m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
             above = {sp: sum(res[(t, sp)] > best[(t, sp)] for t in tuned) for sp in ("dev", "test")}
@@ -302,13 +320,13 @@ def main() -> None:
                 f"{above['dev']} | {above['test']} |",
                 flush=True,
             )
-            if kind == "grid":
+            if kind in ("grid", "round3"):
                 chosen.append((m["dev"], f, res))
         (worst, mean), f, res = max(chosen, key=lambda x: x[0])
         print(
             f"\nchosen on dev from the grid: {f} (dev worst margin {worst:+.3f}, mean {mean:.3f})"
         )
-        systems.append((f"coverage grid, best on dev (`{f}`)", res))
+        systems.append((f"grid, best on dev (`{f}`)", res))
     if args.tune:
         for method in ("rrf", "minmax", "tmm", "zscore"):
             scored = []
