@@ -72,6 +72,7 @@ class Case:
     bm25_of: dict[int, float]  # BM25 score of every cached id holding a query term
     coverage: float  # share of the query's idf mass that BM25's best chunk holds
     cov_of: dict[int, float]  # the same for each of BM25's best PHRASE_DEPTH chunks
+    known_of: dict[int, float]  # the same, terms no chunk holds left out (unknown="ignore")
     shares: dict[int, float]  # phrase evidence (pair_share) of BM25's best PHRASE_DEPTH chunks
 
 
@@ -86,7 +87,8 @@ def load(work: Path) -> list[Case]:
         for q in data["queries"]:
             lists = data["lists"][q["qid"]]
             head = [int(i) for i, _ in lists["bm25"][:PHRASE_DEPTH]]
-            cov_of = {i: coverage(q["text"], i) for i in head}
+            cov_of = {i: coverage(q["text"], i, "rarest") for i in head}
+            known_of = {i: coverage(q["text"], i, "ignore") for i in head}
             cases.append(
                 Case(
                     q["task"],
@@ -99,6 +101,7 @@ def load(work: Path) -> list[Case]:
                     {int(i): s for i, s in lists["bm25"] + lists.get("bm25_of", [])},
                     cov_of[head[0]] if head else 0.0,
                     cov_of,
+                    known_of,
                     shares(q["text"], head),
                 )
             )
@@ -107,7 +110,7 @@ def load(work: Path) -> list[Case]:
 
 def _coverage(
     store: Path,
-) -> tuple[Callable[[str, int], float], Callable[[str, list[int]], dict[int, float]]]:
+) -> tuple[Callable[[str, int, str], float], Callable[[str, list[int]], dict[int, float]]]:
     """``coverage(query text, chunk id)`` from the BM25 index and analyzer of a cached library,
     and ``shares(query text, chunk ids)``: the phrase evidence of those chunks, from their
     terms as ``Library.search`` gets them (``Library._chunk_terms``)."""
@@ -125,7 +128,7 @@ def _coverage(
         terms = lib._chunk_terms(ids)
         return {i: pair_share(query, terms[i]) for i in ids if i in terms}
 
-    return (lambda text, chunk: index.coverage(analyzer(text), chunk)), shares
+    return (lambda text, chunk, unknown: index.coverage(analyzer(text), chunk, unknown)), shares
 
 
 def _judge(q: dict, chunks: dict[int, list]) -> Callable[[list[int]], int | None]:
@@ -163,7 +166,7 @@ def score(task: str, ranks: list[int | None]) -> float:
 
 
 def run(
-    cases: list[Case], system: str | Fusion, depth: int, agree: float = 0.0
+    cases: list[Case], system: str | Fusion, depth: int, agree: float = 0.0, known: bool = False
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting.
 
@@ -183,10 +186,11 @@ def run(
             n = system.candidates
             weights, _ = fusion_weights(system, c.text)
             d, b = c.dense[:n], c.bm25[:n]
-            cov = c.coverage
+            cov_of = c.known_of if known else c.cov_of
+            cov = cov_of[b[0][0]] if b else 0.0
             if system.phrase > 0 and any(c.shares.values()):  # as HybridIndex.search does
                 b = phrase_rescore(b, c.shares, system.phrase)
-                cov = c.cov_of.get(b[0][0], cov)
+                cov = cov_of.get(b[0][0], cov)
             weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
             weights = coverage_weights(weights, cov, system)  # as HybridIndex.search does
             if agree > 0:
@@ -257,13 +261,15 @@ def coverage_grid() -> list[tuple[str, Fusion, float]]:
 
 def phrase_grid() -> list[tuple[str, Fusion, float]]:
     """Round 3's grid (issue 16): the phrase-evidence weight, with the round-2 coverage exponent
-    and boost re-checked around their values on the lists of today's BM25 (b=0.5, floor 0.5)."""
+    and boost re-checked on the lists of today's BM25 (b=0.5, floor 0.5); ``round3-known``: the
+    same with the coverage leaving out query terms no chunk holds (``unknown="ignore"``)."""
     out = []
-    for coverage in (2.0, 3.0, 4.0):
-        for boost in (16.0, 32.0):
-            for phrase in (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0):
-                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, phrase)
-                out.append(("round3", f, 0.0))
+    for kind in ("round3", "round3-known"):
+        for coverage in (2.0, 3.0, 4.0):
+            for boost in (1.0, 4.0, 8.0, 16.0, 32.0):
+                for phrase in (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0):
+                    f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, phrase)
+                    out.append((kind, f, 0.0))
     return out
 
 
@@ -310,21 +316,23 @@ def main() -> None:
         print("|---|---|" + "---:|" * (2 * len(tasks) + 4))
         chosen = []
         for kind, f, agree in phrase_grid() if args.round3 else coverage_grid():
-            res = run(cases, f, args.depth, agree)
+            res = run(cases, f, args.depth, agree, known=kind.endswith("known"))
             m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
             above = {sp: sum(res[(t, sp)] > best[(t, sp)] for t in tuned) for sp in ("dev", "test")}
             name = f"`{f}`" + (f" agree={agree:g}" if agree else "")
+            name += " known" if kind.endswith("known") else ""
             cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
             print(
                 f"| {kind} | {name} | {cells} | {m['dev'][0]:+.3f} | {m['test'][0]:+.3f} | "
                 f"{above['dev']} | {above['test']} |",
                 flush=True,
             )
-            if kind in ("grid", "round3"):
-                chosen.append((m["dev"], f, res))
-        (worst, mean), f, res = max(chosen, key=lambda x: x[0])
+            if kind in ("grid", "round3", "round3-known"):
+                chosen.append((m["dev"], f, res, kind))
+        (worst, mean), f, res, kind = max(chosen, key=lambda x: x[0])
         print(
-            f"\nchosen on dev from the grid: {f} (dev worst margin {worst:+.3f}, mean {mean:.3f})"
+            f"\nchosen on dev from the grid: {f} {kind} (dev worst margin {worst:+.3f}, "
+            f"mean {mean:.3f})"
         )
         systems.append((f"grid, best on dev (`{f}`)", res))
     if args.tune:
