@@ -52,6 +52,11 @@ def main() -> None:
     )
     ap.add_argument("--bm25", choices=["both", *SETTINGS], default="both")
     ap.add_argument("--vectors", type=Path, help="cache of the dense vectors (.npy)")
+    ap.add_argument(
+        "--embed-part",
+        help="I/N: embed only the I-th of N slices of the chunks into the cache's part file "
+        "and stop (run N at once to use N processes; the full run joins the parts)",
+    )
     args = ap.parse_args()
     fusions = args.fusion or [None]
     settings = SETTINGS if args.bm25 == "both" else {args.bm25: SETTINGS[args.bm25]}
@@ -79,6 +84,17 @@ def main() -> None:
     ids = np.arange(len(rows), dtype=np.int64)
     emb = OnnxEmbedder(threads=1)
     t0 = time.process_time()
+    parts = sorted(args.vectors.parent.glob(args.vectors.stem + ".part*of*.npy"))
+    if args.embed_part:
+        i, n = (int(x) for x in args.embed_part.split("/"))
+        lo, hi = len(texts) * i // n, len(texts) * (i + 1) // n
+        part = np.asarray(emb.embed(texts[lo:hi]), dtype=np.float32)
+        args.vectors.parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.vectors.parent / f"{args.vectors.stem}.part{i}of{n}.npy", part)
+        print(f"embedded chunks {lo}-{hi} of {len(texts)}")
+        return
+    if not args.vectors.exists() and parts:
+        np.save(args.vectors, np.concatenate([np.load(p) for p in parts]))
     if args.vectors.exists():
         vectors = np.load(args.vectors)
         assert len(vectors) == len(texts), "stale vector cache: delete it"

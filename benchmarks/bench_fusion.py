@@ -218,7 +218,7 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
 
 
 #: The default of issue 16's first round.
-PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0)
+PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0, 0.0)
 #: The default of the second round (no phrase evidence).
 ROUND2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
 
@@ -230,11 +230,11 @@ def grid(method: str) -> list[Fusion]:
         if method == "rrf":
             for dense in (0.3, 0.5):
                 for k in (5, 20, 60):
-                    out.append(Fusion("rrf", dense, k, 100, boost, False, 0.0, 0.0))
+                    out.append(Fusion("rrf", dense, k, 100, boost, False, 0.0, 0.0, 0.0))
         else:
             for dense in (0.3, 0.5, 0.7):
                 for adaptive in (0.0, 2.0, 2.5, 3.0, 3.5):
-                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive, 0.0))
+                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive, 0.0, 0.0))
     return out
 
 
@@ -245,16 +245,17 @@ def coverage_grid() -> list[tuple[str, Fusion, float]]:
     out = []
     for coverage in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0):
         for boost in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
-            out.append(("grid", Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage), 0.0))
+            f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, 0.0)
+            out.append(("grid", f, 0.0))
     for adaptive in (2.5, 3.5):
         for coverage in (2.0, 4.0):
             for boost in (8.0, 16.0):
-                f = Fusion("zscore", 0.5, 60, 100, boost, False, adaptive, coverage)
+                f = Fusion("zscore", 0.5, 60, 100, boost, False, adaptive, coverage, 0.0)
                 out.append(("adaptive", f, 0.0))
     for agree in (1.0, 2.0):
         for coverage in (2.0, 4.0):
             for boost in (8.0, 16.0):
-                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage)
+                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, 0.0)
                 out.append(("agreement", f, agree))
     return out
 
@@ -303,7 +304,7 @@ def main() -> None:
     single = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
     best = {key: max(single["bm25"][key], single["dense"][key]) for key in single["bm25"]}
     systems: list[tuple[str, dict]] = [("bm25", single["bm25"]), ("dense", single["dense"])]
-    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0)
+    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0)
     systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
     systems.append((f"round-1 default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
     systems.append((f"round-2 default `{ROUND2}`", run(cases, ROUND2, args.depth)))

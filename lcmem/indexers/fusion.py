@@ -15,12 +15,15 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
-Per-query weights (the default, ``zscore:dense=0.5,boost=32,coverage=3``): the BM25 weight
-is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a name
-(the user expects those exact words), and by ``coverage_share ** 3``, the part of the query's
-idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
-matches a few common words only, and the dense list leads). ``adaptive`` (z-score of each
-list's top) is the first round's signal, kept selectable.
+Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=3,phrase=5``): the BM25
+weight is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a
+name (the user expects those exact words), and by ``coverage_share ** 3``, the part of the
+query's idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best
+chunk matches a few common words only, and the dense list leads). Before that, the BM25 score
+of each of BM25's best 20 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
+query's adjacent word pairs the chunk holds side by side (:mod:`lcmem.indexers.phrase`: the
+whole name or phrase over a part of it). ``adaptive`` (z-score of each list's top) is the first
+round's signal, kept selectable.
 
 Ties are broken by ascending id, so results are deterministic. These are a few lines each,
 written here rather than taken from a library because the libraries that offer them (ranx,
@@ -93,11 +96,11 @@ class Fusion:
     dense: float = 0.5
     rrf_k: int = 60
     candidates: int = 100
-    boost: float = 32.0
+    boost: float = 8.0
     complete: bool = False
     adaptive: float = 0.0
     coverage: float = 3.0
-    phrase: float = 0.0
+    phrase: float = 5.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -207,10 +210,10 @@ PRESETS: dict[str, Fusion] = {}
 DEFAULT_FUSION = Fusion()
 PRESETS.update(
     # the default before issue 16
-    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0),
-    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0),
+    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0, phrase=0.0),
+    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0),
+    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0),
 )
 
 

@@ -49,6 +49,7 @@ def test_fusion_phrase_setting_parse_and_old_manifests():
     old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k != "phrase"}
     assert Fusion.from_dict(old).phrase == 0.0
     assert Fusion.parse("rrf").phrase == 0.0  # RRF keeps its first-round meaning
+    assert DEFAULT_FUSION.phrase == 5.0 and DEFAULT_FUSION.boost == 8.0  # chosen on dev, round 3
 
 
 @pytest.fixture()
