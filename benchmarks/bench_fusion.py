@@ -274,6 +274,27 @@ def phrase_grid() -> list[tuple[str, Fusion, float]]:
     return out
 
 
+def lost(cases: list[Case], task: str) -> None:
+    """Print ``task``'s queries that BM25 alone ranks first and the default fusion does not,
+    with the BM25 coverage and the dense weight the default gave them."""
+    f = DEFAULT_FUSION
+    n_lost = n = 0
+    for c in (c for c in cases if c.task == task):
+        n += 1
+        weights, _ = fusion_weights(f, c.text)
+        d, b = c.dense[: f.candidates], c.bm25[: f.candidates]
+        cov = c.coverage
+        if f.phrase > 0 and any(c.shares.values()):
+            b = phrase_rescore(b, c.shares, f.phrase)
+            cov = c.cov_of.get(b[0][0], cov)
+        weights = coverage_weights(weights, cov, f)
+        fused, _ = fuse([d, b], 2 * f.candidates, f, weights=weights)
+        if c.rank_of([i for i, _ in c.bm25]) == 1 and c.rank_of([i for i, _ in fused]) != 1:
+            n_lost += 1
+            print(f"{c.split} coverage={cov:.2f} dense_weight={weights[0]:.2f} {c.text}")
+    print(f"{task}: {n_lost} of {n} queries lost to the fusion ({DEFAULT_FUSION})")
+
+
 def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
     cells = [f"{res[(t, s)]:.3f}" for t in tasks for s in ("dev", "test")]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -289,11 +310,17 @@ def main() -> None:
     parser.add_argument(
         "--round3", action="store_true", help="dev and test of round 3's phrase grid"
     )
+    parser.add_argument(
+        "--lost", metavar="TASK", help="list TASK's queries BM25 alone gets right and the default not"
+    )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     t0 = time.perf_counter()
     cases = load(args.work)
+    if args.lost:
+        lost(cases, args.lost)
+        return
     tasks = [t for t in TASK_ORDER if any(c.task == t for c in cases)]
     tuned = [t for t in tasks if t not in HELD_OUT]  # the tuning criterion's tasks
     counts = {
