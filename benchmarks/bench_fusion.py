@@ -311,7 +311,7 @@ def main() -> None:
         "--round3", action="store_true", help="dev and test of round 3's phrase grid"
     )
     parser.add_argument(
-        "--lost", metavar="TASK", help="list TASK's queries BM25 alone gets right and the default not"
+        "--lost", metavar="TASK", help="TASK's queries BM25 gets right and the default not"
     )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
