@@ -20,7 +20,7 @@ weight is multiplied by ``boost`` when the query quotes a phrase or holds an ide
 name (the user expects those exact words), and by ``coverage_share ** 3``, the part of the
 query's idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best
 chunk matches a few common words only, and the dense list leads). Before that, the BM25 score
-of each of BM25's best 20 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
+of each of BM25's best 5 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
 query's adjacent word pairs the chunk holds side by side (:mod:`lcmem.indexers.phrase`: the
 whole name or phrase over a part of it). ``adaptive`` (z-score of each list's top) is the first
 round's signal, kept selectable.

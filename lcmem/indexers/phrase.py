@@ -28,7 +28,7 @@ from collections.abc import Hashable, Sequence
 from itertools import pairwise
 
 #: BM25 candidates whose phrase evidence is measured (the head of the list, where it decides).
-PHRASE_DEPTH = 20
+PHRASE_DEPTH = 5
 
 
 def query_pairs(query: Sequence[Hashable]) -> set[tuple[Hashable, Hashable]]:
