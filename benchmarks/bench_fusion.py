@@ -48,6 +48,7 @@ from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore  # no
 from lcmem.indexers.query import fusion_weights  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work" / "fusion"
+LOAD_DEPTH = max(PHRASE_DEPTH, 20)  # phrase evidence and coverage cached for this many
 TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b", "fact", "conf", "quote")
 METRIC = {"man": "MRR@10", "para": "MRR@10", "code": "MRR@10"}
 METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1", "fact": "Acc@1"}
@@ -86,7 +87,7 @@ def load(work: Path) -> list[Case]:
         coverage, shares = _coverage(work / path.name.removesuffix(".json.gz") / "store")
         for q in data["queries"]:
             lists = data["lists"][q["qid"]]
-            head = [int(i) for i, _ in lists["bm25"][:PHRASE_DEPTH]]
+            head = [int(i) for i, _ in lists["bm25"][:LOAD_DEPTH]]
             cov_of = {i: coverage(q["text"], i, "rarest") for i in head}
             known_of = {i: coverage(q["text"], i, "ignore") for i in head}
             cases.append(
@@ -166,7 +167,12 @@ def score(task: str, ranks: list[int | None]) -> float:
 
 
 def run(
-    cases: list[Case], system: str | Fusion, depth: int, agree: float = 0.0, known: bool = False
+    cases: list[Case],
+    system: str | Fusion,
+    depth: int,
+    agree: float = 0.0,
+    known: bool = False,
+    phrase_depth: int = PHRASE_DEPTH,
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting.
 
@@ -188,8 +194,10 @@ def run(
             d, b = c.dense[:n], c.bm25[:n]
             cov_of = c.known_of if known else c.cov_of
             cov = cov_of[b[0][0]] if b else 0.0
-            if system.phrase > 0 and any(c.shares.values()):  # as HybridIndex.search does
-                b = phrase_rescore(b, c.shares, system.phrase)
+            head = {i for i, _ in b[:phrase_depth]}
+            shares = {i: x for i, x in c.shares.items() if i in head}
+            if system.phrase > 0 and any(shares.values()):  # as HybridIndex.search does
+                b = phrase_rescore(b, shares, system.phrase)
                 cov = cov_of.get(b[0][0], cov)
             weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
             weights = coverage_weights(weights, cov, system)  # as HybridIndex.search does
@@ -284,8 +292,10 @@ def lost(cases: list[Case], task: str) -> None:
         weights, _ = fusion_weights(f, c.text)
         d, b = c.dense[: f.candidates], c.bm25[: f.candidates]
         cov = c.coverage
-        if f.phrase > 0 and any(c.shares.values()):
-            b = phrase_rescore(b, c.shares, f.phrase)
+        head = {i for i, _ in b[:PHRASE_DEPTH]}
+        shares = {i: x for i, x in c.shares.items() if i in head}
+        if f.phrase > 0 and any(shares.values()):
+            b = phrase_rescore(b, shares, f.phrase)
             cov = c.cov_of.get(b[0][0], cov)
         weights = coverage_weights(weights, cov, f)
         fused, _ = fuse([d, b], 2 * f.candidates, f, weights=weights)
@@ -313,6 +323,9 @@ def main() -> None:
     parser.add_argument(
         "--lost", metavar="TASK", help="TASK's queries BM25 gets right and the default not"
     )
+    parser.add_argument(
+        "--phrase-depths", action="store_true", help="the default with phrase depth 20/10/5/3"
+    )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
@@ -320,6 +333,19 @@ def main() -> None:
     cases = load(args.work)
     if args.lost:
         lost(cases, args.lost)
+        return
+    if args.phrase_depths:
+        tuned_tasks = [t for t in TASK_ORDER if t not in HELD_OUT]
+        base = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
+        top = {k: max(base["bm25"][k], base["dense"][k]) for k in base["bm25"]}
+        for d in (20, 10, 5, 3):
+            res = run(cases, DEFAULT_FUSION, args.depth, phrase_depth=d)
+            (w, mean), (wt, _) = (margin(res, top, sp, tuned_tasks) for sp in ("dev", "test"))
+            cells = " ".join(f"{t} {res[(t, 'dev')]:.3f}" for t in tuned_tasks)
+            print(
+                f"phrase depth {d}: dev worst {w:+.3f} mean {mean:.4f} ({cells}); "
+                f"test worst {wt:+.3f}"
+            )
         return
     tasks = [t for t in TASK_ORDER if any(c.task == t for c in cases)]
     tuned = [t for t in tasks if t not in HELD_OUT]  # the tuning criterion's tasks
