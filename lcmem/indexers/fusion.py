@@ -196,7 +196,8 @@ class Fusion:
 
     def __str__(self) -> str:
         if self.method == "rrf":
-            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
+            phrase = f",phrase={self.phrase:g}" if self.phrase else ""
+            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}{phrase}"
         return (
             f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
             f"complete={int(self.complete)},adaptive={self.adaptive:g},coverage={self.coverage:g}"

@@ -49,6 +49,9 @@ def test_fusion_phrase_setting_parse_and_old_manifests():
     old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k != "phrase"}
     assert Fusion.from_dict(old).phrase == 0.0
     assert Fusion.parse("rrf").phrase == 0.0  # RRF keeps its first-round meaning
+    rrf = Fusion.parse("rrf:phrase=2")
+    assert Fusion.parse(str(rrf)) == rrf
+    assert str(Fusion.parse("rrf")) == "rrf:k=60,dense=0.5,boost=1"
     assert DEFAULT_FUSION.phrase == 5.0 and DEFAULT_FUSION.boost == 8.0  # chosen on dev, round 3
 
 
