@@ -620,6 +620,7 @@ class Library:
                 n,
                 allowed=allowed,
                 text=query,
+                terms_of=self._chunk_terms,
             )
         if group == "document":
             return self._document_hits(scored, k)
@@ -631,6 +632,14 @@ class Library:
                     Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1, scores=detail)
                 )
         return hits
+
+    def _chunk_terms(self, ids: list[int]) -> dict[int, list[str]]:
+        """The analyzed terms of chunks, as BM25 indexed them (phrase evidence of a hybrid
+        search, :mod:`lcmem.indexers.phrase`)."""
+        chunks = self.store.get_chunks(ids)
+        order = list(chunks)
+        terms = self.analyzer.many([chunks[i].embedding_text() for i in order])
+        return dict(zip(order, terms, strict=True))
 
     # -- exact search (issue 19) ----------------------------------------------------------
     def count(
