@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from lcmem.errors import EmptyQueryError, IndexCorruptError
 from lcmem.indexers import exact
 from lcmem.indexers.exact import ExactDoc, ExactIndex, fold, to_chars
+from lcmem.indexers.exact_merge import MergePolicy
 
 
 def brute_count(texts: list[str], pattern: str) -> int:
@@ -99,7 +100,7 @@ def test_limit_and_document_order(tmp_path):
     assert got == [("a.txt", 0, 1), ("a.txt", 2, 3), ("b.txt", 0, 1)]
 
 
-def test_segments_masks_merge_and_reopen(tmp_path, monkeypatch):
+def test_segments_masks_merge_and_reopen(tmp_path):
     docs = {f"d{i}.txt": f"doc {i} says hello {'hello ' * (i % 3)}" for i in range(20)}
     index = ExactIndex(tmp_path / "ix")
     items = sorted(docs.items())
@@ -130,10 +131,11 @@ def test_segments_masks_merge_and_reopen(tmp_path, monkeypatch):
     assert again.count("hello") == brute_count(list(live.values()), "hello")
     dirs = [p for p in (tmp_path / "ix").iterdir() if p.is_dir()]
     assert len(dirs) == 1  # merged-away segments deleted
-    # automatic merge keeps at most MAX_SEGMENTS
-    monkeypatch.setattr(exact, "MAX_SEGMENTS", 2)
+    # merging by policy (in this process) keeps at most max_segments
     for k in range(3):
         again.add([ExactDoc(100 + k, f"n{k}", "h", "hello")])
+    assert len(again.segments) == 4
+    assert again.merge(MergePolicy(max_segments=2)) >= 1
     assert len(again.segments) <= 2
     assert again.count("hello") == brute_count(list(live.values()), "hello") + 3
 
