@@ -156,6 +156,7 @@ class Library:
         self._sparse: Any = None
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
+        self._exact_merges: list[Any] = []  # background merge processes this object started
 
     # -- components (loaded lazily) -------------------------------------------------------
     def _choose_embedder(
@@ -417,6 +418,7 @@ class Library:
         from lcmem import __version__
         from lcmem.embedders.auto import precision_of
         from lcmem.indexers.bm25 import BM25Index
+        from lcmem.indexers.exact_merge import MergePolicy
 
         emb = self.embedder
         self.manifest = {
@@ -435,6 +437,7 @@ class Library:
             "bm25": BM25Index(**BM25_DEFAULTS).params(),
             "faiss": {"kind": self.faiss_kind},
             "fusion": self.fusion.to_dict(),
+            "exact": {"variants": ["exact"], "merge": MergePolicy().to_dict()},
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.store.set_meta("manifest", self.manifest)
@@ -518,6 +521,7 @@ class Library:
             for variant in self._exact_variants():
                 self._exact(variant)  # one new segment for this run's documents
             self.save()
+            self._merge_exact()
         report.seconds = time.perf_counter() - started
         _warn_truncated(self.embedder, report)
         return report
@@ -723,6 +727,51 @@ class Library:
                 self._exact(variant).optimize()
             self.save()
 
+    def _exact_policy(self) -> Any:
+        """The exact index's merge policy: the manifest's, else the default (libraries made
+        before it was recorded)."""
+        from lcmem.indexers.exact_merge import MergePolicy
+
+        return MergePolicy.from_dict((self.manifest.get("exact") or {}).get("merge"))
+
+    def _merge_exact(self) -> None:
+        """After an index run's commit: merge the exact index's segments if the policy asks,
+        in a detached process (default; the run returns at once) or here.
+
+        ``$LCMEM_EXACT_MERGE``: ``background`` (default), ``inline`` or ``off``.
+        """
+        from lcmem.indexers.exact_merge import segment_sizes, spawn
+
+        mode = os.environ.get("LCMEM_EXACT_MERGE", "background") or "background"
+        if mode not in ("background", "inline", "off"):
+            raise ConfigError(f"LCMEM_EXACT_MERGE must be background, inline or off, not {mode!r}")
+        policy = self._exact_policy()
+        for variant, index in self._exact_indices.items():
+            if mode == "off" or not policy.plan(segment_sizes(index)):
+                continue
+            if policy.background and mode == "background":
+                self._exact_merges.append(spawn(index.folder, variant, policy))
+            else:
+                index.merge(policy)
+
+    def _exact_status(self) -> dict[str, Any]:
+        """The exact indices for ``status``: segments, documents, masks, bytes, merge state."""
+        from lcmem.indexers.exact_merge import describe
+
+        policy = self._exact_policy()
+        recorded = (self.manifest.get("exact") or {}).get("merge") is not None
+        want = {d.id: d.content_hash for d in self.store.all_documents()}
+        return {
+            "merge_policy": {**policy.to_dict(), "recorded": recorded},
+            "whitespace_normalised": "at query time (no index of its own)",
+            "variants": {
+                v: describe(self._exact_folder(v), v, policy, want) for v in self._exact_variants()
+            },
+        }
+
+    def _exact_folder(self, variant: str) -> Path:
+        return self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+
     def _phrase_filter(
         self, query: str, where: dict[str, Any] | None, allowed: np.ndarray | None
     ) -> np.ndarray | None:
@@ -768,7 +817,7 @@ class Library:
 
         index = self._exact_indices.get(variant)
         if index is None:
-            folder = self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+            folder = self._exact_folder(variant)
             try:
                 index = ExactIndex(folder, variant=variant)
             except IndexCorruptError:
@@ -869,6 +918,7 @@ class Library:
             "generation": self.store.generation,
             "indices_current": state == self.store.generation,
             "manifest": self.manifest,
+            "exact": self._exact_status(),
         }
 
     def documents(self) -> list[str]:

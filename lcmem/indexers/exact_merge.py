@@ -288,6 +288,45 @@ def merge_until_done(
     return n
 
 
+def describe(
+    folder: Path, variant: str, policy: MergePolicy, want: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """What ``lcmem status`` shows of one exact index (read only: nothing is built or synced).
+
+    ``want``: ``{document id: content hash}`` of the store, to say whether the index is in
+    step with it (else it catches up at its next use).
+    """
+    from lcmem.errors import IndexCorruptError
+    from lcmem.indexers.exact import ExactIndex
+
+    out: dict[str, Any] = {
+        "folder": str(folder),
+        "case_sensitive": variant == "exact",
+        "built": (folder / "state.json").exists(),
+    }
+    if not out["built"]:
+        return out
+    try:
+        index = ExactIndex(folder, variant=variant)
+    except IndexCorruptError as exc:
+        return {**out, "error": str(exc)}
+    sizes = segment_sizes(index)
+    docs = index.documents()
+    out.update(
+        segments=len(index.segments),
+        documents=len(docs),
+        masked_documents=sum(len(d) for d in index.deleted),
+        text_bytes=sum(t for _, t in sizes),
+        masked_bytes=sum(t - live for live, t in sizes),
+        disk_bytes=sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        merge_pending=bool(policy.plan(sizes)),
+        merge_running=merge_running(folder),
+    )
+    if want is not None:
+        out["in_step_with_store"] = docs == want
+    return out
+
+
 def spawn(folder: Path, variant: str, policy: MergePolicy) -> subprocess.Popen[bytes]:
     """Start a detached merge process (its own session: it outlives a CLI run); its output
     goes to ``FOLDER/merge.log``."""
