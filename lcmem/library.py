@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from lcmem._atomic import atomic_path
-from lcmem.chunkers.base import Chunker
 from lcmem.embedders.base import Embedder
 from lcmem.errors import (
     ConfigError,
@@ -46,6 +45,7 @@ from lcmem.types import Chunk, Hit
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from lcmem.chunkers.base import Chunker  # imported when a chunker is made: ~0.07 s
     from lcmem.llm.base import LLM
     from lcmem.pipelines.base import Answer
 
@@ -249,6 +249,7 @@ class Library:
         their chunks, changed files get the new ones).
         """
         from lcmem.chunkers import get_chunker
+        from lcmem.chunkers.base import Chunker
         from lcmem.tokens import HFTokenizer
 
         arg, size, overlap = self._chunker_arg
@@ -828,8 +829,9 @@ class Library:
                 index = ExactIndex(folder, variant=variant)
             self._exact_indices[variant] = index
         generation = self.store.generation
-        if self._exact_synced.get(variant) == generation:
-            return index  # nothing changed in the store since the last check
+        if self._exact_synced.get(variant) == generation or index.generation == generation:
+            self._exact_synced[variant] = generation
+            return index  # nothing changed in the store since the last check (or save)
         have = index.documents()
         want = {d.id: d.content_hash for d in self.store.all_documents()}
         stale = [i for i, h in have.items() if want.get(i) != h]
@@ -843,7 +845,11 @@ class Library:
                 for i, path, h, text in batch
             )
             index.add(docs)
-        if stale or missing:  # keep the work, unless an index run holds the lock (it saves)
+        if stale or missing or index.generation != generation:
+            # record the generation (a new process then skips this comparison) and keep the
+            # work, unless an index run holds the lock (it saves)
+            index.generation = generation
+            index._dirty = True
             with contextlib.suppress(StoreError), self._lock():
                 index.save()
         self._exact_synced[variant] = generation

@@ -258,6 +258,9 @@ class ExactIndex:
         self.deleted: list[set[int]] = []  # masked document ids, per segment
         self._next = 1
         self._dirty = False
+        # the store generation the owner last brought this index in line with (saved in the
+        # state; lets a new process skip comparing every document with the store)
+        self.generation: int | None = None
         # changes since the state was last read, applied to it on save (see save())
         self._created: set[str] = set()  # segments this object wrote
         self._masked: set[int] = set()  # document ids this object masked
@@ -290,6 +293,7 @@ class ExactIndex:
         self.segments = segments
         self.deleted = [set(s["deleted"]) for s in meta["segments"]]
         self._next = max(self._next, int(meta["next"]))
+        self.generation = meta.get("generation")
         self._created.clear()
         self._masked.clear()
 
@@ -311,6 +315,7 @@ class ExactIndex:
         if not self._dirty and (self.folder / _STATE).exists():
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        generation = self.generation
         with file_lock(self.folder / "state.lock", timeout=120):
             disk = (
                 read_state(self.folder, self.variant) if (self.folder / _STATE).exists() else None
@@ -337,6 +342,8 @@ class ExactIndex:
                 "next": max(self._next, int(disk["next"]) if disk else 0),
                 "segments": segs,
             }
+            if generation is not None:
+                state["generation"] = generation
             write_state(self.folder, state)
             self._adopt(state)
         self._dirty = False
