@@ -793,8 +793,9 @@ class Library:
     def _exact_query(
         self, text: str, where: dict[str, Any] | None, ignore_case: bool
     ) -> tuple[Any, np.ndarray | None]:
-        if not isinstance(text, str) or text == "":
-            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        from lcmem.indexers.exact import check_pattern
+
+        check_pattern(text)
         variant = "fold" if ignore_case else "exact"
         if variant not in self._exact_variants() and self.manifest:
             # the case-insensitive index is built on first use, then kept like the other

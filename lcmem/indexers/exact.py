@@ -93,6 +93,14 @@ def write_state(folder: Path, state: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(state))
 
 
+def check_pattern(pattern: object) -> None:
+    """A pattern must be a non-empty ``str`` (code points; bytes are not decoded here)."""
+    if isinstance(pattern, bytes | bytearray):
+        raise ConfigError("the pattern must be text (str), not bytes: decode it first")
+    if not isinstance(pattern, str) or pattern == "":
+        raise EmptyQueryError("the pattern is empty: give the text to search for")
+
+
 @dataclass(frozen=True)
 class ExactDoc:
     """A document to index: its id in the store, path, content hash and text."""
@@ -442,8 +450,7 @@ class ExactIndex:
 
     # -- queries --------------------------------------------------------------------------
     def _check(self, pattern: str) -> bytes:
-        if not isinstance(pattern, str) or pattern == "":
-            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        check_pattern(pattern)
         return self.prepare(pattern)
 
     def count(self, pattern: str, allowed: Iterable[int] | None = None) -> int:
@@ -582,8 +589,12 @@ _WS = b"[ \t\n\r\f\v]+"
 
 
 def _normalized(index: ExactIndex, pattern: str) -> tuple[re.Pattern[bytes], str]:
-    if not isinstance(pattern, str) or not pattern.strip(" \t\n\r\f\v"):
-        raise EmptyQueryError("the pattern is empty: give the text to search for")
+    check_pattern(pattern)
+    if not pattern.strip(" \t\n\r\f\v"):
+        raise EmptyQueryError(
+            "the pattern is only whitespace: with whitespace normalised it would match every "
+            "gap between words; give some text, or search without normalising whitespace"
+        )
     words = re.split(r"[ \t\n\r\f\v]+", pattern.strip(" \t\n\r\f\v"))
     body = _WS.join(re.escape(index.prepare(w)) for w in words)
     return re.compile(b"(?=(" + body + b"))"), max(words, key=lambda w: len(w.encode()))
