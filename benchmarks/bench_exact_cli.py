@@ -8,7 +8,9 @@ The in-process API counts ~500x faster than ripgrep scans the 220 MB corpus
   ``rg -c -F PATTERN CORPUS`` process, in turn (A B A B ...), each timed from outside with
   ``os.wait4`` (wall clock and the child's CPU seconds);
 - **MCP**: one ``lcmem serve --mcp`` server over stdio, started once; each query is a
-  ``tools/call grep`` round trip (JSON-RPC over pipes, count_only) timed in the client.
+  ``tools/call grep`` round trip (JSON-RPC over pipes, count_only) timed in the client;
+- **API**: ``Library.count`` in this process on the library opened once (the facade over
+  ``ExactIndex.count``: it also checks the store's generation on every call).
 
 Warm (default): both sides after one untimed warm-up query each, files and index in the page
 cache. ``--cold``: before every timed process the corpus files (for rg) or the index files (for
@@ -166,6 +168,10 @@ def main() -> None:
     texts = [p.read_text(encoding="utf-8") for p in corpus_files(args.corpus)]
     lcmem_cmd = [sys.executable, "-m", "lcmem.cli", "grep", "--count", "--store"]
     mcp = None if args.cold else McpClient(args.library)
+    import lcmem
+
+    lib = lcmem.open(args.library)
+    lib.count("warm-up")
     cold = "cold" if args.cold else "warm"
     print(
         "| split | patterns | what | lcmem p50 ms | lcmem p95 ms | rg p50 ms | rg / lcmem (p50) |"
@@ -174,7 +180,8 @@ def main() -> None:
     try:
         for split in args.splits.split(","):
             pats = make_patterns(texts, args.patterns, seed=0 if split == "dev" else 1)
-            t: dict[str, list[float]] = {k: [] for k in ("cli", "cli_cpu", "rg", "rg_cpu", "mcp")}
+            keys = ("cli", "cli_cpu", "rg", "rg_cpu", "mcp", "api", "api_cpu")
+            t: dict[str, list[float]] = {k: [] for k in keys}
             wrong = 0
             if mcp:
                 mcp.count(pats[0])  # warm-up, untimed
@@ -197,21 +204,28 @@ def main() -> None:
                     n_mcp = mcp.count(pat)
                     t["mcp"].append(time.perf_counter() - t0)
                     wrong += n_cli != n_mcp
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    n_api = lib.count(pat)
+                    t["api"].append(time.perf_counter() - t0)
+                    t["api_cpu"].append(time.process_time() - c0)
+                    wrong += n_cli != n_api
             med = {k: statistics.median(v) * 1e3 for k, v in t.items() if v}
             p95 = {k: sorted(v)[round(0.95 * (len(v) - 1))] * 1e3 for k, v in t.items() if v}
             for what, a, b in (
                 (f"CLI process, wall, {cold}", "cli", "rg"),
                 (f"CLI process, CPU, {cold}", "cli_cpu", "rg_cpu"),
                 ("MCP round trip, wall, warm", "mcp", "rg"),
+                ("API Library.count, wall, warm", "api", "rg"),
+                ("API Library.count, CPU, warm", "api_cpu", "rg_cpu"),
             ):
                 if a not in med:
                     continue
                 print(
-                    f"| {split} | {len(pats)} | {what} | {med[a]:.1f} | {p95[a]:.1f} | "
+                    f"| {split} | {len(pats)} | {what} | {med[a]:.3f} | {p95[a]:.3f} | "
                     f"{med[b]:.1f} | {med[b] / med[a]:.1f}x |"
                 )
             if mcp:
-                print(f"<!-- {split}: CLI and MCP counts differ on {wrong}/{len(pats)} -->")
+                print(f"<!-- {split}: CLI, MCP and API counts differ on {wrong}/{len(pats)} -->")
     finally:
         if mcp:
             mcp.close()
