@@ -147,6 +147,11 @@ class McpClient:
         data = result.get("structuredContent") or json.loads(result["content"][0]["text"])
         return int(data["count"])
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + sys, clock-tick resolution)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -226,6 +231,17 @@ def main() -> None:
                 )
             if mcp:
                 print(f"<!-- {split}: CLI, MCP and API counts differ on {wrong}/{len(pats)} -->")
+                # server CPU per call: ticks are 10 ms, so over many calls
+                calls = 20 * len(pats)
+                c0 = mcp.cpu_seconds()
+                for i in range(calls):
+                    mcp.count(pats[i % len(pats)])
+                per_call = (mcp.cpu_seconds() - c0) / calls * 1e3
+                print(
+                    f"| {split} | {len(pats)} | MCP server CPU per call (mean of {calls}) | "
+                    f"{per_call:.3f} | | {med['rg_cpu']:.1f} (CPU) | "
+                    f"{med['rg_cpu'] / max(per_call, 1e-9):.0f}x |"
+                )
     finally:
         if mcp:
             mcp.close()
