@@ -194,3 +194,39 @@ def test_status_counts_masked_documents_and_the_fold_index(setup):
     x = lib.status()["exact"]["variants"]
     assert x["exact"]["masked_documents"] == 1 and x["exact"]["masked_bytes"] > 0
     assert x["fold"]["case_sensitive"] is False and x["fold"]["documents"] == 3
+
+
+def test_a_new_process_skips_the_store_comparison_when_the_generation_matches(
+    setup, embedder, monkeypatch
+):
+    """The exact index records the store generation it matches: opening the library again
+    (as each `lcmem grep` does) counts without reading every document's hash from the store;
+    after the store changes it compares again."""
+    lib, docs, tmp = setup
+    lib.close()
+    again = lcmem.open(tmp / "store", embedder=embedder)
+
+    def no_scan():
+        raise AssertionError("the store was scanned although nothing changed")
+
+    monkeypatch.setattr(again.store, "all_documents", no_scan)
+    assert again.count("the") == brute(again, "the")
+    monkeypatch.undo()
+    (docs / "later.txt").write_text("the later file\n")
+    again.index([docs])
+    again.close()
+    third = lcmem.open(tmp / "store", embedder=embedder)
+    monkeypatch.setattr(third.store, "all_documents", no_scan)
+    assert third.count("later file") == 1  # the index run recorded the new generation
+    third.close()
+
+
+def test_bad_patterns_through_the_library(setup):
+    from lcmem.errors import ConfigError
+
+    lib, _docs, _ = setup
+    with pytest.raises(ConfigError, match="not bytes"):
+        lib.count(b"grep")  # type: ignore[arg-type]
+    with pytest.raises(EmptyQueryError, match="only whitespace"):
+        lib.count("  \n", normalize_whitespace=True)
+    assert lib.find("x" * 100_000) == []
