@@ -341,6 +341,14 @@ def spawn(folder: Path, variant: str, policy: MergePolicy) -> subprocess.Popen[b
         "--policy",
         json.dumps(policy.to_dict()),
     ]
+    # the child imports the same lcmem as this process, wherever that came from
+    import lcmem
+
+    root = str(Path(lcmem.__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     with open(folder / "merge.log", "ab") as log:
         return subprocess.Popen(
             cmd,
@@ -349,6 +357,7 @@ def spawn(folder: Path, variant: str, policy: MergePolicy) -> subprocess.Popen[b
             stderr=log,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
 
 
