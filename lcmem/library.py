@@ -851,7 +851,8 @@ class Library:
             # work, unless an index run holds the lock (it saves)
             index.generation = generation
             index._dirty = True
-            with contextlib.suppress(StoreError), self._lock():
+            # a read-only library folder (OSError) keeps working: it just compares again
+            with contextlib.suppress(StoreError, OSError), self._lock():
                 index.save()
         self._exact_synced[variant] = generation
         return index
