@@ -133,7 +133,8 @@ def cli() -> None:
 @click.option(
     "--optimize",
     is_flag=True,
-    help="then merge the exact-search index into one segment (drops deleted documents' text)",
+    help="then merge the exact-search index into one segment (drops deleted documents' text; "
+    "waits for a background merge first)",
 )
 def index(
     paths: tuple[Path, ...],
