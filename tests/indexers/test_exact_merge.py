@@ -241,3 +241,25 @@ def test_a_merge_killed_at_any_moment_leaves_a_good_index(tmp_path, delay):
     after = ExactIndex(folder)
     assert len(after.segments) <= 2
     check(after, live)
+
+
+def test_a_reader_opening_while_a_merge_swaps_reads_the_state_again(tmp_path):
+    """A reader read a state whose segment folder a merge then deleted: it re-reads the state
+    (here: a state naming a missing folder, replaced 20 ms later by the good one)."""
+    import threading
+
+    from lcmem.errors import IndexCorruptError
+    from lcmem.indexers.exact import read_state, write_state
+
+    folder = tmp_path / "ix"
+    _, live = build(folder, runs=2)
+    good = read_state(folder, "exact")
+    bad = {**good, "segments": [{"name": "seg-merged-gone", "deleted": []}]}
+    write_state(folder, bad)
+    timer = threading.Timer(0.02, write_state, args=(folder, good))
+    timer.start()
+    check(ExactIndex(folder), live)
+    timer.join()
+    write_state(folder, bad)  # a folder that never comes back: a clear error after retries
+    with pytest.raises(IndexCorruptError):
+        ExactIndex(folder)
