@@ -54,10 +54,12 @@ STALL_ENV = "LCMEM_EXACT_MERGE_STALL"  # tests: "built" / "swapped" stop a merge
 class MergePolicy:
     """When to merge and what (a tiered, size-ratio policy; recorded in the manifest).
 
-    - Merge when an index has more than ``max_segments`` segments (8: a query then costs at
-      most 8 pairs of binary searches, ~0.3 ms each on 220 MB, while a library indexed by
-      small daily runs merges about once a week), or when a segment has more than
-      ``max_deleted`` of its bytes masked (their text is dead weight until rewritten).
+    - Merge when an index has more than ``max_segments`` segments, or when a segment has more
+      than ``max_deleted`` of its bytes masked (their text is dead weight until rewritten).
+      8, because on the 220 MB benchmark corpus 8 segments cost a warm count ~1.5x one
+      segment (0.10 vs 0.07 ms p50) and a process opening the index ~26 ms more, while a
+      merge of all of it takes 1-2 minutes (``benchmarks/bench_exact_segments.py``,
+      ``results/exact.md``): worth doing every 8 runs, in the background, not every run.
     - What: the smallest segments, by live bytes floored at ``floor_bytes``, in size order,
       each next one only while it is at most ``size_ratio`` times the bytes already picked,
       and at most ``max_merge_at_once``. So segments of similar size merge together and a big
