@@ -24,7 +24,8 @@ index run returns at once, a CLI run exits, and the merge survives it. ``backgro
 in the policy (or ``$LCMEM_EXACT_MERGE=inline``) runs the same steps in the indexing process.
 
 Example:
-    >>> MergePolicy(max_segments=2).plan([(100, 100), (5, 5), (5, 5)])
+    >>> big, small = (500 << 20, 500 << 20), (1 << 20, 1 << 20)  # (live, all) bytes
+    >>> MergePolicy(max_segments=2).plan([big, small, small])  # the small ones, not the big
     [1, 2]
 """
 
