@@ -166,7 +166,7 @@ def merge_step(
     policy: MergePolicy | None = None,
     *,
     everything: bool = False,
-    wait: bool = False,
+    wait: bool | float = False,
     orphan_seconds: float = ORPHAN_SECONDS,
     on_built: Callable[[], None] | None = None,
 ) -> list[str] | None:
@@ -175,14 +175,16 @@ def merge_step(
 
     Args:
         everything: merge every segment into one and drop every masked document (optimize).
-        wait: wait for a running merge to finish instead of returning None.
+        wait: wait for a running merge to finish instead of returning None (True), or wait
+            at most this many seconds (a number).
         on_built: called after the new segment is written, before the swap (tests).
     """
     from lcmem.indexers.exact import ExactIndex, Segment, read_state, write_state
 
     folder = Path(folder)
     policy = policy or MergePolicy()
-    with file_lock(folder / "merge.lock", timeout=-1 if wait else 0) as got:
+    timeout = -1 if wait is True else float(wait)
+    with file_lock(folder / "merge.lock", timeout=timeout) as got:
         if not got or not (folder / "state.json").exists():
             return None
         snap = ExactIndex(folder, variant=variant)
@@ -372,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     policy = MergePolicy.from_dict(json.loads(args.policy))
     t0 = time.perf_counter()
-    n = merge_until_done(args.folder, args.variant, policy)
+    # a few seconds' patience: `lcmem status` probes the lock for an instant
+    n = merge_until_done(args.folder, args.variant, policy, wait=5.0)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     print(f"{stamp} {args.variant}: {n} merge(s) in {time.perf_counter() - t0:.1f} s", flush=True)
     return 0
