@@ -330,7 +330,7 @@ def _exact_lines(exact: dict[str, Any]) -> list[str]:
             f"{name}{x['segments']} segment(s), {x['documents']} documents "
             f"({x['masked_documents']} masked), {x['text_bytes'] / 1e6:.1f} MB text, "
             f"{x['disk_bytes'] / 1e6:.1f} MB on disk; {case}; {merge}"
-            + ("" if x.get("in_step_with_store", True) else "; will sync on next use")
+            + ("; will sync on next use" if x.get("in_step_with_store") is False else "")
         )
     p = exact["merge_policy"]
     lines.append(

@@ -761,12 +761,13 @@ class Library:
 
         policy = self._exact_policy()
         recorded = (self.manifest.get("exact") or {}).get("merge") is not None
-        want = {d.id: d.content_hash for d in self.store.all_documents()}
+        generation = self.store.generation
         return {
             "merge_policy": {**policy.to_dict(), "recorded": recorded},
             "whitespace_normalised": "at query time (no index of its own)",
             "variants": {
-                v: describe(self._exact_folder(v), v, policy, want) for v in self._exact_variants()
+                v: describe(self._exact_folder(v), v, policy, generation)
+                for v in self._exact_variants()
             },
         }
 

@@ -294,12 +294,12 @@ def merge_until_done(
 
 
 def describe(
-    folder: Path, variant: str, policy: MergePolicy, want: dict[int, str] | None = None
+    folder: Path, variant: str, policy: MergePolicy, generation: int | None = None
 ) -> dict[str, Any]:
     """What ``lcmem status`` shows of one exact index (read only: nothing is built or synced).
 
-    ``want``: ``{document id: content hash}`` of the store, to say whether the index is in
-    step with it (else it catches up at its next use).
+    ``generation``: the store's, to say whether the index matches it (True/False; None if the
+    index predates recording it). If not, it catches up at its next use.
     """
     from lcmem.errors import IndexCorruptError
     from lcmem.indexers.exact import ExactIndex
@@ -327,8 +327,10 @@ def describe(
         merge_pending=bool(policy.plan(sizes)),
         merge_running=merge_running(folder),
     )
-    if want is not None:
-        out["in_step_with_store"] = docs == want
+    if generation is not None:
+        out["in_step_with_store"] = (
+            None if index.generation is None else index.generation == generation
+        )
     return out
 
 
