@@ -300,7 +300,7 @@ def phrase_grid() -> list[tuple[str, Fusion, float]]:
     return out
 
 
-def round4_grid() -> list[tuple[str, Fusion, bool, int]]:
+def round4_grid() -> list[tuple[str, Fusion, bool | str, int]]:
     """Round 4's settings (issue 16), tried on dev with ``conf``'s dev split in the criterion:
     ``(kind, fusion, rare coverage, top-chunk agreement depth)``. Boost 8 and phrase 5 fixed;
     one new parameter at a time: the coverage exponent alone, the coverage over the query's
@@ -315,6 +315,15 @@ def round4_grid() -> list[tuple[str, Fusion, bool, int]]:
             out.append(("agree", Fusion(coverage=cov), False, top_k))
     for top_k in (3, 10):
         out.append(("rare+agree", Fusion(coverage=3.0), True, top_k))
+    # step 2, added after step 1 (above) showed the exponent alone doing best: exponents
+    # between 1 and 2, and exponent 1-2 with the rare and the known-terms coverage
+    for cov in (1.25, 1.5, 1.75):
+        out.append(("exponent", Fusion(coverage=cov), False, 0))
+    out.append(("rare", Fusion(coverage=1.0), True, 0))
+    for cov in (1.0, 1.5, 2.0):
+        out.append(("known", Fusion(coverage=cov), "known", 0))
+    for top_k in (3, 10):
+        out.append(("agree", Fusion(coverage=1.0), False, top_k))
     return out
 
 
@@ -407,9 +416,10 @@ def main() -> None:
         print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
         chosen = []
         for kind, f, rare, top_k in round4_grid():
-            res = run(cases, f, args.depth, rare=rare, top_k=top_k)
+            known = rare == "known"
+            res = run(cases, f, args.depth, known=known, rare=rare is True, top_k=top_k)
             m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
-            name = f"coverage={f.coverage:g}" + (" rare" if rare else "")
+            name = f"coverage={f.coverage:g}" + (" known" if known else " rare" if rare else "")
             name += f" top_k={top_k}" if top_k else ""
             cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
             print(
