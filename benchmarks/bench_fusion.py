@@ -247,6 +247,8 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
 PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0, 0.0)
 #: The default of the second round (no phrase evidence).
 ROUND2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
+#: The default of the third round (coverage exponent 3).
+ROUND3 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 3.0, 5.0)
 
 
 def grid(method: str) -> list[Fusion]:
@@ -407,6 +409,7 @@ def main() -> None:
     systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
     systems.append((f"round-1 default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
     systems.append((f"round-2 default `{ROUND2}`", run(cases, ROUND2, args.depth)))
+    systems.append((f"round-3 default `{ROUND3}`", run(cases, ROUND3, args.depth)))
     if args.round4:
         print(
             "| variant | setting | "
