@@ -571,7 +571,13 @@ class BM25Index(Index):
             scores = scores + sum(st.const[t] * c for t, c in terms)
         return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
-    def coverage(self, query: Iterable[Hashable], doc_id: int, unknown: str = "rarest") -> float:
+    def coverage(
+        self,
+        query: Iterable[Hashable],
+        doc_id: int,
+        unknown: str = "rarest",
+        terms: str = "all",
+    ) -> float:
         """Share of the query's idf mass that document ``doc_id`` holds, in [0, 1].
 
         The sum of the idf of the query terms (each as often as it is in the query) that the
@@ -580,7 +586,10 @@ class BM25Index(Index):
         (``unknown="ignore"``); a negative Okapi idf counts 0. Near 1:
         the document has all of the query's words, rare ones included (an exact name, an
         identifier); low: it matches only some common words. 0 for an unknown id or a query
-        without terms. :class:`~lcmem.indexers.hybrid.HybridIndex` weighs the BM25 list by it.
+        without terms. ``terms="rare"``: only the query terms whose idf is at least the median
+        of the query's term idfs count (a question's framing words, ``manual``, ``where``,
+        are the common half and drop out). :class:`~lcmem.indexers.hybrid.HybridIndex` weighs
+        the BM25 list by it.
 
         Example:
             >>> index = BM25Index(idf="lucene")
@@ -590,19 +599,27 @@ class BM25Index(Index):
         """
         query = list(query)
         st = self._current()
-        terms = self._query_terms(st, query)
+        counted = self._query_terms(st, query)
         if unknown not in ("rarest", "ignore"):
             raise ConfigError(f"unknown must be 'rarest' or 'ignore', got {unknown!r}")
-        missing = len(query) - sum(c for _, c in terms) if unknown == "rarest" else 0
-        idf = {t: max(float(st.idf[t]), 0.0) for t, _ in terms}
+        if terms not in ("all", "rare"):
+            raise ConfigError(f"terms must be 'all' or 'rare', got {terms!r}")
+        missing = len(query) - sum(c for _, c in counted) if unknown == "rarest" else 0
+        idf = {t: max(float(st.idf[t]), 0.0) for t, _ in counted}
         rare = max(float(st.idf.max()), 0.0) if len(st.idf) else 0.0
-        total = sum(idf[t] * c for t, c in terms) + missing * rare
+        if terms == "rare" and counted:
+            values = [idf[t] for t, c in counted for _ in range(c)] + [rare] * missing
+            cut = float(np.median(values))
+            counted = [(t, c) for t, c in counted if idf[t] >= cut]
+        total = sum(idf[t] * c for t, c in counted) + missing * rare
         found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
         if total <= 0 or not found[0]:
             return 0.0
         row = rows[0]
         held = sum(
-            idf[t] * c for t, c in terms if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
+            idf[t] * c
+            for t, c in counted
+            if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
         )
         return min(held / total, 1.0)
 

@@ -673,6 +673,11 @@ def test_coverage_is_the_share_of_the_query_idf_mass_a_document_holds():
     # ... or not at all with unknown="ignore" (a question word the text never uses)
     assert index.coverage(["key", "zzz"], 4, unknown="ignore") == pytest.approx(1.0)
     assert index.coverage(["zzz"], 4, unknown="ignore") == 0.0
+    # terms="rare": only the query's rarer half counts (the common word "key" drops out)
+    assert index.coverage(["key", "ada"], 2, terms="rare") == pytest.approx(1.0)
+    assert index.coverage(["key", "ada"], 3, terms="rare") == 0.0
+    with pytest.raises(ConfigError, match="terms"):
+        index.coverage(["key"], 4, terms="some")
     with pytest.raises(ConfigError, match="unknown"):
         index.coverage(["key"], 4, unknown="drop")
     # unknown id, empty query, removed document: 0
