@@ -48,7 +48,7 @@ def switch_nlist(n: int) -> int:
         >>> switch_nlist(1_000_000)
         1000
     """
-    return max(1, int(math.isqrt(max(int(n), 1))))
+    return max(1, math.isqrt(max(int(n), 1)))
 
 
 def new_setting(

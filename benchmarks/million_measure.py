@@ -1,0 +1,577 @@
+"""Measurement steps of ``bench_million.py`` (spec in its docstring); outputs under ``--out``.
+
+Steps, in order::
+
+    queries   1,000 queries (seed 18) from copy-0 chunk texts -> queries.json
+    prepare   approximate indices from the library's flat vectors -> idx/ivf.index, ivfpq.faiss
+    hnsw      the HNSW index (slow) -> idx/hnsw.index
+    recall    recall@10 against flat, parameter sweeps on dev, chosen setting on test
+    latency   p50/p95 of bm25, dense and hybrid per dense index, interleaved, + query embedding
+    rss       (--kind K) a fresh process: open time, first query, peak RSS while searching
+    disk      size of every component
+    churn     remove then re-add 1% of the documents (on a copy of the library)
+
+Every step appends its table to ``OUT/results.md`` and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.machine import cpu_model, load_average
+
+K = 10
+SEED = 18
+DIM = 384
+
+
+def _out(args: argparse.Namespace) -> Path:
+    return Path(args.out)
+
+
+def _emit(args: argparse.Namespace, title: str, lines: list[str]) -> None:
+    text = (
+        f"\n### {title}\n\n"
+        + "\n".join(lines)
+        + f"\n\n(cpu: {cpu_model()}; load average {load_average()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n"
+    )
+    print(text, flush=True)
+    with open(_out(args) / "results.md", "a") as fh:
+        fh.write(text)
+
+
+def _rss() -> tuple[float, float]:
+    cur = peak = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cur, peak
+
+
+def _pct(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
+
+
+# ---------------------------------------------------------------------------- queries
+def step_queries(args: argparse.Namespace) -> None:
+    db = sqlite3.connect(_out(args) / "lib" / "lcmem.db")
+    rows = db.execute(
+        "SELECT c.id, c.text FROM lcmem_chunks c JOIN lcmem_documents d ON d.id = c.document_id"
+        " WHERE d.path LIKE '%/corpus/r00/%' ORDER BY c.id"
+    ).fetchall()
+    rng = random.Random(SEED)
+    queries = []
+    while len(queries) < args.queries:
+        cid, text = rows[rng.randrange(len(rows))]
+        words = re.findall(r"[A-Za-z][A-Za-z0-9_]{2,}", text)
+        if len(words) < 8:
+            continue
+        n = rng.randint(3, 8)
+        start = rng.randrange(len(words) - n + 1)
+        queries.append({"chunk": cid, "text": " ".join(words[start : start + n])})
+    (_out(args) / "queries.json").write_text(json.dumps(queries, indent=0))
+    print(f"{len(queries)} queries from {len(rows)} copy-0 chunks")
+
+
+def _queries(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return json.loads((_out(args) / "queries.json").read_text())
+
+
+def _split(qs: list[Any]) -> tuple[list[Any], list[Any]]:
+    return qs[0::2], qs[1::2]
+
+
+# ---------------------------------------------------------------------------- vectors
+def _flat_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of the library's flat index, memory-mapped (no copy)."""
+    import faiss
+
+    from lcmem.indexers.faiss import FaissIndex
+
+    flat = FaissIndex.load(_out(args) / "idx" / "flat.index", mmap=True, verify=False)
+    assert flat.structure == "flat", flat
+    idmap = flat._index
+    inner = faiss.downcast_index(idmap.index)
+    n = int(inner.ntotal)
+    vecs = faiss.rev_swig_ptr(inner.get_xb(), n * DIM).reshape(n, DIM)
+    ids = faiss.vector_to_array(idmap.id_map).copy()
+    _flat_vectors.keep = flat  # type: ignore[attr-defined]  # keeps the mapping alive
+    return ids, vecs
+
+
+def _query_vectors(args: argparse.Namespace) -> tuple[np.ndarray, list[float]]:
+    """Query vectors (cached in qvecs.npy) and the embedding time of each query."""
+    from benchmarks.hash_embedder import HashTfidfEmbedder
+
+    qs = _queries(args)
+    emb = HashTfidfEmbedder()
+    times, vecs = [], []
+    for q in qs:
+        t = time.perf_counter()
+        vecs.append(emb.embed_query(q["text"]))
+        times.append(time.perf_counter() - t)
+    return np.stack(vecs).astype(np.float32), times
+
+
+def step_convert(args: argparse.Namespace) -> None:
+    """Open the built library with this lcmem (old-format indices), keep a copy of its flat
+    index, then let it switch as an ``auto`` library does at the end of an index run."""
+    import faiss
+
+    from lcmem.indexers import dense_policy
+    from lcmem.indexers.dense_policy import new_setting
+
+    faiss.omp_set_num_threads(1)
+    lib_dir = _out(args) / "lib"
+    (_out(args) / "idx").mkdir(exist_ok=True)
+    lib, _ = _open(args, lib_dir)
+    t = time.perf_counter()
+    lib._indices(need_dense=True)
+    old_open = time.perf_counter() - t
+    assert lib._dense.structure == "flat", lib._dense
+    t = time.perf_counter()
+    shutil.copyfile(lib_dir / "faiss.index", _out(args) / "idx" / "flat.index")
+    copy_s = time.perf_counter() - t
+    n = len(lib._dense)
+    with lib._lock():
+        switch_at = min(dense_policy.SWITCH_AT, n)  # below it only in a dry run on a small copy
+        lib.manifest = {**lib.manifest, "faiss": new_setting("auto", switch_at=switch_at)}
+        lib.store.set_meta("manifest", lib.manifest)
+        t = time.perf_counter()
+        lib._switch_dense()
+        switch_s = time.perf_counter() - t
+        t = time.perf_counter()
+        lib.save()
+        save_s = time.perf_counter() - t
+    _, peak = _rss()
+    _emit(
+        args,
+        f"The library at {n:,} chunks opened by this lcmem, then switched flat -> approximate",
+        [
+            "| step | seconds |",
+            "|---|---|",
+            f"| open (indices as the build saved them; flat faiss.index) | {old_open:.2f} |",
+            f"| copy flat faiss.index to idx/flat.index | {copy_s:.1f} |",
+            f"| `_switch_dense()`: flat -> {lib._dense.structure} (train + add, 1 thread) "
+            f"| {switch_s:.1f} |",
+            f"| `save()` (FAISS, BM25 format 2, state with file signature) | {save_s:.1f} |",
+            "",
+            f"faiss manifest entry now: `{json.dumps(lib.manifest['faiss'])}`; "
+            f"peak RSS of this process {peak:.0f} MiB",
+        ],
+    )
+
+
+def step_prepare(args: argparse.Namespace) -> None:
+    """IVF-PQ (raw FAISS) on the library IVF centroids; only the PQ is trained."""
+    import faiss
+
+    from lcmem.indexers.faiss import FaissIndex
+
+    faiss.omp_set_num_threads(1)
+    out = _out(args) / "idx"
+    ids, vecs = _flat_vectors(args)
+    n = len(ids)
+    ivf = FaissIndex.load(_out(args) / "lib" / "faiss.index", mmap=True, verify=False)
+    nlist = ivf.nlist
+    centroids = ivf._index.quantizer.reconstruct_n(0, nlist)
+    del ivf
+    t = time.perf_counter()
+    quantizer = faiss.IndexFlatIP(DIM)
+    quantizer.add(centroids)
+    pq = faiss.IndexIVFPQ(quantizer, DIM, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, size=min(n, 65_536), replace=False)
+    pq.train(np.ascontiguousarray(vecs[np.sort(sample)]))
+    for lo in range(0, n, 100_000):
+        hi = min(n, lo + 100_000)
+        pq.add_with_ids(np.ascontiguousarray(vecs[lo:hi]), np.arange(lo, hi))
+    pq_s = time.perf_counter() - t
+    faiss.write_index(pq, str(out / "ivfpq.faiss"))
+    size = (out / "ivfpq.faiss").stat().st_size / 2**20
+    _emit(
+        args,
+        f"IVF-PQ built from the flat vectors ({n:,} vectors)",
+        [
+            "| index | parameters | build seconds | file MiB |",
+            "|---|---|---|---|",
+            f"| ivf-pq (raw FAISS) | the library's {nlist} IVF centroids, PQ 48x8 | {pq_s:.0f} "
+            f"| {size:.0f} |",
+        ],
+    )
+
+
+def step_hnsw(args: argparse.Namespace) -> None:
+    import faiss
+
+    from lcmem.indexers.faiss import FaissIndex
+
+    faiss.omp_set_num_threads(int(os.environ.get("HNSW_THREADS", "1")))
+    ids, vecs = _flat_vectors(args)
+    n = len(ids)
+    m, efc = int(os.environ.get("HNSW_M", "32")), int(os.environ.get("HNSW_EFC", "80"))
+    index = FaissIndex(DIM, kind="hnsw", hnsw_m=m, ef_construction=efc, ef_search=64)
+    t = time.perf_counter()
+    step = 50_000
+    for lo in range(0, n, step):
+        index.add(ids[lo : lo + step], vecs[lo : lo + step])
+        print(f"hnsw {lo + step:,}/{n:,} {time.perf_counter() - t:.0f} s", flush=True)
+    secs = time.perf_counter() - t
+    index.save(_out(args) / "idx" / "hnsw.index")
+    size = (_out(args) / "idx" / "hnsw.index").stat().st_size / 2**20
+    _emit(
+        args,
+        "HNSW built from the flat vectors",
+        [
+            "| index | parameters | build seconds | file MiB |",
+            "|---|---|---|---|",
+            f"| hnsw (lcmem `hnsw`) | M {m}, efConstruction {efc} | {secs:.0f} | {size:.0f} |",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- recall
+class _PQ:
+    """Raw FAISS IVF-PQ over positions, optionally re-ranked with the exact flat vectors."""
+
+    def __init__(self, args: argparse.Namespace, ids: np.ndarray, refine: int = 0) -> None:
+        import faiss
+
+        self.pq = faiss.read_index(str(_out(args) / "idx" / "ivfpq.faiss"))
+        self.ids = ids
+        self.refine = refine
+        if refine:
+            flat = faiss.downcast_index(_flat_vectors.keep._index.index)  # type: ignore[attr-defined]
+            self.index = faiss.IndexRefine(self.pq, flat)
+            self.index.k_factor = refine
+        else:
+            self.index = self.pq
+
+    def search_many(self, q: np.ndarray, k: int, nprobe: int) -> list[list[int]]:
+        import faiss
+
+        self.pq.nprobe = nprobe
+        if self.refine:
+            params = faiss.IndexRefineSearchParameters(k_factor=self.refine)
+            params.base_index_params = faiss.SearchParametersIVF(nprobe=nprobe)
+            _, lab = self.index.search(q, k, params=params)
+        else:
+            _, lab = self.index.search(q, k)
+        return [[int(self.ids[p]) for p in row if p >= 0] for row in lab]
+
+
+def _recall(truth: list[list[int]], got: list[list[int]]) -> float:
+    return float(
+        np.mean([len(set(t) & set(g)) / max(1, len(t)) for t, g in zip(truth, got, strict=True)])
+    )
+
+
+def step_recall(args: argparse.Namespace) -> None:
+    import faiss
+
+    from lcmem.indexers.faiss import FaissIndex
+
+    faiss.omp_set_num_threads(1)
+    ids, _ = _flat_vectors(args)
+    flat = _flat_vectors.keep  # type: ignore[attr-defined]
+    qv, _ = _query_vectors(args)
+    dev, test = np.arange(len(qv))[0::2], np.arange(len(qv))[1::2]
+    t = time.perf_counter()
+    truth = [[i for i, _ in r] for r in flat.search_many(qv, K)]
+    flat_s = (time.perf_counter() - t) / len(qv)
+    lines = [
+        f"Ground truth: exact flat top-{K} ({flat_s * 1000:.1f} ms/query batched).",
+        "",
+        "| index | setting | recall@10 dev | recall@10 test | ms/query (batch of 500, 1 thread) |",
+        "|---|---|---|---|---|",
+    ]
+
+    def row(name: str, setting: str, fn: Any) -> None:
+        res = {}
+        for split, sel in (("dev", dev), ("test", test)):
+            t0 = time.perf_counter()
+            got = fn(qv[sel])
+            res[split] = (
+                _recall([truth[i] for i in sel], got),
+                (time.perf_counter() - t0) / len(sel),
+            )
+        lines.append(
+            f"| {name} | {setting} | {res['dev'][0]:.4f} | {res['test'][0]:.4f} | "
+            f"{res['test'][1] * 1000:.2f} |"
+        )
+        print(lines[-1], flush=True)
+
+    idx = _out(args) / "idx"
+    ivf = FaissIndex.load(_out(args) / "lib" / "faiss.index", mmap=True, verify=False)
+    if ivf.structure == "ivf":
+        for nprobe in (4, 8, 16, 32, 64):
+            ivf._nprobe = nprobe
+            row(
+                "ivf",
+                f"nlist {ivf.nlist}, nprobe {nprobe}",
+                lambda q: [[i for i, _ in r] for r in ivf.search_many(q, K)],
+            )
+        del ivf
+    if (idx / "hnsw.index").exists():
+        hnsw = FaissIndex.load(idx / "hnsw.index", mmap=True, verify=False)
+        for ef in (32, 64, 128, 256):
+            hnsw._ef_search = ef
+            row(
+                "hnsw",
+                f"M {hnsw._hnsw_m}, efSearch {ef}",
+                lambda q: [[i for i, _ in r] for r in hnsw.search_many(q, K)],
+            )
+        del hnsw
+    if (idx / "ivfpq.faiss").exists():
+        for refine in (0, 4, 10):
+            pq = _PQ(args, ids, refine)
+            for nprobe in (16, 32, 64):
+                row(
+                    "ivf-pq",
+                    f"PQ48x8, nprobe {nprobe}, re-rank {refine or 'none'}",
+                    lambda q, pq=pq, nprobe=nprobe: pq.search_many(q, K, nprobe),
+                )
+    _emit(
+        args, f"Recall@10 of approximate dense indices against flat ({len(ids):,} vectors)", lines
+    )
+
+
+# ---------------------------------------------------------------------------- latency
+def _open(args: argparse.Namespace, folder: Path) -> tuple[Any, Any]:
+    import lcmem
+    from benchmarks.hash_embedder import HashTfidfEmbedder
+
+    emb = HashTfidfEmbedder()
+    return lcmem.open(folder, embedder=emb), emb
+
+
+def _shadow(args: argparse.Namespace, kind: str) -> Path:
+    """A library folder whose faiss.index is ``idx/<kind>.index`` (everything else linked)."""
+    lib = _out(args) / "lib"
+    if kind == "ivf":
+        return lib
+    folder = _out(args) / f"lib_{kind}"
+    folder.mkdir(exist_ok=True)
+    for name in ("lcmem.db", "bm25", "manifest.json", "index_state.json"):
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(lib / name)
+    target = folder / "faiss.index"
+    if not target.exists():
+        target.symlink_to(_out(args) / "idx" / f"{kind}.index")
+    return folder
+
+
+def step_latency(args: argparse.Namespace) -> None:
+    from lcmem.indexers.faiss import FaissIndex
+
+    qs = _queries(args)
+    qv, embed_times = _query_vectors(args)
+    test = list(range(1, len(qs), 2))[: args.queries // 2]
+    lib, _ = _open(args, _out(args) / "lib")
+    lib.search("warm up", k=K)
+    ivf = lib._dense
+    dense = {f"ivf nprobe {p}": ivf for p in args.nprobes}
+    dense["flat"] = FaissIndex.load(_out(args) / "idx" / "flat.index")
+    chosen = (
+        json.loads((_out(args) / "chosen.json").read_text())
+        if (_out(args) / "chosen.json").exists()
+        else {}
+    )
+    for kind in ("hnsw",):
+        path = _out(args) / "idx" / f"{kind}.index"
+        if path.exists():
+            dense[kind] = FaissIndex.load(path, mmap=True, verify=False)
+            for key, value in chosen.get(kind, {}).items():
+                setattr(dense[kind], key, value)
+    current = {"vec": None}
+    lib._embedder.embed_query = lambda text: current["vec"]  # embedding timed separately
+    runs: dict[str, list[float]] = {}
+    configs = [("bm25", "bm25", "flat")]
+    for kind in dense:
+        configs += [(f"dense {kind}", "dense", kind), (f"hybrid {kind}", "hybrid", kind)]
+    for qi in test:
+        current["vec"] = qv[qi]
+        for name, mode, kind in configs:
+            lib._dense = dense[kind]
+            if kind.startswith("ivf nprobe "):
+                ivf._nprobe = int(kind.rsplit(" ", 1)[1])
+            t = time.perf_counter()
+            lib.search(qs[qi]["text"], k=K, mode=mode)
+            runs.setdefault(name, []).append(time.perf_counter() - t)
+    p50, p95 = _pct([embed_times[i] for i in test])
+    lines = [
+        f"{len(test)} test queries, each run through every configuration in turn (interleaved),"
+        " `Library.search(k=10)` end to end (analyzer, index, fusion, chunk rows from SQLite)"
+        " with the query vector precomputed; the query's embedding is timed on its own.",
+        "",
+        "| search | p50 ms | p95 ms |",
+        "|---|---|---|",
+        f"| query embedding (hash TF-IDF embedder, not the real model) | {p50:.2f} | {p95:.2f} |",
+    ]
+    for name, _, _ in configs:
+        p50, p95 = _pct(runs[name])
+        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} |")
+    lines.append(f"\nIVF: nlist {ivf.nlist}; flat: exact.")
+    _emit(args, f"Query latency at {lib.store.chunk_count():,} chunks", lines)
+
+
+# ---------------------------------------------------------------------------- rss
+def step_rss(args: argparse.Namespace) -> None:
+    """Fresh process: open time, first query, peak RSS while searching (one dense kind)."""
+    from benchmarks.hash_embedder import HashTfidfEmbedder
+
+    folder = _shadow(args, args.kind)
+    qs = _queries(args)[1::2][: args.queries // 2]
+    t = time.perf_counter()
+    emb = HashTfidfEmbedder()
+    emb_s = time.perf_counter() - t
+    rss0 = _rss()[0]
+    import lcmem
+
+    t = time.perf_counter()
+    lib = lcmem.open(folder, embedder=emb)
+    lib._indices(need_dense=True)
+    open_s = time.perf_counter() - t
+    rss_open = _rss()[0]
+    t = time.perf_counter()
+    lib.search(qs[0]["text"], k=K)
+    first_s = time.perf_counter() - t
+    for mode in ("hybrid", "dense", "bm25"):
+        for q in qs:
+            lib.search(q["text"], k=K, mode=mode)
+    cur, peak = _rss()
+    chosen = (
+        json.loads((_out(args) / "chosen.json").read_text())
+        if (_out(args) / "chosen.json").exists()
+        else {}
+    )
+    _emit(
+        args,
+        f"Open and memory, dense index `{args.kind}` ({lib._dense.structure}, fresh process)",
+        [
+            "| measure | value |",
+            "|---|---|",
+            f"| embedder construction (not part of open) | {emb_s:.2f} s |",
+            f"| open: `lcmem.open` + both indices loaded and checked current | {open_s:.2f} s |",
+            f"| first hybrid query after open | {first_s * 1000:.0f} ms |",
+            f"| RSS before open (Python + embedder) | {rss0:.0f} MiB |",
+            f"| RSS after open | {rss_open:.0f} MiB |",
+            f"| RSS after {3 * len(qs)} searches (hybrid, dense, bm25) | {cur:.0f} MiB |",
+            f"| peak RSS (VmHWM) | {peak:.0f} MiB |",
+            f"| settings | {chosen.get(args.kind, 'index defaults')} |",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- disk
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def step_disk(args: argparse.Namespace) -> None:
+    lib = _out(args) / "lib"
+    lines = ["| component | MiB |", "|---|---|"]
+    for name in ("lcmem.db", "lcmem.db-wal", "faiss.index", "bm25"):
+        if (lib / name).exists():
+            lines.append(f"| {name} (library) | {_du(lib / name) / 2**20:.0f} |")
+    for p in sorted((lib / "bm25").glob("*")):
+        lines.append(f"| &nbsp; bm25/{p.name} | {p.stat().st_size / 2**20:.1f} |")
+    for p in sorted((_out(args) / "idx").glob("*")):
+        lines.append(f"| idx/{p.name} (alternative dense index) | {p.stat().st_size / 2**20:.0f} |")
+    db = sqlite3.connect(lib / "lcmem.db")
+    try:
+        for name, size in db.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8"
+        ):
+            lines.append(f"| &nbsp; SQLite {name} | {size / 2**20:.0f} |")
+    except sqlite3.Error as e:
+        lines.append(f"| SQLite per table | not available ({e}) |")
+    n = db.execute("SELECT count(*) FROM lcmem_chunks").fetchone()[0]
+    d = db.execute("SELECT count(*) FROM lcmem_documents").fetchone()[0]
+    meta = json.loads((lib / "bm25" / "bm25.json").read_text())
+    lines.append(
+        f"\n{n:,} chunks in {d:,} documents; BM25: {meta['n_postings']:,} postings, "
+        f"{meta.get('n_terms', len(meta.get('vocabulary', []))):,} terms."
+    )
+    _emit(args, "Disk size per component", lines)
+
+
+# ---------------------------------------------------------------------------- churn
+def step_churn(args: argparse.Namespace) -> None:
+    """Remove, then re-add, 1% of the documents of a copy of the library (dense: --kind)."""
+    src = _out(args) / "lib"
+    work = _out(args) / "lib_churn"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(src, work)
+    if args.kind != "ivf":  # the library's own index is the switched (IVF) one
+        shutil.copyfile(_out(args) / "idx" / f"{args.kind}.index", work / "faiss.index")
+    lib, _ = _open(args, work)
+    t = time.perf_counter()
+    lib._indices(need_dense=True)
+    open_s = time.perf_counter() - t
+    docs = sorted(p for p in (_out(args) / "corpus").glob("r*/*.txt"))
+    rng = random.Random(SEED)
+    n_docs = lib.store.document_count()
+    pick = rng.sample(docs, max(1, n_docs // 100))
+    aside = _out(args) / "aside"
+    aside.mkdir(exist_ok=True)
+    roots = sorted({p.parent for p in pick})
+    for p in pick:
+        p.rename(aside / f"{p.parent.name}__{p.name}")
+    lines = [
+        f"Library copy with dense index `{args.kind}` ({lib._dense.structure}); "
+        f"{len(pick)} of {n_docs:,} documents (1%). Times are `Library.index` on the folders "
+        "holding them (unchanged files are skipped by size and mtime), which ends by saving both "
+        "indices; the save is also timed alone.",
+        "",
+        "| step | chunks | seconds | of which save |",
+        "|---|---|---|---|",
+    ]
+    try:
+        t = time.perf_counter()
+        rep = lib.index(roots)
+        total = time.perf_counter() - t
+        t = time.perf_counter()
+        lib.save()
+        save_s = time.perf_counter() - t
+        lines.append(f"| remove 1% | -{rep.chunks_removed:,} | {total:.1f} | ~{save_s:.1f} |")
+    finally:
+        for p in pick:
+            (aside / f"{p.parent.name}__{p.name}").rename(p)
+    t = time.perf_counter()
+    rep = lib.index(roots)
+    total = time.perf_counter() - t
+    lines.append(f"| add 1% back | +{rep.chunks_added:,} | {total:.1f} | ~{save_s:.1f} |")
+    lines.append(f"\nopen of the copy: {open_s:.1f} s; chunks after: {lib.store.chunk_count():,}")
+    _emit(args, "Adding and removing 1% of documents", lines)
+
+
+STEPS = {
+    "queries": step_queries,
+    "convert": step_convert,
+    "prepare": step_prepare,
+    "hnsw": step_hnsw,
+    "recall": step_recall,
+    "latency": step_latency,
+    "rss": step_rss,
+    "disk": step_disk,
+    "churn": step_churn,
+}
