@@ -67,7 +67,9 @@ def main() -> None:
     flat = FaissIndex.load(lib / "faiss.index", mmap=True)
     n = len(flat)
     texts = queries(lib / "lcmem.db", args.queries)
-    emb = load_embedder("sentence-transformers/all-MiniLM-L6-v2")
+    from lcmem.embedders.sentence import DEFAULT_MODEL
+
+    emb = load_embedder(DEFAULT_MODEL)
     q = emb.embed(texts, kind="query")
     dev, test = np.arange(len(q))[0::2], np.arange(len(q))[1::2]
     truth = [[i for i, _ in r] for r in flat.search_many(q, K)]

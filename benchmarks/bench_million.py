@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=int, default=TARGET_CHUNKS)
     parser.add_argument("--kind", default="flat", help="dense index for the rss step")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--flat", default=None, help="hnsw: start from this flat index file")
     parser.add_argument(
         "--nprobes", type=lambda v: [int(x) for x in v.split(",")], default=[32], help="latency"
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -94,6 +93,169 @@ def _queries(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _split(qs: list[Any]) -> tuple[list[Any], list[Any]]:
     return qs[0::2], qs[1::2]
+
+
+# ---------------------------------------------------------------------------- replicate
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+def vary_chunk(text: str, copy: int, key: str) -> str:
+    """A variation of one chunk text: 5% of its words replaced by other words of the chunk.
+
+    Example:
+        >>> vary_chunk("alpha beta gamma", 0, "k")
+        'alpha beta gamma'
+    """
+    if copy == 0:
+        return text
+    rng = random.Random(f"{copy}/{key}")
+    words = _WORDS.findall(text) or ["lcmem"]
+    return _WORDS.sub(lambda m: rng.choice(words) if rng.random() < 0.05 else m.group(0), text)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _prepare_batch(job: tuple[int, list[tuple[str, list[tuple[str, str, int]]]]]) -> Any:
+    """Worker: vary, embed and tokenize one batch of documents (see :func:`step_replicate`)."""
+    from benchmarks.hash_embedder import HashTfidfEmbedder
+    from lcmem.indexers.analyzer import Analyzer
+    from lcmem.types import Chunk, content_hash
+
+    if not _WORKER:
+        _WORKER["emb"] = HashTfidfEmbedder()
+        _WORKER["analyzer"] = (
+            Analyzer.from_config(_WORKER_ANALYZER) if _WORKER_ANALYZER else Analyzer()
+        )
+    copy, docs = job
+    out = []
+    for path, rows in docs:
+        parts, chunks, at = [], [], 0
+        for i, (text, context, ntok) in enumerate(rows):
+            varied = vary_chunk(text, copy, f"{path}#{i}")
+            chunks.append(Chunk(varied, at, at + len(varied), context or "", ntok or 0))
+            parts.append(varied)
+            at += len(varied) + 1
+        out.append(
+            (path.replace("/corpus/", f"/corpus/rep{copy:02d}/", 1), "\n".join(parts), chunks)
+        )
+    texts = [c.embedding_text() for _, _, cs in out for c in cs]
+    vecs = _WORKER["emb"].embed(texts)
+    tokens = _WORKER["analyzer"].many(texts)
+    return out, vecs, tokens, [content_hash(t) for t in texts]
+
+
+_WORKER_ANALYZER: dict[str, Any] | None = None
+
+
+def step_replicate(args: argparse.Namespace) -> None:
+    """Grow the library to ``--target`` chunks with varied copies of its documents' chunks.
+
+    The index pipeline chunked copy 0 of the corpus (real text); chunking is most of its cost
+    (~0.9 ms of CPU per chunk here, against 0.1 ms for the analyzer and 0.08 ms for the cheap
+    embedder), and on 2 shared cores it ran at ~150 chunks/s. So further copies skip the
+    chunker: each stored document is copied (path ``.../rep<r>/...``) as the concatenation of
+    its chunks, each varied (:func:`vary_chunk`), embedded by the same embedder and tokenized by
+    the library's analyzer (3 worker processes), written through lcmem's own store API
+    (documents, chunks, cached vectors; one transaction per batch) and added to the library's
+    FAISS and BM25 indices, which are then saved.
+    """
+    import bisect
+    import multiprocessing as mp
+
+    from lcmem.indexers.analyzer import Analyzer  # noqa: F401  (workers import it)
+    from lcmem.stores.records import NewChunk
+    from lcmem.types import line_starts
+
+    import lcmem.indexers.bm25 as bm25_module
+
+    global _WORKER_ANALYZER
+    bm25_module._PENDING_LIMIT = 1 << 21  # build speed only: fold BM25 once, at the save
+    lib, _ = _open(args, _out(args) / "lib")
+    dense, sparse = lib._indices(need_dense=True)
+    _WORKER_ANALYZER = lib.manifest.get("analyzer")
+    store = lib.store
+    db = sqlite3.connect(_out(args) / "lib" / "lcmem.db")
+    docs = db.execute(
+        "SELECT id, path FROM lcmem_documents WHERE path NOT LIKE '%/rep%' ORDER BY id"
+    ).fetchall()
+    have = store.chunk_count()
+    t0 = time.perf_counter()
+
+    def jobs() -> Any:  # runs in the pool's task thread: its own connection
+        rd = sqlite3.connect(_out(args) / "lib" / "lcmem.db")
+        reps = rd.execute("SELECT path FROM lcmem_documents WHERE path LIKE '%/rep%'").fetchall()
+        done = [int(m.group(1)) for (p,) in reps if (m := re.search(r"/rep(\d+)/", p))]
+        planned, copy = have, 1 + max(done, default=0)
+        while planned < args.target:
+            batch, queued = [], 0
+            for doc_id, path in docs:
+                if planned + queued >= args.target:
+                    break
+                rows = rd.execute(
+                    "SELECT text, context, token_count FROM lcmem_chunks WHERE document_id = ? "
+                    "ORDER BY ordinal",
+                    (doc_id,),
+                ).fetchall()
+                if not rows:
+                    continue
+                batch.append((path, rows))
+                queued += len(rows)
+                if queued >= 4096:
+                    yield copy, batch
+                    planned += queued
+                    batch, queued = [], 0
+            if batch:
+                yield copy, batch
+                planned += queued
+            copy += 1
+
+    with mp.get_context("fork").Pool(3) as pool:
+        for out, vecs, tokens, hashes in pool.imap(_prepare_batch, jobs()):
+            ids: list[int] = []
+            with store.transaction() as conn:
+                store.put_embeddings(conn, dict(zip(hashes, vecs, strict=True)))
+                pos = 0
+                for path, text, cs in out:
+                    doc_id, _ = store.upsert_document(
+                        conn,
+                        path=path,
+                        content_hash=hashes[pos] + str(len(text)),
+                        size=len(text),
+                        mtime_ns=0,
+                        text=text,
+                        meta={},
+                        existing_id=None,
+                    )
+                    lines = line_starts(text)
+                    news = [
+                        NewChunk(
+                            c,
+                            bisect.bisect_right(lines, c.start),
+                            bisect.bisect_right(lines, max(c.start, c.end - 1)),
+                            hashes[pos + i],
+                        )
+                        for i, c in enumerate(cs)
+                    ]
+                    pos += len(cs)
+                    ids += store.insert_chunks(conn, doc_id, news)
+            arr = np.asarray(ids, np.int64)
+            dense.add(arr, vecs)
+            sparse.add(arr, tokens)
+            have += len(ids)
+            print(f"replicate: {have:,} chunks, {time.perf_counter() - t0:.0f} s", flush=True)
+    add_s = time.perf_counter() - t0
+    t = time.perf_counter()
+    lib.save()
+    save_s = time.perf_counter() - t
+    _emit(
+        args,
+        f"Library grown to {store.chunk_count():,} chunks by varied copies",
+        [
+            f"Chunks of copy 0 (pipeline) varied and added in {add_s:.0f} s; save {save_s:.0f} s;"
+            f" peak RSS of the writer {_rss()[1]:.0f} MiB.",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------- vectors
@@ -216,30 +378,57 @@ def step_prepare(args: argparse.Namespace) -> None:
 
 
 def step_hnsw(args: argparse.Namespace) -> None:
+    """HNSW over the flat vectors, resumable: a first run may start on the vectors saved so far
+    (``--flat PATH``, e.g. the library's flat index after copy 0) and a later run adds the rest.
+    The build time is the sum of the runs (``idx/hnsw.json``)."""
     import faiss
 
+    from lcmem.indexers.dense_policy import APPROXIMATE
     from lcmem.indexers.faiss import FaissIndex
 
-    faiss.omp_set_num_threads(int(os.environ.get("HNSW_THREADS", "1")))
-    ids, vecs = _flat_vectors(args)
-    n = len(ids)
-    m, efc = int(os.environ.get("HNSW_M", "32")), int(os.environ.get("HNSW_EFC", "80"))
-    index = FaissIndex(DIM, kind="hnsw", hnsw_m=m, ef_construction=efc, ef_search=64)
+    faiss.omp_set_num_threads(1)
+    idx = _out(args) / "idx"
+    idx.mkdir(exist_ok=True)
+    src = Path(args.flat) if args.flat else idx / "flat.index"
+    flat = FaissIndex.load(src, mmap=True, verify=False)
+    inner = faiss.downcast_index(flat._index.index)
+    n = int(inner.ntotal)
+    vecs = faiss.rev_swig_ptr(inner.get_xb(), n * DIM).reshape(n, DIM)
+    ids = faiss.vector_to_array(flat._index.id_map).copy()
+    partial, log = idx / "hnsw.partial.index", idx / "hnsw.json"
+    done = json.loads(log.read_text()) if log.exists() else {"seconds": 0.0, "runs": []}
+    params = {k: v for k, v in APPROXIMATE.items() if k != "kind"}
+    if partial.exists():
+        index = FaissIndex.load(partial, mmap=False, verify=False)
+    else:
+        index = FaissIndex(DIM, kind="hnsw", **params)
+    have = index.ids()
+    todo = np.flatnonzero(~np.isin(ids, have))
     t = time.perf_counter()
     step = 50_000
-    for lo in range(0, n, step):
-        index.add(ids[lo : lo + step], vecs[lo : lo + step])
-        print(f"hnsw {lo + step:,}/{n:,} {time.perf_counter() - t:.0f} s", flush=True)
+    for lo in range(0, len(todo), step):
+        sel = todo[lo : lo + step]
+        index.add(ids[sel], vecs[sel])
+        print(f"hnsw +{lo + len(sel):,}/{len(todo):,} {time.perf_counter() - t:.0f} s", flush=True)
     secs = time.perf_counter() - t
-    index.save(_out(args) / "idx" / "hnsw.index")
-    size = (_out(args) / "idx" / "hnsw.index").stat().st_size / 2**20
+    done["seconds"] += secs
+    done["runs"].append({"added": len(todo), "seconds": secs, "total": len(index)})
+    complete = args.flat is None
+    target = idx / ("hnsw.index" if complete else "hnsw.partial.index")
+    index.save(target)
+    log.write_text(json.dumps(done))
+    if not complete:
+        return
+    size = target.stat().st_size / 2**20
+    per = done["seconds"] / max(1, len(index)) * 1000
     _emit(
         args,
         "HNSW built from the flat vectors",
         [
-            "| index | parameters | build seconds | file MiB |",
-            "|---|---|---|---|",
-            f"| hnsw (lcmem `hnsw`) | M {m}, efConstruction {efc} | {secs:.0f} | {size:.0f} |",
+            "| index | parameters | build seconds (1 thread) | ms per vector | file MiB |",
+            "|---|---|---|---|---|",
+            f"| hnsw (lcmem `hnsw`) | {params} | {done['seconds']:.0f} "
+            f"(runs: {done['runs']}) | {per:.2f} | {size:.0f} |",
         ],
     )
 
@@ -566,6 +755,7 @@ def step_churn(args: argparse.Namespace) -> None:
 
 STEPS = {
     "queries": step_queries,
+    "replicate": step_replicate,
     "convert": step_convert,
     "prepare": step_prepare,
     "hnsw": step_hnsw,
