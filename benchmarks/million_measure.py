@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -163,11 +164,10 @@ def step_replicate(args: argparse.Namespace) -> None:
     import bisect
     import multiprocessing as mp
 
+    import lcmem.indexers.bm25 as bm25_module
     from lcmem.indexers.analyzer import Analyzer  # noqa: F401  (workers import it)
     from lcmem.stores.records import NewChunk
     from lcmem.types import line_starts
-
-    import lcmem.indexers.bm25 as bm25_module
 
     global _WORKER_ANALYZER
     bm25_module._PENDING_LIMIT = 1 << 21  # build speed only: fold BM25 once, at the save
@@ -290,51 +290,45 @@ def _query_vectors(args: argparse.Namespace) -> tuple[np.ndarray, list[float]]:
     return np.stack(vecs).astype(np.float32), times
 
 
-def step_convert(args: argparse.Namespace) -> None:
-    """Open the built library with this lcmem (old-format indices), keep a copy of its flat
-    index, then let it switch as an ``auto`` library does at the end of an index run."""
-    import faiss
+def step_flatcopy(args: argparse.Namespace) -> None:
+    """Keep a copy of the library's flat index (idx/flat.index) for the flat measurements."""
+    t = time.perf_counter()
+    shutil.copyfile(_out(args) / "lib" / "faiss.index", _out(args) / "idx" / "flat.index")
+    print(f"copied in {time.perf_counter() - t:.1f} s")
 
+
+def step_install(args: argparse.Namespace) -> None:
+    """Make the library what an ``auto`` library is after its switch at this size: the
+    approximate index (``idx/hnsw.index``, built by the ``hnsw`` step exactly as
+    ``FaissIndex.convert`` does, in resumable batches) becomes ``faiss.index`` and the manifest
+    records the switch. (``Library._switch_dense`` would build the same index in-process; at a
+    million vectors on this loaded machine that is the ``hnsw`` step's time.)"""
     from lcmem.indexers import dense_policy
-    from lcmem.indexers.dense_policy import new_setting
+    from lcmem.indexers.faiss import FaissIndex
 
-    faiss.omp_set_num_threads(1)
-    lib_dir = _out(args) / "lib"
-    (_out(args) / "idx").mkdir(exist_ok=True)
-    lib, _ = _open(args, lib_dir)
+    lib, _ = _open(args, _out(args) / "lib")
     t = time.perf_counter()
     lib._indices(need_dense=True)
-    old_open = time.perf_counter() - t
-    assert lib._dense.structure == "flat", lib._dense
-    t = time.perf_counter()
-    shutil.copyfile(lib_dir / "faiss.index", _out(args) / "idx" / "flat.index")
-    copy_s = time.perf_counter() - t
+    open_flat = time.perf_counter() - t
     n = len(lib._dense)
+    hnsw = FaissIndex.load(_out(args) / "idx" / "hnsw.index", mmap=True)
+    assert len(hnsw) == n and np.array_equal(hnsw.ids(), lib._dense.ids())
+    setting = dense_policy.new_setting("auto")
+    kind, params = dense_policy.switch(setting, n)
+    assert kind == hnsw.structure, (kind, hnsw.structure)
     with lib._lock():
-        switch_at = min(dense_policy.SWITCH_AT, n)  # below it only in a dry run on a small copy
-        lib.manifest = {**lib.manifest, "faiss": new_setting("auto", switch_at=switch_at)}
+        lib._dense = hnsw
+        lib.manifest = {**lib.manifest, "faiss": dense_policy.switched(setting, kind, params, n)}
         lib.store.set_meta("manifest", lib.manifest)
-        t = time.perf_counter()
-        lib._switch_dense()
-        switch_s = time.perf_counter() - t
         t = time.perf_counter()
         lib.save()
         save_s = time.perf_counter() - t
-    _, peak = _rss()
     _emit(
         args,
-        f"The library at {n:,} chunks opened by this lcmem, then switched flat -> approximate",
+        f"The library at {n:,} chunks after its switch flat -> {kind}",
         [
-            "| step | seconds |",
-            "|---|---|",
-            f"| open (indices as the build saved them; flat faiss.index) | {old_open:.2f} |",
-            f"| copy flat faiss.index to idx/flat.index | {copy_s:.1f} |",
-            f"| `_switch_dense()`: flat -> {lib._dense.structure} (train + add, 1 thread) "
-            f"| {switch_s:.1f} |",
-            f"| `save()` (FAISS, BM25 format 2, state with file signature) | {save_s:.1f} |",
-            "",
-            f"faiss manifest entry now: `{json.dumps(lib.manifest['faiss'])}`; "
-            f"peak RSS of this process {peak:.0f} MiB",
+            f"Open with the flat index (before): {open_flat:.2f} s; save after the switch: "
+            f"{save_s:.1f} s. Manifest `faiss`: `{json.dumps(lib.manifest['faiss'])}`.",
         ],
     )
 
@@ -343,13 +337,16 @@ def step_prepare(args: argparse.Namespace) -> None:
     """IVF-PQ (raw FAISS) on the library IVF centroids; only the PQ is trained."""
     import faiss
 
-    from lcmem.indexers.faiss import FaissIndex
-
     faiss.omp_set_num_threads(1)
     out = _out(args) / "idx"
     ids, vecs = _flat_vectors(args)
     n = len(ids)
-    ivf = FaissIndex.load(_out(args) / "lib" / "faiss.index", mmap=True, verify=False)
+    from lcmem.indexers.dense_policy import switch_nlist
+
+    t = time.perf_counter()
+    ivf = _flat_vectors.keep.convert("ivf", nlist=switch_nlist(n), nprobe=64)  # type: ignore[attr-defined]
+    ivf_s = time.perf_counter() - t
+    ivf.save(out / "ivf.index")
     nlist = ivf.nlist
     centroids = ivf._index.quantizer.reconstruct_n(0, nlist)
     del ivf
@@ -371,7 +368,9 @@ def step_prepare(args: argparse.Namespace) -> None:
         [
             "| index | parameters | build seconds | file MiB |",
             "|---|---|---|---|",
-            f"| ivf-pq (raw FAISS) | the library's {nlist} IVF centroids, PQ 48x8 | {pq_s:.0f} "
+            f"| ivf (lcmem `ivf`, FaissIndex.convert) | nlist {nlist} | {ivf_s:.0f} "
+            f"| {(out / 'ivf.index').stat().st_size / 2**20:.0f} |",
+            f"| ivf-pq (raw FAISS) | the same {nlist} IVF centroids, PQ 48x8 | {pq_s:.0f} "
             f"| {size:.0f} |",
         ],
     )
@@ -386,7 +385,7 @@ def step_hnsw(args: argparse.Namespace) -> None:
     from lcmem.indexers.dense_policy import APPROXIMATE
     from lcmem.indexers.faiss import FaissIndex
 
-    faiss.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(int(os.environ.get("HNSW_THREADS", "1")))  # CPU time is reported
     idx = _out(args) / "idx"
     idx.mkdir(exist_ok=True)
     src = Path(args.flat) if args.flat else idx / "flat.index"
@@ -405,6 +404,7 @@ def step_hnsw(args: argparse.Namespace) -> None:
     have = index.ids()
     todo = np.flatnonzero(~np.isin(ids, have))
     t = time.perf_counter()
+    cpu0 = time.process_time()
     step = 50_000
     for lo in range(0, len(todo), step):
         sel = todo[lo : lo + step]
@@ -412,7 +412,11 @@ def step_hnsw(args: argparse.Namespace) -> None:
         print(f"hnsw +{lo + len(sel):,}/{len(todo):,} {time.perf_counter() - t:.0f} s", flush=True)
     secs = time.perf_counter() - t
     done["seconds"] += secs
-    done["runs"].append({"added": len(todo), "seconds": secs, "total": len(index)})
+    cpu = time.process_time() - cpu0
+    done["cpu_seconds"] = done.get("cpu_seconds", 0.0) + cpu
+    done["runs"].append(
+        {"added": len(todo), "seconds": secs, "cpu_seconds": cpu, "total": len(index)}
+    )
     complete = args.flat is None
     target = idx / ("hnsw.index" if complete else "hnsw.partial.index")
     index.save(target)
@@ -420,17 +424,65 @@ def step_hnsw(args: argparse.Namespace) -> None:
     if not complete:
         return
     size = target.stat().st_size / 2**20
-    per = done["seconds"] / max(1, len(index)) * 1000
+    per = done["cpu_seconds"] / max(1, len(index)) * 1000
     _emit(
         args,
         "HNSW built from the flat vectors",
         [
-            "| index | parameters | build seconds (1 thread) | ms per vector | file MiB |",
+            "| index | parameters | build wall seconds | CPU ms per vector | file MiB |",
             "|---|---|---|---|---|",
             f"| hnsw (lcmem `hnsw`) | {params} | {done['seconds']:.0f} "
             f"(runs: {done['runs']}) | {per:.2f} | {size:.0f} |",
         ],
     )
+
+
+def step_hnsw_follow(args: argparse.Namespace) -> None:
+    """Finish ``idx/hnsw.partial.index`` from the store while the library grows: every chunk
+    id missing from it is added with its cached vector (``lcmem_embeddings``), polling until
+    the library holds ``--target`` chunks; then saved as ``idx/hnsw.index``. (Overlaps the
+    HNSW build with the ``replicate`` step, as a second machine would.)"""
+    import faiss
+
+    from lcmem.indexers.faiss import FaissIndex
+
+    faiss.omp_set_num_threads(int(os.environ.get("HNSW_THREADS", "1")))
+    idx = _out(args) / "idx"
+    log = idx / "hnsw.json"
+    done = json.loads(log.read_text())
+    index = FaissIndex.load(idx / "hnsw.partial.index", mmap=False, verify=False)
+    have = index.ids()
+    db = sqlite3.connect(_out(args) / "lib" / "lcmem.db", timeout=60)
+    t, cpu0 = time.perf_counter(), time.process_time()
+    last = 0
+    added = 0
+    while True:
+        rows = db.execute(
+            "SELECT c.id, e.vector FROM lcmem_chunks c JOIN lcmem_embeddings e "
+            "ON e.hash = c.embed_hash WHERE c.id > ? ORDER BY c.id LIMIT 20000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            total = db.execute("SELECT count(*) FROM lcmem_chunks").fetchone()[0]
+            if total >= args.target and len(index) >= total:
+                break
+            time.sleep(10)
+            continue
+        last = rows[-1][0]
+        ids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(-1, DIM)
+        keep = ~np.isin(ids, have)
+        if keep.any():
+            index.add(ids[keep], vecs[keep])
+            added += int(keep.sum())
+        print(f"hnsw follow: {len(index):,} {time.perf_counter() - t:.0f} s", flush=True)
+    secs, cpu = time.perf_counter() - t, time.process_time() - cpu0
+    done["seconds"] += secs
+    done["cpu_seconds"] = done.get("cpu_seconds", 0.0) + cpu
+    done["runs"].append({"added": added, "seconds": secs, "cpu_seconds": cpu, "total": len(index)})
+    index.save(idx / "hnsw.index")
+    log.write_text(json.dumps(done))
+    print(json.dumps(done))
 
 
 # ---------------------------------------------------------------------------- recall
@@ -505,9 +557,9 @@ def step_recall(args: argparse.Namespace) -> None:
         print(lines[-1], flush=True)
 
     idx = _out(args) / "idx"
-    ivf = FaissIndex.load(_out(args) / "lib" / "faiss.index", mmap=True, verify=False)
-    if ivf.structure == "ivf":
-        for nprobe in (4, 8, 16, 32, 64):
+    if (idx / "ivf.index").exists():
+        ivf = FaissIndex.load(idx / "ivf.index", mmap=True, verify=False)
+        for nprobe in (16, 64, 256):
             ivf._nprobe = nprobe
             row(
                 "ivf",
@@ -517,7 +569,7 @@ def step_recall(args: argparse.Namespace) -> None:
         del ivf
     if (idx / "hnsw.index").exists():
         hnsw = FaissIndex.load(idx / "hnsw.index", mmap=True, verify=False)
-        for ef in (32, 64, 128, 256):
+        for ef in (16, 32, 64, 128, 256):
             hnsw._ef_search = ef
             row(
                 "hnsw",
@@ -551,7 +603,7 @@ def _open(args: argparse.Namespace, folder: Path) -> tuple[Any, Any]:
 def _shadow(args: argparse.Namespace, kind: str) -> Path:
     """A library folder whose faiss.index is ``idx/<kind>.index`` (everything else linked)."""
     lib = _out(args) / "lib"
-    if kind == "ivf":
+    if kind == "hnsw":
         return lib
     folder = _out(args) / f"lib_{kind}"
     folder.mkdir(exist_ok=True)
@@ -573,8 +625,9 @@ def step_latency(args: argparse.Namespace) -> None:
     test = list(range(1, len(qs), 2))[: args.queries // 2]
     lib, _ = _open(args, _out(args) / "lib")
     lib.search("warm up", k=K)
-    ivf = lib._dense
-    dense = {f"ivf nprobe {p}": ivf for p in args.nprobes}
+    approx = lib._dense
+    knob = "_ef_search" if approx.structure == "hnsw" else "_nprobe"
+    dense = {f"{approx.structure} {knob.strip('_')} {p}": approx for p in args.nprobes}
     dense["flat"] = FaissIndex.load(_out(args) / "idx" / "flat.index")
     chosen = (
         json.loads((_out(args) / "chosen.json").read_text())
@@ -597,8 +650,8 @@ def step_latency(args: argparse.Namespace) -> None:
         current["vec"] = qv[qi]
         for name, mode, kind in configs:
             lib._dense = dense[kind]
-            if kind.startswith("ivf nprobe "):
-                ivf._nprobe = int(kind.rsplit(" ", 1)[1])
+            if kind != "flat":
+                setattr(approx, knob, int(kind.rsplit(" ", 1)[1]))
             t = time.perf_counter()
             lib.search(qs[qi]["text"], k=K, mode=mode)
             runs.setdefault(name, []).append(time.perf_counter() - t)
@@ -615,7 +668,7 @@ def step_latency(args: argparse.Namespace) -> None:
     for name, _, _ in configs:
         p50, p95 = _pct(runs[name])
         lines.append(f"| {name} | {p50:.2f} | {p95:.2f} |")
-    lines.append(f"\nIVF: nlist {ivf.nlist}; flat: exact.")
+    lines.append(f"\nApproximate index: {approx!r}; flat: exact.")
     _emit(args, f"Query latency at {lib.store.chunk_count():,} chunks", lines)
 
 
@@ -710,7 +763,7 @@ def step_churn(args: argparse.Namespace) -> None:
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(src, work)
-    if args.kind != "ivf":  # the library's own index is the switched (IVF) one
+    if args.kind != "hnsw":  # the library's own index is the switched (HNSW) one
         shutil.copyfile(_out(args) / "idx" / f"{args.kind}.index", work / "faiss.index")
     lib, _ = _open(args, work)
     t = time.perf_counter()
@@ -756,7 +809,9 @@ def step_churn(args: argparse.Namespace) -> None:
 STEPS = {
     "queries": step_queries,
     "replicate": step_replicate,
-    "convert": step_convert,
+    "flatcopy": step_flatcopy,
+    "install": step_install,
+    "hnsw_follow": step_hnsw_follow,
     "prepare": step_prepare,
     "hnsw": step_hnsw,
     "recall": step_recall,
