@@ -93,7 +93,8 @@ def main() -> None:
             ms = (time.perf_counter() - t) / len(test) * 1000
             got_d = ivf.search_many(q[dev], K)
             print(
-                f"| ivf (built in {build:.1f} s) | nlist {nlist}, nprobe {nprobe} | {recall(dev, got_d):.4f} | {recall(test, got_t):.4f} | {ms:.2f} |",
+                f"| ivf (built in {build:.1f} s) | nlist {nlist}, nprobe {nprobe} "
+                f"| {recall(dev, got_d):.4f} | {recall(test, got_t):.4f} | {ms:.2f} |",
                 flush=True,
             )
     t = time.perf_counter()
@@ -106,7 +107,8 @@ def main() -> None:
         ms = (time.perf_counter() - t) / len(test) * 1000
         got_d = hnsw.search_many(q[dev], K)
         print(
-            f"| hnsw (built in {build:.1f} s) | M 32, efSearch {ef} | {recall(dev, got_d):.4f} | {recall(test, got_t):.4f} | {ms:.2f} |",
+            f"| hnsw (built in {build:.1f} s) | M 32, efSearch {ef} "
+            f"| {recall(dev, got_d):.4f} | {recall(test, got_t):.4f} | {ms:.2f} |",
             flush=True,
         )
     print(
