@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from lcmem._atomic import atomic_path
-from lcmem.chunkers.base import Chunker
 from lcmem.embedders.base import Embedder
 from lcmem.errors import (
     ConfigError,
@@ -46,6 +45,7 @@ from lcmem.types import Chunk, Hit
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from lcmem.chunkers.base import Chunker  # imported when a chunker is made: ~0.07 s
     from lcmem.llm.base import LLM
     from lcmem.pipelines.base import Answer
 
@@ -158,6 +158,7 @@ class Library:
         self._sparse: Any = None
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
+        self._exact_merges: list[Any] = []  # background merge processes this object started
 
     # -- components (loaded lazily) -------------------------------------------------------
     def _choose_embedder(
@@ -250,6 +251,7 @@ class Library:
         their chunks, changed files get the new ones).
         """
         from lcmem.chunkers import get_chunker
+        from lcmem.chunkers.base import Chunker
         from lcmem.tokens import HFTokenizer
 
         arg, size, overlap = self._chunker_arg
@@ -459,6 +461,7 @@ class Library:
         from lcmem.embedders.auto import precision_of
         from lcmem.indexers.bm25 import BM25Index
         from lcmem.indexers.dense_policy import new_setting
+        from lcmem.indexers.exact_merge import MergePolicy
 
         emb = self.embedder
         self.manifest = {
@@ -477,6 +480,7 @@ class Library:
             "bm25": BM25Index(**BM25_DEFAULTS).params(),
             "faiss": new_setting(self.faiss_kind),
             "fusion": self.fusion.to_dict(),
+            "exact": {"variants": ["exact"], "merge": MergePolicy().to_dict()},
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.store.set_meta("manifest", self.manifest)
@@ -561,6 +565,7 @@ class Library:
                 self._exact(variant)  # one new segment for this run's documents
             self._switch_dense()
             self.save()
+            self._merge_exact()
         report.seconds = time.perf_counter() - started
         _warn_truncated(self.embedder, report)
         return report
@@ -686,6 +691,7 @@ class Library:
                 n,
                 allowed=allowed,
                 text=query,
+                terms_of=self._chunk_terms,
             )
         if group == "document":
             return self._document_hits(scored, k)
@@ -697,6 +703,14 @@ class Library:
                     Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1, scores=detail)
                 )
         return hits
+
+    def _chunk_terms(self, ids: list[int]) -> dict[int, list[str]]:
+        """The analyzed terms of chunks, as BM25 indexed them (phrase evidence of a hybrid
+        search, :mod:`lcmem.indexers.phrase`)."""
+        chunks = self.store.get_chunks(ids)
+        order = list(chunks)
+        terms = self.analyzer.many([chunks[i].embedding_text() for i in order])
+        return dict(zip(order, terms, strict=True))
 
     # -- exact search (issue 19) ----------------------------------------------------------
     def count(
@@ -789,6 +803,52 @@ class Library:
                 self._exact(variant).optimize()
             self.save()
 
+    def _exact_policy(self) -> Any:
+        """The exact index's merge policy: the manifest's, else the default (libraries made
+        before it was recorded)."""
+        from lcmem.indexers.exact_merge import MergePolicy
+
+        return MergePolicy.from_dict((self.manifest.get("exact") or {}).get("merge"))
+
+    def _merge_exact(self) -> None:
+        """After an index run's commit: merge the exact index's segments if the policy asks,
+        in a detached process (default; the run returns at once) or here.
+
+        ``$LCMEM_EXACT_MERGE``: ``background`` (default), ``inline`` or ``off``.
+        """
+        from lcmem.indexers.exact_merge import segment_sizes, spawn
+
+        mode = os.environ.get("LCMEM_EXACT_MERGE", "background") or "background"
+        if mode not in ("background", "inline", "off"):
+            raise ConfigError(f"LCMEM_EXACT_MERGE must be background, inline or off, not {mode!r}")
+        policy = self._exact_policy()
+        for variant, index in self._exact_indices.items():
+            if mode == "off" or not policy.plan(segment_sizes(index)):
+                continue
+            if policy.background and mode == "background":
+                self._exact_merges.append(spawn(index.folder, variant, policy))
+            else:
+                index.merge(policy)
+
+    def _exact_status(self) -> dict[str, Any]:
+        """The exact indices for ``status``: segments, documents, masks, bytes, merge state."""
+        from lcmem.indexers.exact_merge import describe
+
+        policy = self._exact_policy()
+        recorded = (self.manifest.get("exact") or {}).get("merge") is not None
+        generation = self.store.generation
+        return {
+            "merge_policy": {**policy.to_dict(), "recorded": recorded},
+            "whitespace_normalised": "at query time (no index of its own)",
+            "variants": {
+                v: describe(self._exact_folder(v), v, policy, generation)
+                for v in self._exact_variants()
+            },
+        }
+
+    def _exact_folder(self, variant: str) -> Path:
+        return self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+
     def _phrase_filter(
         self, query: str, where: dict[str, Any] | None, allowed: np.ndarray | None
     ) -> np.ndarray | None:
@@ -809,8 +869,9 @@ class Library:
     def _exact_query(
         self, text: str, where: dict[str, Any] | None, ignore_case: bool
     ) -> tuple[Any, np.ndarray | None]:
-        if not isinstance(text, str) or text == "":
-            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        from lcmem.indexers.exact import check_pattern
+
+        check_pattern(text)
         variant = "fold" if ignore_case else "exact"
         if variant not in self._exact_variants() and self.manifest:
             # the case-insensitive index is built on first use, then kept like the other
@@ -834,7 +895,7 @@ class Library:
 
         index = self._exact_indices.get(variant)
         if index is None:
-            folder = self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+            folder = self._exact_folder(variant)
             try:
                 index = ExactIndex(folder, variant=variant)
             except IndexCorruptError:
@@ -845,8 +906,9 @@ class Library:
                 index = ExactIndex(folder, variant=variant)
             self._exact_indices[variant] = index
         generation = self.store.generation
-        if self._exact_synced.get(variant) == generation:
-            return index  # nothing changed in the store since the last check
+        if self._exact_synced.get(variant) == generation or index.generation == generation:
+            self._exact_synced[variant] = generation
+            return index  # nothing changed in the store since the last check (or save)
         have = index.documents()
         want = {d.id: d.content_hash for d in self.store.all_documents()}
         stale = [i for i, h in have.items() if want.get(i) != h]
@@ -860,8 +922,13 @@ class Library:
                 for i, path, h, text in batch
             )
             index.add(docs)
-        if stale or missing:  # keep the work, unless an index run holds the lock (it saves)
-            with contextlib.suppress(StoreError), self._lock():
+        if stale or missing or index.generation != generation:
+            # record the generation (a new process then skips this comparison) and keep the
+            # work, unless an index run holds the lock (it saves)
+            index.generation = generation
+            index._dirty = True
+            # a read-only library folder (OSError) keeps working: it just compares again
+            with contextlib.suppress(StoreError, OSError), self._lock():
                 index.save()
         self._exact_synced[variant] = generation
         return index
@@ -944,6 +1011,7 @@ class Library:
                 "index_file": index_file_info(self._faiss_path),
             },
             "manifest": self.manifest,
+            "exact": self._exact_status(),
         }
 
     def documents(self) -> list[str]:

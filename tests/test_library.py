@@ -329,6 +329,14 @@ def test_fusion_setting_override_and_document_groups(lib_and_corpus):
     assert Path(boosted[0].path).name == "shutil_copy.py"
     assert boosted[0].scores["boost"] == 2.0
     assert boosted[0].scores["bm25_weight"] > boosted[0].scores["dense_weight"]
+    # phrase evidence: chunks holding "tar archive" side by side say so (Library passes terms)
+    phrased = lib.search("tar archive", k=10, fusion="zscore:phrase=3")
+    shares = [h.scores.get("bm25_phrase", 0.0) for h in phrased]
+    assert max(shares) == 1.0 and all(0.0 <= x <= 1.0 for x in shares)
+    plain = {h.chunk.id: h.scores.get("bm25") for h in hits}
+    for h in phrased:  # Hit.scores keeps the raw BM25 score
+        if h.chunk.id in plain and plain[h.chunk.id] is not None:
+            assert h.scores["bm25"] == pytest.approx(plain[h.chunk.id])
     # one hit per document: the best chunk first, the document's other matching chunks attached
     docs = lib.search("tar archive", k=3, group="document")
     paths = [h.path for h in docs]

@@ -575,12 +575,13 @@ class BM25Index(Index):
             scores = scores + sum(st.const[t] * c for t, c in terms)
         return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
-    def coverage(self, query: Iterable[Hashable], doc_id: int) -> float:
+    def coverage(self, query: Iterable[Hashable], doc_id: int, unknown: str = "rarest") -> float:
         """Share of the query's idf mass that document ``doc_id`` holds, in [0, 1].
 
         The sum of the idf of the query terms (each as often as it is in the query) that the
         document contains, over that sum for every query term; a term no document holds
-        counts as much as the rarest indexed term (a negative Okapi idf counts 0). Near 1:
+        counts as much as the rarest indexed term (``unknown="rarest"``) or not at all
+        (``unknown="ignore"``); a negative Okapi idf counts 0. Near 1:
         the document has all of the query's words, rare ones included (an exact name, an
         identifier); low: it matches only some common words. 0 for an unknown id or a query
         without terms. :class:`~lcmem.indexers.hybrid.HybridIndex` weighs the BM25 list by it.
@@ -594,10 +595,12 @@ class BM25Index(Index):
         query = list(query)
         st = self._current()
         terms = self._query_terms(st, query)
-        unknown = len(query) - sum(c for _, c in terms)
+        if unknown not in ("rarest", "ignore"):
+            raise ConfigError(f"unknown must be 'rarest' or 'ignore', got {unknown!r}")
+        missing = len(query) - sum(c for _, c in terms) if unknown == "rarest" else 0
         idf = {t: max(float(st.idf[t]), 0.0) for t, _ in terms}
         rare = max(float(st.idf.max()), 0.0) if len(st.idf) else 0.0
-        total = sum(idf[t] * c for t, c in terms) + unknown * rare
+        total = sum(idf[t] * c for t, c in terms) + missing * rare
         found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
         if total <= 0 or not found[0]:
             return 0.0

@@ -703,6 +703,11 @@ def test_coverage_is_the_share_of_the_query_idf_mass_a_document_holds():
     assert index.coverage(["ada", "ada", "key"], 2) == pytest.approx(1.0)
     rare = max(idf.values())
     assert index.coverage(["key", "zzz"], 4) == pytest.approx(idf["key"] / (idf["key"] + rare))
+    # ... or not at all with unknown="ignore" (a question word the text never uses)
+    assert index.coverage(["key", "zzz"], 4, unknown="ignore") == pytest.approx(1.0)
+    assert index.coverage(["zzz"], 4, unknown="ignore") == 0.0
+    with pytest.raises(ConfigError, match="unknown"):
+        index.coverage(["key"], 4, unknown="drop")
     # unknown id, empty query, removed document: 0
     assert index.coverage(query, 99) == 0.0
     assert index.coverage([], 1) == 0.0

@@ -191,10 +191,10 @@ def test_fusing_a_list_with_itself_keeps_its_order(method):
 def test_default_weights_follow_coverage_and_hints_end_to_end():
     # the chain HybridIndex.search runs: boost for hints, then BM25 coverage
     (wd, ws), hints = fusion_weights(DEFAULT_FUSION, "which badge was issued to Fenna Petrakis?")
-    assert hints.names == ["Fenna", "Petrakis"] and ws / wd == pytest.approx(32.0)
+    assert hints.names == ["Fenna", "Petrakis"] and ws / wd == pytest.approx(8.0)
     full = coverage_weights([wd, ws], 1.0, DEFAULT_FUSION)
-    half = coverage_weights([wd, ws], 0.5, DEFAULT_FUSION)
-    assert full[1] > half[1] > 0.5  # a name query still leans on BM25 at half coverage
+    part = coverage_weights([wd, ws], 0.6, DEFAULT_FUSION)
+    assert full[1] > part[1] > 0.5  # a name query still leans on BM25 at 0.6 coverage
     (wd, ws), _ = fusion_weights(DEFAULT_FUSION, "enumerate folder")
     assert (wd, ws) == (0.5, 0.5)
     assert coverage_weights([wd, ws], 0.4, DEFAULT_FUSION)[0] > 0.9  # worded unlike the text
