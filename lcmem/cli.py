@@ -104,9 +104,10 @@ def cli() -> None:
 @click.option(
     "--faiss",
     "faiss_kind",
-    type=click.Choice(["flat", "ivf", "hnsw"]),
+    type=click.Choice(["auto", "flat", "ivf", "hnsw"]),
     default=None,
-    help="dense index kind for a new library (default flat, exact)",
+    help="dense index kind for a new library (default auto: exact while small, approximate "
+    "from 200,000 chunks on; flat keeps it exact)",
 )
 @click.option(
     "--ray",
@@ -304,7 +305,14 @@ def status(store: str, as_json: bool) -> None:
         from lcmem.chunkers.base import describe_chunker
 
         click.echo(f"chunker    {describe_chunker(chunker)}")
-    click.echo(f"dense      faiss {manifest.get('faiss', {}).get('kind', 'flat')}")
+    dense = info.get("dense") or {}
+    click.echo(f"dense      faiss {dense.get('summary') or 'flat'}")
+    built = dense.get("index_file")
+    if built:
+        click.echo(
+            f"           index file: {built['structure']}, {built['ntotal']:,} vectors, "
+            f"{built['bytes'] / 2**20:.1f} MiB"
+        )
     click.echo(f"indices    {'current' if info['indices_current'] else 'will sync on next use'}")
     for line in _exact_lines(info["exact"]):
         click.echo(line)

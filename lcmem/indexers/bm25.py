@@ -45,9 +45,11 @@ from lcmem._atomic import atomic_dir, recover_dir
 from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.indexers.base import Index
 from lcmem.indexers.bm25_kernels import numba_kernel
+from lcmem.indexers.bm25_vocab import MappedVocabulary, write_vocabulary
 
 FORMAT = "lcmem-bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: vocabulary in mapped files (bm25_vocab.py), not in bm25.json
+READABLE_VERSIONS = (1, 2)
 VARIANTS = ("okapi", "plus", "l")
 IDFS = ("rank-bm25", "lucene")
 _DEFAULT_DELTA = {"okapi": None, "plus": 1.0, "l": 0.5}
@@ -252,7 +254,7 @@ class BM25Index(Index):
         self._lock = threading.RLock()
         self._scratch = _Scratch()
         self._numpy_seconds = 0.0  # "auto": time spent on long queries without numba
-        self._vocab: dict[Hashable, int] = {}
+        self._vocab: dict[Hashable, int] | MappedVocabulary = {}
         self._state = _empty_state()
         self._dead: np.ndarray | None = None  # tombstones over the committed rows
         self._n_dead = 0
@@ -288,6 +290,8 @@ class BM25Index(Index):
             return
         with self._lock:
             self._check_new_ids(id_arr)
+            if isinstance(self._vocab, MappedVocabulary):  # loaded: a writer needs a dict
+                self._vocab = self._vocab.to_dict()
             vocab = self._vocab
             setdefault = vocab.setdefault
             # Python dict look-ups are the fastest way to map strings to ids; the rest is numpy.
@@ -792,11 +796,12 @@ class BM25Index(Index):
                 "params": self.params(),
                 "n_docs": st.n_docs,
                 "n_postings": len(st.rows),
-                "vocabulary": terms,
+                "n_terms": len(terms),
             }
             with atomic_dir(path) as tmp:
                 for name, arr in arrays.items():
                     np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, _ARRAYS[name]))
+                write_vocabulary(tmp, terms)
                 (tmp / _META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -819,14 +824,16 @@ class BM25Index(Index):
             raise IndexCorruptError(f"{meta_file} is damaged ({e}): rebuild the index") from e
         if fmt != FORMAT:
             raise IndexCorruptError(f"{path} holds {fmt!r}, not a BM25 index: rebuild the index")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise IndexCorruptError(
-                f"{path} has BM25 format version {version}, this lcmem reads version "
-                f"{FORMAT_VERSION}: rebuild the index"
+                f"{path} has BM25 format version {version}, this lcmem reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}: rebuild the index"
             )
         try:
             index = cls(**meta["params"])
-            terms = meta["vocabulary"]
+            terms: list[str] | MappedVocabulary = (
+                meta["vocabulary"] if version == 1 else MappedVocabulary.open(path)
+            )
             arrays = {}
             for name, dtype in _ARRAYS.items():
                 arr = np.load(path / f"{name}.npy", mmap_mode="r" if mmap else None)
@@ -836,7 +843,9 @@ class BM25Index(Index):
             _check_shapes(arrays, len(terms), meta)
         except (OSError, ValueError, KeyError, TypeError, ConfigError) as e:
             raise IndexCorruptError(f"BM25 index {path} is damaged ({e}): rebuild the index") from e
-        index._vocab = {t: i for i, t in enumerate(terms)}
+        index._vocab = (
+            terms if isinstance(terms, MappedVocabulary) else {t: i for i, t in enumerate(terms)}
+        )
         const = index.delta * arrays["idf"] if index.variant == "plus" else None
         index._state = _State(const=const, **arrays)
         return index
