@@ -93,6 +93,52 @@ def run(args: argparse.Namespace) -> None:
             )
 
 
+def report(rows: list[dict[str, Any]], limit: int = 3) -> str:
+    """Per answer: the support check's outcome with the most-voted ``limit`` pages cited
+    (before) and with :func:`cite_supporting`'s choice (after)."""
+    from lcmem.pipelines.support import check_answer, cite_supporting
+    from lcmem.types import Chunk, Hit
+
+    out = [
+        "| item | model acc | gold on a voted page | before: origin, shown acc "
+        "| after: chosen, origin, shown acc | gold on a cited page (after) |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    totals = {"model": 0, "fb_before": 0, "shown_before": 0, "fb_after": 0, "shown_after": 0}
+    for r in rows:
+        hits = [
+            Hit(
+                Chunk(p["text"], p["start"], p["start"] + len(p["text"]), doc_path="d"),
+                float(p["votes"]),
+                rank=i + 1,
+            )
+            for i, p in enumerate(r["pages"])
+        ]
+        q, text, gold = r["question"], r["model_text"], r["gold"]
+        before = check_answer(q, text, hits[:limit])
+        cited, how = cite_supporting(q, text, hits, limit)
+        after = check_answer(q, text, cited)
+        model = score(text, gold)
+        totals["model"] += model
+        totals["fb_before"] += before.origin != "model"
+        totals["fb_after"] += after.origin != "model"
+        totals["shown_before"] += score(before.text, gold)
+        totals["shown_after"] += score(after.text, gold)
+        out.append(
+            f"| {r['item']} | {int(model)} | {int(any(gold in h.chunk.text for h in hits[:limit]))} "
+            f"| {before.origin}, {int(score(before.text, gold))} "
+            f"| {how['chosen']}, {after.origin}, {int(score(after.text, gold))} "
+            f"| {int(any(gold in h.chunk.text for h in cited))} |"
+        )
+    n = len(rows)
+    out.append(
+        f"\nn={n}: model acc {totals['model']}/{n}; fell back before {totals['fb_before']}/{n}, "
+        f"after {totals['fb_after']}/{n}; shown acc before {totals['shown_before']}/{n}, "
+        f"after {totals['shown_after']}/{n}"
+    )
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=sorted(SPLITS), default="dev")
@@ -103,6 +149,7 @@ def main() -> None:
     args.results = args.results or Path(str(RESULTS).format(split=args.split))
     if not args.report:
         run(args)
+    print(report(load_rows(args.results)))
 
 
 if __name__ == "__main__":
