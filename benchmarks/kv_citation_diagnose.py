@@ -125,7 +125,8 @@ def report(rows: list[dict[str, Any]], limit: int = 3) -> str:
         totals["shown_before"] += score(before.text, gold)
         totals["shown_after"] += score(after.text, gold)
         out.append(
-            f"| {r['item']} | {int(model)} | {int(any(gold in h.chunk.text for h in hits[:limit]))} "
+            f"| {r['item']} | {int(model)} "
+            f"| {int(any(gold in h.chunk.text for h in hits[:limit]))} "
             f"| {before.origin}, {int(score(before.text, gold))} "
             f"| {how['chosen']}, {after.origin}, {int(score(after.text, gold))} "
             f"| {int(any(gold in h.chunk.text for h in cited))} |"
