@@ -189,7 +189,7 @@ def compare(ref: Any, other: Any, queries: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=4000, help="pages before the dev/test split")
-    ap.add_argument("--split", choices=["dev", "test"], default="test")
+    ap.add_argument("--split", choices=["dev", "test", "all"], default="test")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--actors", default="1,2", help="actor counts to run, comma-separated")
@@ -198,7 +198,8 @@ def main() -> None:
     import ray
 
     pages = man_pages(args.pages)
-    pages = pages[0::2] if args.split == "dev" else pages[1::2]
+    if args.split != "all":
+        pages = pages[0::2] if args.split == "dev" else pages[1::2]
     corpus = WORK / f"corpus-{args.split}"
     size = write_corpus(pages, corpus)
     queries = [d for p in pages if (d := description(p.read_text(errors="replace")))]
