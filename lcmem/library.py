@@ -154,6 +154,8 @@ class Library:
         self.faiss_kind = faiss_kind or recorded_kind or "flat"
         self._dense: Any = None
         self._sparse: Any = None
+        # store generation each loaded index ("dense", "sparse") was last brought in line with
+        self._synced: dict[str, int] = {}
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
 
@@ -309,14 +311,16 @@ class Library:
 
         if self._sparse is None:
             params = self._bm25_params()
+            state = self._state_generation()  # read first: the files are at least this new
             self._sparse = self._load_or_new(
                 BM25Index, self._bm25_path, lambda: BM25Index(**params)
             )
-            self._reconcile_sparse()
+            self._reconcile_sparse(state=state)
         if need_dense and self._dense is None:
             from lcmem.indexers.faiss import FaissIndex
 
             dim = self._dim()
+            state = self._state_generation()
             self._dense = self._load_or_new(
                 FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=self.faiss_kind)
             )
@@ -325,8 +329,23 @@ class Library:
                     f"faiss.index in {self.folder} holds {self._dense.dim}-dim vectors but the "
                     f"embedder gives {dim}: delete {self._faiss_path} to rebuild it"
                 )
-            self._reconcile_dense()
+            self._reconcile_dense(state=state)
         return self._dense, self._sparse
+
+    def _current_indices(self, need_dense: bool = True) -> tuple[Any, Any]:
+        """:meth:`_indices`, also following commits made since they were loaded, by this
+        process or another one (a second store on the same PostgreSQL database, or an
+        ``lcmem index`` run beside a long-lived ``lcmem serve``): one generation read per
+        call; when it moved, the loaded indices take the store's added chunks and drop its
+        removed ones (an id diff, as at open). Not used while indexing: the index run
+        updates its own indices as it commits."""
+        dense, sparse = self._indices(need_dense)
+        generation = self.store.generation
+        if self._synced.get("sparse") != generation:
+            self._reconcile_sparse(generation)
+        if dense is not None and self._synced.get("dense") != generation:
+            self._reconcile_dense(generation)
+        return dense, sparse
 
     def _dim(self) -> int:
         """Vector dimension: the recorded one, so opening and re-indexing unchanged files does
@@ -356,25 +375,36 @@ class Library:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _index_is_current(self, index: Any) -> bool:
-        return self._state_generation() == self.store.generation and len(index) == (
-            self.store.chunk_count()
-        )
+    def _index_is_current(self, index: Any, state: int | None, generation: int) -> bool:
+        """Whether ``index``, just loaded from files saved at generation ``state``, matches
+        the store at ``generation`` without an id diff."""
+        return state == generation and len(index) == self.store.chunk_count()
 
-    def _reconcile_sparse(self) -> None:
-        if self._index_is_current(self._sparse):
-            return
-        missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
-        if len(extra):
-            self._sparse.remove(extra)
-        for batch in self.store.iter_chunk_texts(missing.tolist()):
-            ids = [r[0] for r in batch]
-            tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
-            self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+    def _reconcile_sparse(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring BM25 in line with the store at ``generation`` (read now if not given; it
+        must be read before the store's ids, so that a commit made meanwhile is seen by
+        the next check). ``state``: the saved generation of freshly loaded files."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._sparse, state, generation):
+            missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
+            if len(extra):
+                self._sparse.remove(extra)
+            for batch in self.store.iter_chunk_texts(missing.tolist()):
+                ids = [r[0] for r in batch]
+                tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
+                self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+        self._synced["sparse"] = generation
 
-    def _reconcile_dense(self) -> None:
-        if self._index_is_current(self._dense):
-            return
+    def _reconcile_dense(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring FAISS in line with the store, as :meth:`_reconcile_sparse` does BM25."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._dense, state, generation):
+            self._diff_dense()
+        self._synced["dense"] = generation
+
+    def _diff_dense(self) -> None:
+        """Add the store's chunks FAISS lacks (vectors from the store's cache) and drop the
+        ones the store no longer has."""
         missing, extra = _id_diff(self._dense.ids(), self.store.chunk_ids())
         if len(extra):
             self._dense.remove(extra)
@@ -402,6 +432,9 @@ class Library:
             exact_index.save()
         with atomic_path(self._state_path) as tmp:
             tmp.write_text(json.dumps({"generation": generation}))
+        for name, index in (("sparse", self._sparse), ("dense", self._dense)):
+            if index is not None:  # they hold what the store held at this generation
+                self._synced[name] = generation
         self._write_manifest_file()
 
     def _write_manifest_file(self) -> None:
@@ -602,7 +635,7 @@ class Library:
                 return []
         # Grouping needs more chunks than documents asked for: take every fused candidate.
         n = k if group == "chunk" else max(4 * k, setting.candidates)
-        dense, sparse = self._indices(need_dense=mode != "bm25")
+        dense, sparse = self._current_indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
             res = sparse.search(self.analyzer(query), n, allowed=allowed)
