@@ -204,6 +204,13 @@ def main() -> None:
     size = write_corpus(pages, corpus)
     queries = [d for p in pages if (d := description(p.read_text(errors="replace")))]
     queries = queries[: args.queries]
+    # Ray starts its workers at nice +15 (RAY_worker_niceness); the local run is at the
+    # shell's priority. Same priority for both, or a loaded machine measures the nice levels
+    # (added after the first 2,000-page attempt showed actors at nice 15; lcmem's own
+    # local clusters do the same, lcmem.indexing.ray.same_priority_workers).
+    from lcmem.indexing.ray import same_priority_workers
+
+    same_priority_workers()
     t0 = time.perf_counter()
     for attempt in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         try:
