@@ -169,21 +169,40 @@ def compare(ref: Any, other: Any, queries: list[str]) -> dict:
     dim = ref.embedder.dim
     va, vb = ref.store.get_embeddings(hashes, dim), other.store.get_embeddings(hashes, dim)
     cos = [float(np.dot(va[h], vb[h])) for h in hashes if h in vb]
-    same = {}
+    same, ties = {}, {}
     for mode in ("dense", "bm25", "hybrid"):
-        n = 0
+        n = t = 0
         for q in queries:
-            ha = [(Path(h.path).name, h.chunk.start) for h in ref.search(q, k=10, mode=mode)]
-            hb = [(Path(h.path).name, h.chunk.start) for h in other.search(q, k=10, mode=mode)]
+            ra, rb = ref.search(q, k=10, mode=mode), other.search(q, k=10, mode=mode)
+            ha = [(Path(h.path).name, h.chunk.start) for h in ra]
+            hb = [(Path(h.path).name, h.chunk.start) for h in rb]
             n += ha == hb
-        same[mode] = n
+            t += ha != hb and same_up_to_ties(ra, rb)
+        same[mode], ties[mode] = n, t
     return {
         "same_chunks": a == b,
         "vectors": len(cos),
         "missing_vectors": len(hashes) - len(cos),
         "min_cos": min(cos) if cos else float("nan"),
         "same_results": same,
+        "differ_only_in_tie_order": ties,
     }
+
+
+def same_up_to_ties(ra: list[Any], rb: list[Any]) -> bool:
+    """Whether two top-k lists have the same scores rank by rank and differ only in the order
+    of hits with exactly equal scores (chunks of the same text share one embedding; equal
+    scores are ranked by chunk id, which follows commit order). The last group of ties may
+    be cut differently at k."""
+    if [round(h.score, 6) for h in ra] != [round(h.score, 6) for h in rb]:
+        return False
+    groups: dict[float, tuple[set, set]] = {}
+    for a, b in zip(ra, rb, strict=True):
+        g = groups.setdefault(round(a.score, 6), (set(), set()))
+        g[0].add((a.path, a.chunk.start))
+        g[1].add((b.path, b.chunk.start))
+    last = round(ra[-1].score, 6) if ra else None
+    return all(x == y or s == last for s, (x, y) in groups.items())
 
 
 def main() -> None:
