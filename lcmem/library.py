@@ -156,6 +156,8 @@ class Library:
         self.faiss_kind = faiss_kind or recorded_kind or "auto"
         self._dense: Any = None
         self._sparse: Any = None
+        # store generation each loaded index ("dense", "sparse") was last brought in line with
+        self._synced: dict[str, int] = {}
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
         self._exact_merges: list[Any] = []  # background merge processes this object started
@@ -313,16 +315,18 @@ class Library:
 
         if self._sparse is None:
             params = self._bm25_params()
+            state = self._state_generation()  # read first: the files are at least this new
             self._sparse = self._load_or_new(
                 BM25Index, self._bm25_path, lambda: BM25Index(**params)
             )
-            self._reconcile_sparse()
+            self._reconcile_sparse(state=state)
         if need_dense and self._dense is None:
             from lcmem.indexers.dense_policy import index_spec, new_setting
             from lcmem.indexers.faiss import FaissIndex
 
             dim = self._dim()
             kind, params = index_spec(self.manifest.get("faiss") or new_setting(self.faiss_kind))
+            state = self._state_generation()
             self._dense = self._load_or_new(
                 FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=kind, **params)
             )
@@ -331,8 +335,23 @@ class Library:
                     f"faiss.index in {self.folder} holds {self._dense.dim}-dim vectors but the "
                     f"embedder gives {dim}: delete {self._faiss_path} to rebuild it"
                 )
-            self._reconcile_dense()
+            self._reconcile_dense(state=state)
         return self._dense, self._sparse
+
+    def _current_indices(self, need_dense: bool = True) -> tuple[Any, Any]:
+        """:meth:`_indices`, also following commits made since they were loaded, by this
+        process or another one (a second store on the same PostgreSQL database, or an
+        ``lcmem index`` run beside a long-lived ``lcmem serve``): one generation read per
+        call; when it moved, the loaded indices take the store's added chunks and drop its
+        removed ones (an id diff, as at open). Not used while indexing: the index run
+        updates its own indices as it commits."""
+        dense, sparse = self._indices(need_dense)
+        generation = self.store.generation
+        if self._synced.get("sparse") != generation:
+            self._reconcile_sparse(generation)
+        if dense is not None and self._synced.get("dense") != generation:
+            self._reconcile_dense(generation)
+        return dense, sparse
 
     def _dim(self) -> int:
         """Vector dimension: the recorded one, so opening and re-indexing unchanged files does
@@ -385,33 +404,41 @@ class Library:
             return False
         return recorded == [st.st_size, st.st_mtime_ns]
 
-    def _index_is_current(self, index: Any) -> bool:
-        state = self._state()
-        try:
-            generation = int(state["generation"])
-        except (KeyError, TypeError, ValueError):
-            return False
-        if generation != self.store.generation:
+    def _index_is_current(self, index: Any, state: int | None, generation: int) -> bool:
+        """Whether ``index``, just loaded from files saved at generation ``state``, matches
+        the store at ``generation`` without an id diff."""
+        if state != generation:
             return False
         # Same generation: no chunk changed since the save, so the count recorded then is the
         # store's (a COUNT over a million rows costs ~0.7 s; only old state files need it).
-        count = state.get("chunks")
+        count = self._state().get("chunks")
         return len(index) == (count if isinstance(count, int) else self.store.chunk_count())
 
-    def _reconcile_sparse(self) -> None:
-        if self._index_is_current(self._sparse):
-            return
-        missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
-        if len(extra):
-            self._sparse.remove(extra)
-        for batch in self.store.iter_chunk_texts(missing.tolist()):
-            ids = [r[0] for r in batch]
-            tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
-            self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+    def _reconcile_sparse(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring BM25 in line with the store at ``generation`` (read now if not given; it
+        must be read before the store's ids, so that a commit made meanwhile is seen by
+        the next check). ``state``: the saved generation of freshly loaded files."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._sparse, state, generation):
+            missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
+            if len(extra):
+                self._sparse.remove(extra)
+            for batch in self.store.iter_chunk_texts(missing.tolist()):
+                ids = [r[0] for r in batch]
+                tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
+                self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+        self._synced["sparse"] = generation
 
-    def _reconcile_dense(self) -> None:
-        if self._index_is_current(self._dense):
-            return
+    def _reconcile_dense(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring FAISS in line with the store, as :meth:`_reconcile_sparse` does BM25."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._dense, state, generation):
+            self._diff_dense()
+        self._synced["dense"] = generation
+
+    def _diff_dense(self) -> None:
+        """Add the store's chunks FAISS lacks (vectors from the store's cache) and drop the
+        ones the store no longer has."""
         missing, extra = _id_diff(self._dense.ids(), self.store.chunk_ids())
         if len(extra):
             self._dense.remove(extra)
@@ -445,6 +472,9 @@ class Library:
         state = {"generation": generation, "chunks": chunks, "files": files}
         with atomic_path(self._state_path) as tmp:
             tmp.write_text(json.dumps(state))
+        for name, index in (("sparse", self._sparse), ("dense", self._dense)):
+            if index is not None:  # they hold what the store held at this generation
+                self._synced[name] = generation
         self._write_manifest_file()
 
     def _write_manifest_file(self) -> None:
@@ -673,7 +703,7 @@ class Library:
                 return []
         # Grouping needs more chunks than documents asked for: take every fused candidate.
         n = k if group == "chunk" else max(4 * k, setting.candidates)
-        dense, sparse = self._indices(need_dense=mode != "bm25")
+        dense, sparse = self._current_indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
             res = sparse.search(self.analyzer(query), n, allowed=allowed)

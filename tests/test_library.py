@@ -382,3 +382,32 @@ def test_a_second_writer_is_refused_while_one_indexes(tmp_path, embedder):
         holder.communicate("", timeout=30)
     assert [Path(p).name for p in lib.index([docs]).added] == ["a.md"]  # free again
     lib.close()
+
+
+def test_an_open_reader_follows_another_writers_commits(lib_and_corpus, embedder, tmp_path):
+    """Issue 18: a long-lived reader with its own index folder (as ``lcmem serve`` on another
+    machine) sees what another Library commits to the same store, at its next search: added
+    and changed documents are found, removed ones are gone, as for a fresh open."""
+    writer, work, _ = lib_and_corpus
+    url = f"sqlite:///{writer.folder / 'lcmem.db'}"
+    reader = lcmem.open(url=url, index_dir=tmp_path / "reader", embedder=embedder)
+    assert "tar.txt" in _top_paths(reader.search("tar archive", k=5))
+    assert "cron.md" not in _top_paths(reader.search("nightly backup with cron", k=5))
+
+    (work / "tar.txt").unlink()
+    (work / "cron.md").write_text("# Cron\n\nSchedule the nightly backup job with crontab -e.\n")
+    with (work / "grep.txt").open("a") as f:
+        f.write("\nZEBRA-CHECKSUM: grep can verify zebra checksums too.\n")
+    report = writer.index([work])
+    assert report.removed and report.added and report.updated
+
+    fresh = lcmem.open(url=url, index_dir=tmp_path / "fresh", embedder=embedder)
+    for query in ("tar archive", "nightly backup with cron", "zebra checksums", "grep"):
+        for mode in ("dense", "bm25", "hybrid"):
+            got = [h.chunk.id for h in reader.search(query, k=5, mode=mode)]
+            assert got == [h.chunk.id for h in fresh.search(query, k=5, mode=mode)], (query, mode)
+    assert "tar.txt" not in _top_paths(reader.search("tar archive", k=10))
+    assert _top_paths(reader.search("zebra checksums", k=1, mode="bm25")) == ["grep.txt"]
+    assert len(reader._sparse) == len(reader._dense) == writer.store.chunk_count()
+    reader.close()
+    fresh.close()

@@ -801,7 +801,7 @@ class BM25Index(Index):
             with atomic_dir(path) as tmp:
                 for name, arr in arrays.items():
                     np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, _ARRAYS[name]))
-                write_vocabulary(tmp, terms)
+                write_vocabulary(tmp, [str(t) for t in terms])  # str by the check above
                 (tmp / _META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod

@@ -103,7 +103,7 @@ class MappedVocabulary:
         return int(found)
 
     def __contains__(self, term: object) -> bool:
-        return self.get(term) is not None  # type: ignore[arg-type]
+        return isinstance(term, str) and self.get(term) is not None
 
     def terms_by_id(self) -> list[str]:
         """Every term, in id order."""

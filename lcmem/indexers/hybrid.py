@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -194,7 +194,7 @@ class HybridIndex:
         k: int = 10,
         allowed: np.ndarray | Sequence[int] | None = None,
         text: str | None = None,
-        terms_of: Callable[[list[int]], dict[int, Sequence[Hashable]]] | None = None,
+        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]] | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
         """Fused top ``k`` as ``(id, fused score, details)``.
 
@@ -275,7 +275,7 @@ class HybridIndex:
         self,
         sparse_query: Any,
         results: Results,
-        terms_of: Callable[[list[int]], dict[int, Sequence[Hashable]]],
+        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]],
     ) -> dict[int, float]:
         """Per id of the sparse list's head, the share of the query's adjacent term pairs it
         holds side by side (empty for a query of fewer than two terms)."""

@@ -35,6 +35,9 @@ QUERIES = (
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'lcmem[ray]'")
+    from lcmem.indexing.ray import same_priority_workers
+
+    same_priority_workers()  # actors at nice +15 crawl on a loaded machine
     for _ in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         if ray.is_initialized():
             break
