@@ -50,7 +50,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from longqa import KINDS, load_filler, make_item, score  # type: ignore[no-redef]
     from machine import cpu_model, load_average  # type: ignore[no-redef]
 
-from lcmem.llm.repetition import OFF, GenerationSettings, first_repeat
+from lcmem.llm.repetition import OFF, SENTENCES_ONLY, GenerationSettings, first_repeat
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "answers-{split}.jsonl"
@@ -63,8 +63,18 @@ SETTINGS: dict[str, GenerationSettings] = {
     "stop+pen": GenerationSettings(
         repetition_penalty=1.2, no_repeat_ngram_size=4, stop_repeated_sentence=True
     ),
+    "r2": SENTENCES_ONLY,
+    "r3": GenerationSettings(),
 }
-"""The settings compared: ``old`` = lcmem before issue 21; candidates for SmolLM2's default."""
+"""The settings compared: ``old`` = lcmem before issue 21; candidates for SmolLM2's default.
+Round 3: ``r2`` = lcmem after round 2 (sentence stop only, rag one search, kv cites its most
+voted pages); ``r3`` = the repeated-span stop too, rag's second hop, kv cites the pages its
+answer rests on (:data:`PIPELINE_OPTIONS`)."""
+PIPELINE_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "r2": {"rag": {"hops": 1}, "kv": {"cite": "votes"}},
+    "r3": {"rag": {"hops": 2}, "kv": {"cite": "answer"}},
+}
+"""Pipeline options of a setting, per method (the others run at their defaults)."""
 
 
 def run(args: argparse.Namespace, seed: int, settings: Sequence[str]) -> None:
@@ -83,7 +93,17 @@ def run(args: argparse.Namespace, seed: int, settings: Sequence[str]) -> None:
     }
     llm = TransformersLLM()
     embedder = SentenceEmbedder()
-    pipes = {m: get_pipeline(m, llm, max_tokens=ANSWER_TOKENS) for m in args.methods}
+    pipes = {
+        (m, s): get_pipeline(
+            m, llm, max_tokens=ANSWER_TOKENS, **PIPELINE_OPTIONS.get(s, {}).get(m, {})
+        )
+        for m in args.methods
+        for s in settings
+    }
+    shared: dict[str, Any] = {}
+    for (m, _), pipe in pipes.items():
+        if m == "kv":  # one read of each document for every setting (same paging settings)
+            pipe._read = shared
     filler = load_filler()
     counts = [len(ids) for ids in llm.tokenizer(filler, add_special_tokens=False)["input_ids"]]
     args.results.parent.mkdir(parents=True, exist_ok=True)
@@ -118,9 +138,9 @@ def run(args: argparse.Namespace, seed: int, settings: Sequence[str]) -> None:
                     try:
                         if method in ("coa", "kv"):
                             doc = Document(text=item.text, path=f"{item.id}.txt")
-                            answer = pipes[method].ask(item.question, documents=[doc])
+                            answer = pipes[method, setting].ask(item.question, documents=[doc])
                         else:
-                            answer = pipes[method].ask(item.question, library=lib)
+                            answer = pipes[method, setting].ask(item.question, library=lib)
                     except Exception as e:  # recorded, shown in the table
                         answer, error = None, f"{type(e).__name__}: {e}"
                     model_text = ""

@@ -92,6 +92,7 @@ class WholeFileChunker(Chunker):
     """One chunk per document (its text without surrounding whitespace): the baseline."""
 
     name = "whole-file"
+    bounded = False  # the baseline is the whole file: no character ceiling, no merging
 
     def _chunk(self, doc: Document) -> list[Chunk]:
         text = doc.text

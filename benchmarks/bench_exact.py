@@ -152,6 +152,7 @@ def query_report(
 ) -> None:
     """Count and locate latency against rg and grep, pattern by pattern, and correctness."""
     rows = []
+    by_words: list[tuple[str, list[int], dict[str, list[float]]]] = []
     for split in args.splits.split(","):
         pats = make_patterns(texts, args.patterns, seed=0 if split == "dev" else 1)
         lat: dict[str, list[float]] = {
@@ -179,13 +180,14 @@ def query_report(
             wrong += n != brute(texts, pat)
             rg_equal += n == rg_n
         rows.append((split, len(pats), lat, wrong, rg_equal))
+        by_words.append((split, [len(p.split()) for p in pats], lat))
 
     print()
     print(
-        "| split | patterns | what | lcmem p50 ms | lcmem p95 ms | rg p50 ms | grep -rF p50 ms "
-        "| rg / lcmem (p50) | grep / lcmem (p50) |"
+        "| split | patterns | what | lcmem p50 ms | lcmem p95 ms | rg p50 ms | rg p95 ms "
+        "| grep -rF p50 ms | grep -rF p95 ms | rg / lcmem (p50) | grep / lcmem (p50) |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for split, n, lat, _, _ in rows:
         med = {k: statistics.median(v) * 1e3 for k, v in lat.items() if v}
         for what, lc, rg, gr in (
@@ -197,7 +199,8 @@ def query_report(
                 continue
             print(
                 f"| {split} | {n} | {what} | {med[lc]:.3f} | {pct(lat[lc], 0.95) * 1e3:.3f} | "
-                f"{med[rg]:.1f} | {med[gr]:.1f} | {med[rg] / med[lc]:.0f}x | "
+                f"{med[rg]:.1f} | {pct(lat[rg], 0.95) * 1e3:.1f} | {med[gr]:.1f} | "
+                f"{pct(lat[gr], 0.95) * 1e3:.1f} | {med[rg] / med[lc]:.0f}x | "
                 f"{med[gr] / med[lc]:.0f}x |"
             )
     print()
@@ -210,6 +213,24 @@ def query_report(
             f"| {split} | {c['lc']:.3f} | {c['rg']:.1f} | {c['grep']:.1f} | "
             f"{c['rg'] / c['lc']:.0f}x | {c['grep'] / c['lc']:.0f}x |"
         )
+    print()
+    print("count by pattern length (words):")
+    print(
+        "| split | words | patterns | lcmem p50 ms | lcmem p95 ms | rg p50 ms | rg / lcmem (p50) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for split, words, lat in by_words:
+        for lo, hi in ((1, 3), (4, 6), (7, 10)):
+            sel = [i for i, w in enumerate(words) if lo <= w <= hi]
+            if not sel:
+                continue
+            lc = [lat["lc"][i] for i in sel]
+            rg = [lat["rg"][i] for i in sel]
+            print(
+                f"| {split} | {lo}-{hi} | {len(sel)} | {statistics.median(lc) * 1e3:.3f} | "
+                f"{pct(lc, 0.95) * 1e3:.3f} | {statistics.median(rg) * 1e3:.1f} | "
+                f"{statistics.median(rg) / statistics.median(lc):.0f}x |"
+            )
     print()
     for split, n, lat, wrong, rg_equal in rows:
         print(

@@ -44,14 +44,20 @@ from lcmem.indexers.fusion import (  # noqa: E402
     coverage_weights,
     fuse,
 )
+from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore  # noqa: E402
 from lcmem.indexers.query import fusion_weights  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work" / "fusion"
-TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b", "fact")
+LOAD_DEPTH = max(PHRASE_DEPTH, 20)  # phrase evidence and coverage cached for this many
+TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b", "fact", "conf", "quote", "ref")
 METRIC = {"man": "MRR@10", "para": "MRR@10", "code": "MRR@10"}
 METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1", "fact": "Acc@1"}
-#: Tasks written after the default was chosen: shown, never part of a tuning criterion.
-HELD_OUT = ("fact",)
+METRIC |= {"conf": "Acc@1", "quote": "Acc@1", "ref": "Acc@1"}
+#: Tasks written after the default was chosen: shown, never part of a tuning criterion
+#: (``quote``: round 3, ``fusion_heldout.py``; ``ref``: round 4, ``fusion_heldout4.py``, committed
+#: before any round-4 setting was tried). ``fact`` was round 2's held-out task and ``conf``
+#: round 3's: rounds 3 and 4 tune on their dev splits (their test splits stay tests).
+HELD_OUT = ("quote", "ref")
 
 
 @dataclass
@@ -67,6 +73,10 @@ class Case:
     dense_of: dict[int, float]  # exact dense score of every cached id (score completion)
     bm25_of: dict[int, float]  # BM25 score of every cached id holding a query term
     coverage: float  # share of the query's idf mass that BM25's best chunk holds
+    cov_of: dict[int, float]  # the same for each of BM25's best PHRASE_DEPTH chunks
+    known_of: dict[int, float]  # the same, terms no chunk holds left out (unknown="ignore")
+    rare_of: dict[int, float]  # the same over the query's rarer half (terms="rare", round 4)
+    shares: dict[int, float]  # phrase evidence (pair_share) of BM25's best PHRASE_DEPTH chunks
 
 
 def load(work: Path) -> list[Case]:
@@ -76,9 +86,13 @@ def load(work: Path) -> list[Case]:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             data = json.load(fh)
         chunks = {int(i): v for i, v in data["chunks"].items()}
-        coverage = _coverage(work / path.name.removesuffix(".json.gz") / "store")
+        coverage, shares = _coverage(work / path.name.removesuffix(".json.gz") / "store")
         for q in data["queries"]:
             lists = data["lists"][q["qid"]]
+            head = [int(i) for i, _ in lists["bm25"][:LOAD_DEPTH]]
+            cov_of = {i: coverage(q["text"], i, "rarest") for i in head}
+            known_of = {i: coverage(q["text"], i, "ignore") for i in head}
+            rare_of = {i: coverage(q["text"], i, "rare") for i in head}
             cases.append(
                 Case(
                     q["task"],
@@ -89,21 +103,42 @@ def load(work: Path) -> list[Case]:
                     _judge(q, chunks),
                     {int(i): s for i, s in lists["dense"] + lists.get("dense_of", [])},
                     {int(i): s for i, s in lists["bm25"] + lists.get("bm25_of", [])},
-                    coverage(q["text"], int(lists["bm25"][0][0])) if lists["bm25"] else 0.0,
+                    cov_of[head[0]] if head else 0.0,
+                    cov_of,
+                    known_of,
+                    rare_of,
+                    shares(q["text"], head),
                 )
             )
     return cases
 
 
-def _coverage(store: Path) -> Callable[[str, int], float]:
-    """``coverage(query text, chunk id)`` from the BM25 index and analyzer of a cached library."""
+def _coverage(
+    store: Path,
+) -> tuple[Callable[[str, int, str], float], Callable[[str, list[int]], dict[int, float]]]:
+    """``coverage(query text, chunk id)`` from the BM25 index and analyzer of a cached library,
+    and ``shares(query text, chunk ids)``: the phrase evidence of those chunks, from their
+    terms as ``Library.search`` gets them (``Library._chunk_terms``)."""
+    import lcmem
     from lcmem.indexers.analyzer import Analyzer
     from lcmem.indexers.bm25 import BM25Index
 
     manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
     analyzer = Analyzer.from_config({k: v for k, v in manifest["analyzer"].items() if k != "name"})
     index = BM25Index.load(store / "bm25")
-    return lambda text, chunk: index.coverage(analyzer(text), chunk)
+    lib = lcmem.open(store)
+
+    def shares(text: str, ids: list[int]) -> dict[int, float]:
+        query = analyzer(text)
+        terms = lib._chunk_terms(ids)
+        return {i: pair_share(query, terms[i]) for i in ids if i in terms}
+
+    def coverage(text: str, chunk: int, kind: str) -> float:
+        if kind == "rare":
+            return index.coverage(analyzer(text), chunk, terms="rare")
+        return index.coverage(analyzer(text), chunk, kind)
+
+    return coverage, shares
 
 
 def _judge(q: dict, chunks: dict[int, list]) -> Callable[[list[int]], int | None]:
@@ -141,7 +176,14 @@ def score(task: str, ranks: list[int | None]) -> float:
 
 
 def run(
-    cases: list[Case], system: str | Fusion, depth: int, agree: float = 0.0
+    cases: list[Case],
+    system: str | Fusion,
+    depth: int,
+    agree: float = 0.0,
+    known: bool = False,
+    phrase_depth: int = PHRASE_DEPTH,
+    rare: bool = False,
+    top_k: int = 0,
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting.
 
@@ -149,6 +191,11 @@ def run(
     sharpen the (dense, sparse) split towards the heavier list by the exponent
     ``1 + agree * (1 - overlap)``, where ``overlap`` is the share of the two top-20 lists in
     common (lists that disagree: trust the more confident one more).
+
+    Round 4 (issue 16): ``rare``: the coverage over the query's rarer half of terms
+    (``BM25Index.coverage(terms="rare")``); ``top_k`` > 0: top-chunk agreement, BM25's best
+    chunk (after phrase evidence) among the dense list's best ``top_k`` keeps the BM25 weight
+    (coverage taken as 1).
     """
     ranks: dict[tuple[str, str], list[int | None]] = {}
     for c in cases:
@@ -161,8 +208,17 @@ def run(
             n = system.candidates
             weights, _ = fusion_weights(system, c.text)
             d, b = c.dense[:n], c.bm25[:n]
+            cov_of = c.known_of if known else c.rare_of if rare else c.cov_of
+            cov = cov_of[b[0][0]] if b else 0.0
+            head = {i for i, _ in b[:phrase_depth]}
+            shares = {i: x for i, x in c.shares.items() if i in head}
+            if system.phrase > 0 and any(shares.values()):  # as HybridIndex.search does
+                b = phrase_rescore(b, shares, system.phrase)
+                cov = cov_of.get(b[0][0], cov)
+            if top_k > 0 and b and b[0][0] in {i for i, _ in d[:top_k]}:
+                cov = 1.0
             weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
-            weights = coverage_weights(weights, c.coverage, system)  # as HybridIndex.search does
+            weights = coverage_weights(weights, cov, system)  # as HybridIndex.search does
             if agree > 0:
                 common = len({i for i, _ in d[:20]} & {i for i, _ in b[:20]}) / 20
                 e = 1 + agree * (1 - common)
@@ -187,8 +243,12 @@ def margin(res: dict, base: dict, split: str, tasks: list[str]) -> tuple[float, 
     return worst, sum(res[(t, split)] for t in tasks) / len(tasks)
 
 
-#: The default before this grid (issue 16, first round).
-PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0)
+#: The default of issue 16's first round.
+PREVIOUS = Fusion("zscore", 0.5, 60, 100, 1.0, False, 3.5, 0.0, 0.0)
+#: The default of the second round (no phrase evidence).
+ROUND2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
+#: The default of the third round (coverage exponent 3).
+ROUND3 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 3.0, 5.0)
 
 
 def grid(method: str) -> list[Fusion]:
@@ -198,11 +258,11 @@ def grid(method: str) -> list[Fusion]:
         if method == "rrf":
             for dense in (0.3, 0.5):
                 for k in (5, 20, 60):
-                    out.append(Fusion("rrf", dense, k, 100, boost, False, 0.0, 0.0))
+                    out.append(Fusion("rrf", dense, k, 100, boost, False, 0.0, 0.0, 0.0))
         else:
             for dense in (0.3, 0.5, 0.7):
                 for adaptive in (0.0, 2.0, 2.5, 3.0, 3.5):
-                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive, 0.0))
+                    out.append(Fusion(method, dense, 60, 100, boost, True, adaptive, 0.0, 0.0))
     return out
 
 
@@ -213,18 +273,83 @@ def coverage_grid() -> list[tuple[str, Fusion, float]]:
     out = []
     for coverage in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0):
         for boost in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
-            out.append(("grid", Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage), 0.0))
+            f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, 0.0)
+            out.append(("grid", f, 0.0))
     for adaptive in (2.5, 3.5):
         for coverage in (2.0, 4.0):
             for boost in (8.0, 16.0):
-                f = Fusion("zscore", 0.5, 60, 100, boost, False, adaptive, coverage)
+                f = Fusion("zscore", 0.5, 60, 100, boost, False, adaptive, coverage, 0.0)
                 out.append(("adaptive", f, 0.0))
     for agree in (1.0, 2.0):
         for coverage in (2.0, 4.0):
             for boost in (8.0, 16.0):
-                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage)
+                f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, 0.0)
                 out.append(("agreement", f, agree))
     return out
+
+
+def phrase_grid() -> list[tuple[str, Fusion, float]]:
+    """Round 3's grid (issue 16): the phrase-evidence weight, with the round-2 coverage exponent
+    and boost re-checked on the lists of today's BM25 (b=0.5, floor 0.5); ``round3-known``: the
+    same with the coverage leaving out query terms no chunk holds (``unknown="ignore"``)."""
+    out = []
+    for kind in ("round3", "round3-known"):
+        for coverage in (2.0, 3.0, 4.0):
+            for boost in (1.0, 4.0, 8.0, 16.0, 32.0):
+                for phrase in (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0):
+                    f = Fusion("zscore", 0.5, 60, 100, boost, False, 0.0, coverage, phrase)
+                    out.append((kind, f, 0.0))
+    return out
+
+
+def round4_grid() -> list[tuple[str, Fusion, bool | str, int]]:
+    """Round 4's settings (issue 16), tried on dev with ``conf``'s dev split in the criterion:
+    ``(kind, fusion, rare coverage, top-chunk agreement depth)``. Boost 8 and phrase 5 fixed;
+    one new parameter at a time: the coverage exponent alone, the coverage over the query's
+    rarer half of terms, the top-chunk agreement depth, and the last two together."""
+    out = []
+    for cov in (1.0, 2.0, 3.0):
+        out.append(("exponent", Fusion(coverage=cov), False, 0))
+    for cov in (2.0, 3.0, 4.0):
+        out.append(("rare", Fusion(coverage=cov), True, 0))
+    for top_k in (1, 3, 5, 10, 20):
+        for cov in (3.0, 4.0):
+            out.append(("agree", Fusion(coverage=cov), False, top_k))
+    for top_k in (3, 10):
+        out.append(("rare+agree", Fusion(coverage=3.0), True, top_k))
+    # step 2, added after step 1 (above) showed the exponent alone doing best: exponents
+    # between 1 and 2, and exponent 1-2 with the rare and the known-terms coverage
+    for cov in (1.25, 1.5, 1.75):
+        out.append(("exponent", Fusion(coverage=cov), False, 0))
+    out.append(("rare", Fusion(coverage=1.0), True, 0))
+    for cov in (1.0, 1.5, 2.0):
+        out.append(("known", Fusion(coverage=cov), "known", 0))
+    for top_k in (3, 10):
+        out.append(("agree", Fusion(coverage=1.0), False, top_k))
+    return out
+
+
+def lost(cases: list[Case], task: str) -> None:
+    """Print ``task``'s queries that BM25 alone ranks first and the default fusion does not,
+    with the BM25 coverage and the dense weight the default gave them."""
+    f = DEFAULT_FUSION
+    n_lost = n = 0
+    for c in (c for c in cases if c.task == task):
+        n += 1
+        weights, _ = fusion_weights(f, c.text)
+        d, b = c.dense[: f.candidates], c.bm25[: f.candidates]
+        cov = c.coverage
+        head = {i for i, _ in b[:PHRASE_DEPTH]}
+        shares = {i: x for i, x in c.shares.items() if i in head}
+        if f.phrase > 0 and any(shares.values()):
+            b = phrase_rescore(b, shares, f.phrase)
+            cov = c.cov_of.get(b[0][0], cov)
+        weights = coverage_weights(weights, cov, f)
+        fused, _ = fuse([d, b], 2 * f.candidates, f, weights=weights)
+        if c.rank_of([i for i, _ in c.bm25]) == 1 and c.rank_of([i for i, _ in fused]) != 1:
+            n_lost += 1
+            print(f"{c.split} coverage={cov:.2f} dense_weight={weights[0]:.2f} {c.text}")
+    print(f"{task}: {n_lost} of {n} queries lost to the fusion ({DEFAULT_FUSION})")
 
 
 def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
@@ -239,11 +364,37 @@ def main() -> None:
     parser.add_argument(
         "--variants", action="store_true", help="dev and test of every coverage/boost setting"
     )
+    parser.add_argument(
+        "--round3", action="store_true", help="dev and test of round 3's phrase grid"
+    )
+    parser.add_argument("--round4", action="store_true", help="dev and test of round 4's signals")
+    parser.add_argument(
+        "--lost", metavar="TASK", help="TASK's queries BM25 gets right and the default not"
+    )
+    parser.add_argument(
+        "--phrase-depths", action="store_true", help="the default with phrase depth 20/10/5/3"
+    )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     t0 = time.perf_counter()
     cases = load(args.work)
+    if args.lost:
+        lost(cases, args.lost)
+        return
+    if args.phrase_depths:
+        tuned_tasks = [t for t in TASK_ORDER if t not in HELD_OUT]
+        base = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
+        top = {k: max(base["bm25"][k], base["dense"][k]) for k in base["bm25"]}
+        for d in (20, 10, 5, 3):
+            res = run(cases, DEFAULT_FUSION, args.depth, phrase_depth=d)
+            (w, mean), (wt, _) = (margin(res, top, sp, tuned_tasks) for sp in ("dev", "test"))
+            cells = " ".join(f"{t} {res[(t, 'dev')]:.3f}" for t in tuned_tasks)
+            print(
+                f"phrase depth {d}: dev worst {w:+.3f} mean {mean:.4f} ({cells}); "
+                f"test worst {wt:+.3f}"
+            )
+        return
     tasks = [t for t in TASK_ORDER if any(c.task == t for c in cases)]
     tuned = [t for t in tasks if t not in HELD_OUT]  # the tuning criterion's tasks
     counts = {
@@ -254,10 +405,36 @@ def main() -> None:
     single = {m: run(cases, m, args.depth) for m in ("bm25", "dense")}
     best = {key: max(single["bm25"][key], single["dense"][key]) for key in single["bm25"]}
     systems: list[tuple[str, dict]] = [("bm25", single["bm25"]), ("dense", single["dense"])]
-    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0)
+    rrf_old = Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0)
     systems.append(("RRF k=60 (old default, 50 candidates)", run(cases, rrf_old, args.depth)))
-    systems.append((f"previous default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
-    if args.variants:
+    systems.append((f"round-1 default `{PREVIOUS}`", run(cases, PREVIOUS, args.depth)))
+    systems.append((f"round-2 default `{ROUND2}`", run(cases, ROUND2, args.depth)))
+    systems.append((f"round-3 default `{ROUND3}`", run(cases, ROUND3, args.depth)))
+    if args.round4:
+        print(
+            "| variant | setting | "
+            + " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
+            + " | worst dev | mean dev | worst test |"
+        )
+        print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
+        chosen = []
+        for kind, f, rare, top_k in round4_grid():
+            known = rare == "known"
+            res = run(cases, f, args.depth, known=known, rare=rare is True, top_k=top_k)
+            m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
+            name = f"coverage={f.coverage:g}" + (" known" if known else " rare" if rare else "")
+            name += f" top_k={top_k}" if top_k else ""
+            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
+            print(
+                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
+                f"{m['test'][0]:+.3f} |",
+                flush=True,
+            )
+            chosen.append((m["dev"], name, res))
+        (worst, mean), name, res = max(chosen, key=lambda x: x[0])
+        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+        systems.append((f"round 4, best on dev (`{name}`)", res))
+    if args.variants or args.round3:
         print(
             "| variant | setting | "
             + " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
@@ -265,24 +442,26 @@ def main() -> None:
         )
         print("|---|---|" + "---:|" * (2 * len(tasks) + 4))
         chosen = []
-        for kind, f, agree in coverage_grid():
-            res = run(cases, f, args.depth, agree)
+        for kind, f, agree in phrase_grid() if args.round3 else coverage_grid():
+            res = run(cases, f, args.depth, agree, known=kind.endswith("known"))
             m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
             above = {sp: sum(res[(t, sp)] > best[(t, sp)] for t in tuned) for sp in ("dev", "test")}
             name = f"`{f}`" + (f" agree={agree:g}" if agree else "")
+            name += " known" if kind.endswith("known") else ""
             cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
             print(
                 f"| {kind} | {name} | {cells} | {m['dev'][0]:+.3f} | {m['test'][0]:+.3f} | "
                 f"{above['dev']} | {above['test']} |",
                 flush=True,
             )
-            if kind == "grid":
-                chosen.append((m["dev"], f, res))
-        (worst, mean), f, res = max(chosen, key=lambda x: x[0])
+            if kind in ("grid", "round3", "round3-known"):
+                chosen.append((m["dev"], f, res, kind))
+        (worst, mean), f, res, kind = max(chosen, key=lambda x: x[0])
         print(
-            f"\nchosen on dev from the grid: {f} (dev worst margin {worst:+.3f}, mean {mean:.3f})"
+            f"\nchosen on dev from the grid: {f} {kind} (dev worst margin {worst:+.3f}, "
+            f"mean {mean:.3f})"
         )
-        systems.append((f"coverage grid, best on dev (`{f}`)", res))
+        systems.append((f"grid, best on dev (`{f}`)", res))
     if args.tune:
         for method in ("rrf", "minmax", "tmm", "zscore"):
             scored = []

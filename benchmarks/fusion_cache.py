@@ -25,7 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fusion_heldout import conf_corpus
+from fusion_heldout4 import ref_corpus
 from fusion_tasks import CORPORA
+
+CORPORA = {**CORPORA, "conf": conf_corpus}  # round 3's held-out corpus (fusion_heldout.py)
+CORPORA["ref"] = ref_corpus  # round 4's held-out corpus (fusion_heldout4.py)
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work" / "fusion"

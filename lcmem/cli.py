@@ -104,9 +104,10 @@ def cli() -> None:
 @click.option(
     "--faiss",
     "faiss_kind",
-    type=click.Choice(["flat", "ivf", "hnsw"]),
+    type=click.Choice(["auto", "flat", "ivf", "hnsw"]),
     default=None,
-    help="dense index kind for a new library (default flat, exact)",
+    help="dense index kind for a new library (default auto: exact while small, approximate "
+    "from 200,000 chunks on; flat keeps it exact)",
 )
 @click.option(
     "--ray",
@@ -133,7 +134,8 @@ def cli() -> None:
 @click.option(
     "--optimize",
     is_flag=True,
-    help="then merge the exact-search index into one segment (drops deleted documents' text)",
+    help="then merge the exact-search index into one segment (drops deleted documents' text; "
+    "waits for a background merge first)",
 )
 def index(
     paths: tuple[Path, ...],
@@ -235,7 +237,7 @@ def index(
     metavar="METHOD[:KEY=VALUE,...]",
     help="hybrid fusion for this search (default: the library's): zscore, minmax, tmm or rrf, "
     "e.g. rrf:k=60 or zscore:coverage=1,boost=8 (keys: dense, k, candidates, boost, complete, "
-    "adaptive, coverage)",
+    "adaptive, coverage, phrase)",
 )
 @click.option(
     "--group",
@@ -303,8 +305,50 @@ def status(store: str, as_json: bool) -> None:
         from lcmem.chunkers.base import describe_chunker
 
         click.echo(f"chunker    {describe_chunker(chunker)}")
-    click.echo(f"dense      faiss {manifest.get('faiss', {}).get('kind', 'flat')}")
+    dense = info.get("dense") or {}
+    click.echo(f"dense      faiss {dense.get('summary') or 'flat'}")
+    built = dense.get("index_file")
+    if built:
+        click.echo(
+            f"           index file: {built['structure']}, {built['ntotal']:,} vectors, "
+            f"{built['bytes'] / 2**20:.1f} MiB"
+        )
     click.echo(f"indices    {'current' if info['indices_current'] else 'will sync on next use'}")
+    for line in _exact_lines(info["exact"]):
+        click.echo(line)
+
+
+def _exact_lines(exact: dict[str, Any]) -> list[str]:
+    """``status`` lines of the exact-search indices (one per variant, then the policy)."""
+    lines = []
+    for variant, x in exact["variants"].items():
+        name = f"{'exact' if variant == 'exact' else 'exact-' + variant:<10} "
+        case = "case-sensitive" if x["case_sensitive"] else "case-insensitive"
+        if not x["built"] or "error" in x:
+            lines.append(name + (x.get("error") or f"{case}, built on first use"))
+            continue
+        merge = (
+            "merge running"
+            if x["merge_running"]
+            else "merge pending"
+            if x["merge_pending"]
+            else "no merge needed"
+        )
+        lines.append(
+            f"{name}{x['segments']} segment(s), {x['documents']} documents "
+            f"({x['masked_documents']} masked), {x['text_bytes'] / 1e6:.1f} MB text, "
+            f"{x['disk_bytes'] / 1e6:.1f} MB on disk; {case}; {merge}"
+            + ("; will sync on next use" if x.get("in_step_with_store") is False else "")
+        )
+    p = exact["merge_policy"]
+    lines.append(
+        f"{'merging':<10} {p['policy']}: over {p['max_segments']} segments, similar sizes "
+        f"(ratio {p['size_ratio']:g}, floor {p['floor_bytes'] / 2**20:g} MiB, at most "
+        f"{p['max_merge_at_once']} at once), {'in the background' if p['background'] else 'inline'}"
+        + ("" if p["recorded"] else " (default)")
+    )
+    lines.append(f"{'whitespace':<10} normalised {exact['whitespace_normalised']}")
+    return lines
 
 
 @cli.command()

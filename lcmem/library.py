@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from lcmem._atomic import atomic_path
-from lcmem.chunkers.base import Chunker
 from lcmem.embedders.base import Embedder
 from lcmem.errors import (
     ConfigError,
@@ -46,6 +45,7 @@ from lcmem.types import Chunk, Hit
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from lcmem.chunkers.base import Chunker  # imported when a chunker is made: ~0.07 s
     from lcmem.llm.base import LLM
     from lcmem.pipelines.base import Answer
 
@@ -93,7 +93,9 @@ def open(
             ``sentence``, ``recursive``, ``markdown``); default ``auto``.
         chunk_size: budget in the embedder's tokens for named chunkers.
         chunk_overlap: overlap in the embedder's tokens for named chunkers.
-        faiss_kind: ``flat`` (exact, default), ``ivf`` or ``hnsw``.
+        faiss_kind: for a new library: ``auto`` (default: exact while small, approximate from
+            :data:`~lcmem.indexers.dense_policy.SWITCH_AT` chunks on; see
+            :mod:`lcmem.indexers.dense_policy`), or ``flat`` (always exact), ``ivf``, ``hnsw``.
         index_dir: where index files live for a database URL (default: the user cache dir).
         embed_precision: ``fp32`` or ``int8`` for a new library (default fp32); an existing
             library keeps its recorded precision (asking for another is an error).
@@ -143,19 +145,22 @@ class Library:
         self._chunker_arg = (chunker, chunk_size, chunk_overlap)
         self._chunker: Chunker | None = None
         self._analyzer: Any = None
-        if faiss_kind is not None and faiss_kind not in ("flat", "ivf", "hnsw"):
-            raise ConfigError(f"faiss kind must be flat, ivf or hnsw, got {faiss_kind!r}")
+        if faiss_kind is not None and faiss_kind not in ("auto", "flat", "ivf", "hnsw"):
+            raise ConfigError(f"faiss kind must be auto, flat, ivf or hnsw, got {faiss_kind!r}")
         recorded_kind = self.manifest.get("faiss", {}).get("kind")
         if faiss_kind and recorded_kind and faiss_kind != recorded_kind:
             raise ConfigError(
                 f"this library uses a {recorded_kind} FAISS index; index into a new --store "
                 f"to use {faiss_kind}"
             )
-        self.faiss_kind = faiss_kind or recorded_kind or "flat"
+        self.faiss_kind = faiss_kind or recorded_kind or "auto"
         self._dense: Any = None
         self._sparse: Any = None
+        # store generation each loaded index ("dense", "sparse") was last brought in line with
+        self._synced: dict[str, int] = {}
         self._exact_indices: dict[str, Any] = {}  # variant -> ExactIndex, loaded on first use
         self._exact_synced: dict[str, int] = {}  # variant -> store generation last reconciled
+        self._exact_merges: list[Any] = []  # background merge processes this object started
 
     # -- components (loaded lazily) -------------------------------------------------------
     def _choose_embedder(
@@ -248,6 +253,7 @@ class Library:
         their chunks, changed files get the new ones).
         """
         from lcmem.chunkers import get_chunker
+        from lcmem.chunkers.base import Chunker
         from lcmem.tokens import HFTokenizer
 
         arg, size, overlap = self._chunker_arg
@@ -309,24 +315,43 @@ class Library:
 
         if self._sparse is None:
             params = self._bm25_params()
+            state = self._state_generation()  # read first: the files are at least this new
             self._sparse = self._load_or_new(
                 BM25Index, self._bm25_path, lambda: BM25Index(**params)
             )
-            self._reconcile_sparse()
+            self._reconcile_sparse(state=state)
         if need_dense and self._dense is None:
+            from lcmem.indexers.dense_policy import index_spec, new_setting
             from lcmem.indexers.faiss import FaissIndex
 
             dim = self._dim()
+            kind, params = index_spec(self.manifest.get("faiss") or new_setting(self.faiss_kind))
+            state = self._state_generation()
             self._dense = self._load_or_new(
-                FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=self.faiss_kind)
+                FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=kind, **params)
             )
             if self._dense.dim != dim:
                 raise EmbedderMismatchError(
                     f"faiss.index in {self.folder} holds {self._dense.dim}-dim vectors but the "
                     f"embedder gives {dim}: delete {self._faiss_path} to rebuild it"
                 )
-            self._reconcile_dense()
+            self._reconcile_dense(state=state)
         return self._dense, self._sparse
+
+    def _current_indices(self, need_dense: bool = True) -> tuple[Any, Any]:
+        """:meth:`_indices`, also following commits made since they were loaded, by this
+        process or another one (a second store on the same PostgreSQL database, or an
+        ``lcmem index`` run beside a long-lived ``lcmem serve``): one generation read per
+        call; when it moved, the loaded indices take the store's added chunks and drop its
+        removed ones (an id diff, as at open). Not used while indexing: the index run
+        updates its own indices as it commits."""
+        dense, sparse = self._indices(need_dense)
+        generation = self.store.generation
+        if self._synced.get("sparse") != generation:
+            self._reconcile_sparse(generation)
+        if dense is not None and self._synced.get("dense") != generation:
+            self._reconcile_dense(generation)
+        return dense, sparse
 
     def _dim(self) -> int:
         """Vector dimension: the recorded one, so opening and re-indexing unchanged files does
@@ -345,36 +370,75 @@ class Library:
         if not path.exists():
             return new()
         try:
+            if cls.__name__ == "FaissIndex":
+                # The whole-file checksum reads every vector (7.7 s for 1.5 GB here, measured at
+                # 195 MiB/s under load): skip it for the file this library saved itself, same
+                # size and mtime as recorded at save time; any other file is verified.
+                return cls.load(path, mmap=True, verify=not self._saved_file(path))
             return cls.load(path, mmap=True)
         except IndexCorruptError:
             # Derived data: rebuild it from the store rather than fail.
             return new()
 
+    def _state(self) -> dict[str, Any]:
+        """``index_state.json``: the store generation the indices were saved at, with (since
+        issue 18) the chunk count then and the size and mtime of each index file."""
+        try:
+            state = json.loads(self._state_path.read_text())
+            return state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
     def _state_generation(self) -> int | None:
         try:
-            return int(json.loads(self._state_path.read_text())["generation"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return int(self._state()["generation"])
+        except (KeyError, TypeError, ValueError):
             return None
 
-    def _index_is_current(self, index: Any) -> bool:
-        return self._state_generation() == self.store.generation and len(index) == (
-            self.store.chunk_count()
-        )
+    def _saved_file(self, path: Path) -> bool:
+        """True if ``path`` is the index file :meth:`save` wrote (same size and mtime)."""
+        recorded = (self._state().get("files") or {}).get(path.name)
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return recorded == [st.st_size, st.st_mtime_ns]
 
-    def _reconcile_sparse(self) -> None:
-        if self._index_is_current(self._sparse):
-            return
-        missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
-        if len(extra):
-            self._sparse.remove(extra)
-        for batch in self.store.iter_chunk_texts(missing.tolist()):
-            ids = [r[0] for r in batch]
-            tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
-            self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+    def _index_is_current(self, index: Any, state: int | None, generation: int) -> bool:
+        """Whether ``index``, just loaded from files saved at generation ``state``, matches
+        the store at ``generation`` without an id diff."""
+        if state != generation:
+            return False
+        # Same generation: no chunk changed since the save, so the count recorded then is the
+        # store's (a COUNT over a million rows costs ~0.7 s; only old state files need it).
+        count = self._state().get("chunks")
+        return len(index) == (count if isinstance(count, int) else self.store.chunk_count())
 
-    def _reconcile_dense(self) -> None:
-        if self._index_is_current(self._dense):
-            return
+    def _reconcile_sparse(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring BM25 in line with the store at ``generation`` (read now if not given; it
+        must be read before the store's ids, so that a commit made meanwhile is seen by
+        the next check). ``state``: the saved generation of freshly loaded files."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._sparse, state, generation):
+            missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
+            if len(extra):
+                self._sparse.remove(extra)
+            for batch in self.store.iter_chunk_texts(missing.tolist()):
+                ids = [r[0] for r in batch]
+                tokens = self.analyzer.many([_embedding_text(r[1], r[2]) for r in batch])
+                self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
+        self._synced["sparse"] = generation
+
+    def _reconcile_dense(self, generation: int | None = None, state: int | None = None) -> None:
+        """Bring FAISS in line with the store, as :meth:`_reconcile_sparse` does BM25."""
+        generation = self.store.generation if generation is None else generation
+        if not self._index_is_current(self._dense, state, generation):
+            self._diff_dense()
+        self._synced["dense"] = generation
+
+    def _diff_dense(self) -> None:
+        """Add the store's chunks FAISS lacks (vectors from the store's cache) and drop the
+        ones the store no longer has."""
         missing, extra = _id_diff(self._dense.ids(), self.store.chunk_ids())
         if len(extra):
             self._dense.remove(extra)
@@ -394,14 +458,23 @@ class Library:
     def save(self) -> None:
         """Write the indices (atomically) and the manifest."""
         generation = self.store.generation
+        chunks = self.store.chunk_count()
         if self._sparse is not None:
             self._sparse.save(self._bm25_path)
         if self._dense is not None:
             self._dense.save(self._faiss_path)
         for exact_index in self._exact_indices.values():
             exact_index.save()
+        files = dict(self._state().get("files") or {})  # an index not loaded keeps its entry
+        if self._dense is not None and self._faiss_path.is_file():
+            st = self._faiss_path.stat()
+            files[self._faiss_path.name] = [st.st_size, st.st_mtime_ns]
+        state = {"generation": generation, "chunks": chunks, "files": files}
         with atomic_path(self._state_path) as tmp:
-            tmp.write_text(json.dumps({"generation": generation}))
+            tmp.write_text(json.dumps(state))
+        for name, index in (("sparse", self._sparse), ("dense", self._dense)):
+            if index is not None:  # they hold what the store held at this generation
+                self._synced[name] = generation
         self._write_manifest_file()
 
     def _write_manifest_file(self) -> None:
@@ -417,6 +490,8 @@ class Library:
         from lcmem import __version__
         from lcmem.embedders.auto import precision_of
         from lcmem.indexers.bm25 import BM25Index
+        from lcmem.indexers.dense_policy import new_setting
+        from lcmem.indexers.exact_merge import MergePolicy
 
         emb = self.embedder
         self.manifest = {
@@ -433,8 +508,9 @@ class Library:
             "chunker": self.chunker.config(),
             "analyzer": self.analyzer.config(),
             "bm25": BM25Index(**BM25_DEFAULTS).params(),
-            "faiss": {"kind": self.faiss_kind},
+            "faiss": new_setting(self.faiss_kind),
             "fusion": self.fusion.to_dict(),
+            "exact": {"variants": ["exact"], "merge": MergePolicy().to_dict()},
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.store.set_meta("manifest", self.manifest)
@@ -517,10 +593,35 @@ class Library:
                 self._reconcile_dense()
             for variant in self._exact_variants():
                 self._exact(variant)  # one new segment for this run's documents
+            self._switch_dense()
             self.save()
+            self._merge_exact()
         report.seconds = time.perf_counter() - started
         _warn_truncated(self.embedder, report)
         return report
+
+    def _switch_dense(self) -> None:
+        """Convert an ``auto`` library's flat index to the approximate one once it is large
+        enough, and record it in the manifest (see :mod:`lcmem.indexers.dense_policy`)."""
+        from lcmem.indexers.dense_policy import switch, switched
+
+        setting = self.manifest.get("faiss")
+        change = switch(setting, len(self._dense)) if self._dense is not None else None
+        if change is None or setting is None:
+            return
+        kind, params = change
+        started = time.perf_counter()
+        self._dense = self._dense.convert(kind, **params)
+        n = len(self._dense)
+        self.manifest = {**self.manifest, "faiss": switched(setting, kind, params, n)}
+        self.store.set_meta("manifest", self.manifest)
+        log.info(
+            "dense index switched from flat to %s %s at %d chunks (%.1f s)",
+            kind,
+            params,
+            n,
+            time.perf_counter() - started,
+        )
 
     @contextlib.contextmanager
     def _lock(self) -> Any:
@@ -589,7 +690,7 @@ class Library:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         setting = Fusion.parse(fusion, base=self.fusion) if fusion is not None else self.fusion
-        if self.store.chunk_count() == 0:
+        if not self.store.has_chunks():  # not chunk_count(): a COUNT reads every row
             return []
         allowed = None
         if where:
@@ -602,7 +703,7 @@ class Library:
                 return []
         # Grouping needs more chunks than documents asked for: take every fused candidate.
         n = k if group == "chunk" else max(4 * k, setting.candidates)
-        dense, sparse = self._indices(need_dense=mode != "bm25")
+        dense, sparse = self._current_indices(need_dense=mode != "bm25")
         scored: list[tuple[int, float, dict[str, float]]]
         if mode == "bm25":
             res = sparse.search(self.analyzer(query), n, allowed=allowed)
@@ -620,6 +721,7 @@ class Library:
                 n,
                 allowed=allowed,
                 text=query,
+                terms_of=self._chunk_terms,
             )
         if group == "document":
             return self._document_hits(scored, k)
@@ -631,6 +733,14 @@ class Library:
                     Hit(chunk=chunks[i], score=float(score), rank=len(hits) + 1, scores=detail)
                 )
         return hits
+
+    def _chunk_terms(self, ids: list[int]) -> dict[int, list[str]]:
+        """The analyzed terms of chunks, as BM25 indexed them (phrase evidence of a hybrid
+        search, :mod:`lcmem.indexers.phrase`)."""
+        chunks = self.store.get_chunks(ids)
+        order = list(chunks)
+        terms = self.analyzer.many([chunks[i].embedding_text() for i in order])
+        return dict(zip(order, terms, strict=True))
 
     # -- exact search (issue 19) ----------------------------------------------------------
     def count(
@@ -723,6 +833,52 @@ class Library:
                 self._exact(variant).optimize()
             self.save()
 
+    def _exact_policy(self) -> Any:
+        """The exact index's merge policy: the manifest's, else the default (libraries made
+        before it was recorded)."""
+        from lcmem.indexers.exact_merge import MergePolicy
+
+        return MergePolicy.from_dict((self.manifest.get("exact") or {}).get("merge"))
+
+    def _merge_exact(self) -> None:
+        """After an index run's commit: merge the exact index's segments if the policy asks,
+        in a detached process (default; the run returns at once) or here.
+
+        ``$LCMEM_EXACT_MERGE``: ``background`` (default), ``inline`` or ``off``.
+        """
+        from lcmem.indexers.exact_merge import segment_sizes, spawn
+
+        mode = os.environ.get("LCMEM_EXACT_MERGE", "background") or "background"
+        if mode not in ("background", "inline", "off"):
+            raise ConfigError(f"LCMEM_EXACT_MERGE must be background, inline or off, not {mode!r}")
+        policy = self._exact_policy()
+        for variant, index in self._exact_indices.items():
+            if mode == "off" or not policy.plan(segment_sizes(index)):
+                continue
+            if policy.background and mode == "background":
+                self._exact_merges.append(spawn(index.folder, variant, policy))
+            else:
+                index.merge(policy)
+
+    def _exact_status(self) -> dict[str, Any]:
+        """The exact indices for ``status``: segments, documents, masks, bytes, merge state."""
+        from lcmem.indexers.exact_merge import describe
+
+        policy = self._exact_policy()
+        recorded = (self.manifest.get("exact") or {}).get("merge") is not None
+        generation = self.store.generation
+        return {
+            "merge_policy": {**policy.to_dict(), "recorded": recorded},
+            "whitespace_normalised": "at query time (no index of its own)",
+            "variants": {
+                v: describe(self._exact_folder(v), v, policy, generation)
+                for v in self._exact_variants()
+            },
+        }
+
+    def _exact_folder(self, variant: str) -> Path:
+        return self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+
     def _phrase_filter(
         self, query: str, where: dict[str, Any] | None, allowed: np.ndarray | None
     ) -> np.ndarray | None:
@@ -743,8 +899,9 @@ class Library:
     def _exact_query(
         self, text: str, where: dict[str, Any] | None, ignore_case: bool
     ) -> tuple[Any, np.ndarray | None]:
-        if not isinstance(text, str) or text == "":
-            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        from lcmem.indexers.exact import check_pattern
+
+        check_pattern(text)
         variant = "fold" if ignore_case else "exact"
         if variant not in self._exact_variants() and self.manifest:
             # the case-insensitive index is built on first use, then kept like the other
@@ -768,7 +925,7 @@ class Library:
 
         index = self._exact_indices.get(variant)
         if index is None:
-            folder = self.folder / ("exact" if variant == "exact" else f"exact-{variant}")
+            folder = self._exact_folder(variant)
             try:
                 index = ExactIndex(folder, variant=variant)
             except IndexCorruptError:
@@ -779,8 +936,9 @@ class Library:
                 index = ExactIndex(folder, variant=variant)
             self._exact_indices[variant] = index
         generation = self.store.generation
-        if self._exact_synced.get(variant) == generation:
-            return index  # nothing changed in the store since the last check
+        if self._exact_synced.get(variant) == generation or index.generation == generation:
+            self._exact_synced[variant] = generation
+            return index  # nothing changed in the store since the last check (or save)
         have = index.documents()
         want = {d.id: d.content_hash for d in self.store.all_documents()}
         stale = [i for i, h in have.items() if want.get(i) != h]
@@ -794,8 +952,13 @@ class Library:
                 for i, path, h, text in batch
             )
             index.add(docs)
-        if stale or missing:  # keep the work, unless an index run holds the lock (it saves)
-            with contextlib.suppress(StoreError), self._lock():
+        if stale or missing or index.generation != generation:
+            # record the generation (a new process then skips this comparison) and keep the
+            # work, unless an index run holds the lock (it saves)
+            index.generation = generation
+            index._dirty = True
+            # a read-only library folder (OSError) keeps working: it just compares again
+            with contextlib.suppress(StoreError, OSError), self._lock():
                 index.save()
         self._exact_synced[variant] = generation
         return index
@@ -859,7 +1022,11 @@ class Library:
     # -- inspection -----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Counts and settings of the library (``lcmem status``)."""
+        from lcmem.indexers.dense_policy import describe
+        from lcmem.indexers.faiss import index_file_info
+
         state = self._state_generation()
+        setting = self.manifest.get("faiss")
         return {
             "location": self.location,
             "folder": str(self.folder),
@@ -868,7 +1035,13 @@ class Library:
             "chunks": self.store.chunk_count(),
             "generation": self.store.generation,
             "indices_current": state == self.store.generation,
+            "dense": {
+                "setting": setting,
+                "summary": describe(setting) if setting else None,
+                "index_file": index_file_info(self._faiss_path),
+            },
             "manifest": self.manifest,
+            "exact": self._exact_status(),
         }
 
     def documents(self) -> list[str]:

@@ -54,3 +54,13 @@ def test_grep_count_list_json_and_exit_codes(tmp_path):
     assert none.returncode == 1 and none.stdout == ""
     empty = run("grep", "", "--store", store)
     assert empty.returncode != 0 and "empty" in empty.stderr
+
+    # status shows both exact indices (-i built the case-insensitive one), text and JSON
+    text = run("status", "--store", store).stdout
+    assert "exact      1 segment(s), 2 documents (0 masked)" in text
+    assert "case-insensitive" in text and "merging    tiered: over 8 segments" in text
+    exact = json.loads(run("status", "--store", store, "--json").stdout)["exact"]
+    assert exact["variants"]["exact"]["segments"] == 1
+    assert exact["variants"]["fold"]["documents"] == 2
+    assert exact["variants"]["exact"]["disk_bytes"] > exact["variants"]["exact"]["text_bytes"]
+    assert exact["merge_policy"]["recorded"] and not exact["variants"]["exact"]["merge_pending"]

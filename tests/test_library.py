@@ -329,6 +329,14 @@ def test_fusion_setting_override_and_document_groups(lib_and_corpus):
     assert Path(boosted[0].path).name == "shutil_copy.py"
     assert boosted[0].scores["boost"] == 2.0
     assert boosted[0].scores["bm25_weight"] > boosted[0].scores["dense_weight"]
+    # phrase evidence: chunks holding "tar archive" side by side say so (Library passes terms)
+    phrased = lib.search("tar archive", k=10, fusion="zscore:phrase=3")
+    shares = [h.scores.get("bm25_phrase", 0.0) for h in phrased]
+    assert max(shares) == 1.0 and all(0.0 <= x <= 1.0 for x in shares)
+    plain = {h.chunk.id: h.scores.get("bm25") for h in hits}
+    for h in phrased:  # Hit.scores keeps the raw BM25 score
+        if h.chunk.id in plain and plain[h.chunk.id] is not None:
+            assert h.scores["bm25"] == pytest.approx(plain[h.chunk.id])
     # one hit per document: the best chunk first, the document's other matching chunks attached
     docs = lib.search("tar archive", k=3, group="document")
     paths = [h.path for h in docs]
@@ -374,3 +382,32 @@ def test_a_second_writer_is_refused_while_one_indexes(tmp_path, embedder):
         holder.communicate("", timeout=30)
     assert [Path(p).name for p in lib.index([docs]).added] == ["a.md"]  # free again
     lib.close()
+
+
+def test_an_open_reader_follows_another_writers_commits(lib_and_corpus, embedder, tmp_path):
+    """Issue 18: a long-lived reader with its own index folder (as ``lcmem serve`` on another
+    machine) sees what another Library commits to the same store, at its next search: added
+    and changed documents are found, removed ones are gone, as for a fresh open."""
+    writer, work, _ = lib_and_corpus
+    url = f"sqlite:///{writer.folder / 'lcmem.db'}"
+    reader = lcmem.open(url=url, index_dir=tmp_path / "reader", embedder=embedder)
+    assert "tar.txt" in _top_paths(reader.search("tar archive", k=5))
+    assert "cron.md" not in _top_paths(reader.search("nightly backup with cron", k=5))
+
+    (work / "tar.txt").unlink()
+    (work / "cron.md").write_text("# Cron\n\nSchedule the nightly backup job with crontab -e.\n")
+    with (work / "grep.txt").open("a") as f:
+        f.write("\nZEBRA-CHECKSUM: grep can verify zebra checksums too.\n")
+    report = writer.index([work])
+    assert report.removed and report.added and report.updated
+
+    fresh = lcmem.open(url=url, index_dir=tmp_path / "fresh", embedder=embedder)
+    for query in ("tar archive", "nightly backup with cron", "zebra checksums", "grep"):
+        for mode in ("dense", "bm25", "hybrid"):
+            got = [h.chunk.id for h in reader.search(query, k=5, mode=mode)]
+            assert got == [h.chunk.id for h in fresh.search(query, k=5, mode=mode)], (query, mode)
+    assert "tar.txt" not in _top_paths(reader.search("tar archive", k=10))
+    assert _top_paths(reader.search("zebra checksums", k=1, mode="bm25")) == ["grep.txt"]
+    assert len(reader._sparse) == len(reader._dense) == writer.store.chunk_count()
+    reader.close()
+    fresh.close()

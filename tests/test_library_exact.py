@@ -157,3 +157,77 @@ def test_hybrid_search_keeps_quoted_phrases_verbatim(setup):
     assert any("regular expression" not in h.chunk.text for h in plain)  # the filter did work
     assert lib.search('"no such phrase anywhere" lines', k=5) == []
     assert lib.search('"regular expression"', k=5, mode="bm25")  # other modes: unchanged
+
+
+def test_index_runs_past_the_policy_merge_in_the_background(setup, embedder):
+    """Each index run adds a segment; past max_segments the run starts a detached merge and
+    returns; the merge leaves at most max_segments and the same answers; status shows it."""
+    lib, docs, tmp = setup
+    assert lib.manifest["exact"]["merge"]["policy"] == "tiered"  # recorded at creation
+    lib.manifest["exact"]["merge"]["max_segments"] = 2
+    lib.store.set_meta("manifest", lib.manifest)
+    for k in range(3):
+        (docs / f"run{k}.txt").write_text(f"run {k}: the grep pattern é😀 again\n")
+        lib.index([docs])
+    assert lib._exact_merges, "no background merge was started"
+    for proc in lib._exact_merges:
+        assert proc.wait(timeout=300) == 0
+    x = lib.status()["exact"]
+    assert x["merge_policy"]["max_segments"] == 2 and x["merge_policy"]["recorded"]
+    info = x["variants"]["exact"]
+    assert info["segments"] <= 2 and not info["merge_running"] and not info["merge_pending"]
+    assert info["documents"] == len(lib.documents()) and info["in_step_with_store"]
+    assert info["disk_bytes"] > info["text_bytes"] > 0 and info["case_sensitive"]
+    lib.close()
+    again = lcmem.open(tmp / "store", embedder=embedder)
+    assert len(again._exact().segments) <= 2
+    for p in PATTERNS:
+        assert again.count(p) == brute(again, p), p
+    again.close()
+
+
+def test_status_counts_masked_documents_and_the_fold_index(setup):
+    lib, docs, _ = setup
+    (docs / "notes.md").write_text("changed\n")
+    lib.index([docs])
+    lib.count("GREP", ignore_case=True)  # builds the case-insensitive index
+    x = lib.status()["exact"]["variants"]
+    assert x["exact"]["masked_documents"] == 1 and x["exact"]["masked_bytes"] > 0
+    assert x["fold"]["case_sensitive"] is False and x["fold"]["documents"] == 3
+
+
+def test_a_new_process_skips_the_store_comparison_when_the_generation_matches(
+    setup, embedder, monkeypatch
+):
+    """The exact index records the store generation it matches: opening the library again
+    (as each `lcmem grep` does) counts without reading every document's hash from the store;
+    after the store changes it compares again."""
+    lib, docs, tmp = setup
+    lib.close()
+    again = lcmem.open(tmp / "store", embedder=embedder)
+
+    def no_scan():
+        raise AssertionError("the store was scanned although nothing changed")
+
+    want = brute(again, "the")
+    monkeypatch.setattr(again.store, "all_documents", no_scan)
+    assert again.count("the") == want
+    monkeypatch.undo()
+    (docs / "later.txt").write_text("the later file\n")
+    again.index([docs])
+    again.close()
+    third = lcmem.open(tmp / "store", embedder=embedder)
+    monkeypatch.setattr(third.store, "all_documents", no_scan)
+    assert third.count("later file") == 1  # the index run recorded the new generation
+    third.close()
+
+
+def test_bad_patterns_through_the_library(setup):
+    from lcmem.errors import ConfigError
+
+    lib, _docs, _ = setup
+    with pytest.raises(ConfigError, match="not bytes"):
+        lib.count(b"grep")  # type: ignore[arg-type]
+    with pytest.raises(EmptyQueryError, match="only whitespace"):
+        lib.count("  \n", normalize_whitespace=True)
+    assert lib.find("x" * 100_000) == []

@@ -45,9 +45,11 @@ from lcmem._atomic import atomic_dir, recover_dir
 from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.indexers.base import Index
 from lcmem.indexers.bm25_kernels import numba_kernel
+from lcmem.indexers.bm25_vocab import MappedVocabulary, write_vocabulary
 
 FORMAT = "lcmem-bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: vocabulary in mapped files (bm25_vocab.py), not in bm25.json
+READABLE_VERSIONS = (1, 2)
 VARIANTS = ("okapi", "plus", "l")
 IDFS = ("rank-bm25", "lucene")
 _DEFAULT_DELTA = {"okapi": None, "plus": 1.0, "l": 0.5}
@@ -252,7 +254,7 @@ class BM25Index(Index):
         self._lock = threading.RLock()
         self._scratch = _Scratch()
         self._numpy_seconds = 0.0  # "auto": time spent on long queries without numba
-        self._vocab: dict[Hashable, int] = {}
+        self._vocab: dict[Hashable, int] | MappedVocabulary = {}
         self._state = _empty_state()
         self._dead: np.ndarray | None = None  # tombstones over the committed rows
         self._n_dead = 0
@@ -288,6 +290,8 @@ class BM25Index(Index):
             return
         with self._lock:
             self._check_new_ids(id_arr)
+            if isinstance(self._vocab, MappedVocabulary):  # loaded: a writer needs a dict
+                self._vocab = self._vocab.to_dict()
             vocab = self._vocab
             setdefault = vocab.setdefault
             # Python dict look-ups are the fastest way to map strings to ids; the rest is numpy.
@@ -571,15 +575,25 @@ class BM25Index(Index):
             scores = scores + sum(st.const[t] * c for t, c in terms)
         return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
-    def coverage(self, query: Iterable[Hashable], doc_id: int) -> float:
+    def coverage(
+        self,
+        query: Iterable[Hashable],
+        doc_id: int,
+        unknown: str = "rarest",
+        terms: str = "all",
+    ) -> float:
         """Share of the query's idf mass that document ``doc_id`` holds, in [0, 1].
 
         The sum of the idf of the query terms (each as often as it is in the query) that the
         document contains, over that sum for every query term; a term no document holds
-        counts as much as the rarest indexed term (a negative Okapi idf counts 0). Near 1:
+        counts as much as the rarest indexed term (``unknown="rarest"``) or not at all
+        (``unknown="ignore"``); a negative Okapi idf counts 0. Near 1:
         the document has all of the query's words, rare ones included (an exact name, an
         identifier); low: it matches only some common words. 0 for an unknown id or a query
-        without terms. :class:`~lcmem.indexers.hybrid.HybridIndex` weighs the BM25 list by it.
+        without terms. ``terms="rare"``: only the query terms whose idf is at least the median
+        of the query's term idfs count (a question's framing words, ``manual``, ``where``,
+        are the common half and drop out). :class:`~lcmem.indexers.hybrid.HybridIndex` weighs
+        the BM25 list by it.
 
         Example:
             >>> index = BM25Index(idf="lucene")
@@ -589,17 +603,27 @@ class BM25Index(Index):
         """
         query = list(query)
         st = self._current()
-        terms = self._query_terms(st, query)
-        unknown = len(query) - sum(c for _, c in terms)
-        idf = {t: max(float(st.idf[t]), 0.0) for t, _ in terms}
+        counted = self._query_terms(st, query)
+        if unknown not in ("rarest", "ignore"):
+            raise ConfigError(f"unknown must be 'rarest' or 'ignore', got {unknown!r}")
+        if terms not in ("all", "rare"):
+            raise ConfigError(f"terms must be 'all' or 'rare', got {terms!r}")
+        missing = len(query) - sum(c for _, c in counted) if unknown == "rarest" else 0
+        idf = {t: max(float(st.idf[t]), 0.0) for t, _ in counted}
         rare = max(float(st.idf.max()), 0.0) if len(st.idf) else 0.0
-        total = sum(idf[t] * c for t, c in terms) + unknown * rare
+        if terms == "rare" and counted:
+            values = [idf[t] for t, c in counted for _ in range(c)] + [rare] * missing
+            cut = float(np.median(values))
+            counted = [(t, c) for t, c in counted if idf[t] >= cut]
+        total = sum(idf[t] * c for t, c in counted) + missing * rare
         found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
         if total <= 0 or not found[0]:
             return 0.0
         row = rows[0]
         held = sum(
-            idf[t] * c for t, c in terms if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
+            idf[t] * c
+            for t, c in counted
+            if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
         )
         return min(held / total, 1.0)
 
@@ -772,11 +796,12 @@ class BM25Index(Index):
                 "params": self.params(),
                 "n_docs": st.n_docs,
                 "n_postings": len(st.rows),
-                "vocabulary": terms,
+                "n_terms": len(terms),
             }
             with atomic_dir(path) as tmp:
                 for name, arr in arrays.items():
                     np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, _ARRAYS[name]))
+                write_vocabulary(tmp, [str(t) for t in terms])  # str by the check above
                 (tmp / _META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -799,14 +824,16 @@ class BM25Index(Index):
             raise IndexCorruptError(f"{meta_file} is damaged ({e}): rebuild the index") from e
         if fmt != FORMAT:
             raise IndexCorruptError(f"{path} holds {fmt!r}, not a BM25 index: rebuild the index")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise IndexCorruptError(
-                f"{path} has BM25 format version {version}, this lcmem reads version "
-                f"{FORMAT_VERSION}: rebuild the index"
+                f"{path} has BM25 format version {version}, this lcmem reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}: rebuild the index"
             )
         try:
             index = cls(**meta["params"])
-            terms = meta["vocabulary"]
+            terms: list[str] | MappedVocabulary = (
+                meta["vocabulary"] if version == 1 else MappedVocabulary.open(path)
+            )
             arrays = {}
             for name, dtype in _ARRAYS.items():
                 arr = np.load(path / f"{name}.npy", mmap_mode="r" if mmap else None)
@@ -816,7 +843,9 @@ class BM25Index(Index):
             _check_shapes(arrays, len(terms), meta)
         except (OSError, ValueError, KeyError, TypeError, ConfigError) as e:
             raise IndexCorruptError(f"BM25 index {path} is damaged ({e}): rebuild the index") from e
-        index._vocab = {t: i for i, t in enumerate(terms)}
+        index._vocab = (
+            terms if isinstance(terms, MappedVocabulary) else {t: i for i, t in enumerate(terms)}
+        )
         const = index.delta * arrays["idf"] if index.variant == "plus" else None
         index._state = _State(const=const, **arrays)
         return index

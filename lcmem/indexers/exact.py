@@ -9,10 +9,13 @@ counts, and offsets are turned into character offsets when a match is shown.
 
 The index is a list of immutable *segments* (as in Lucene): each ``add`` writes one segment
 (text, suffix array, document table) to its own folder; ``remove`` masks documents until a merge
-rewrites their segment without them. A few segments are merged when there are too many, or all
-of them on :meth:`ExactIndex.optimize`. Files are ``.npy`` arrays and JSON (no pickle), opened
-memory-mapped, so opening costs little and a query touches only the pages it reads. The list of
-live segments and masks is ``state.json``, replaced atomically: a crash leaves the previous one.
+rewrites their segment without them. Segments are merged in the background when there are too
+many (:mod:`lcmem.indexers.exact_merge`), or all of them on :meth:`ExactIndex.optimize`. Files
+are ``.npy`` arrays and JSON (no pickle), opened memory-mapped, so opening costs little and a
+query touches only the pages it reads. The list of live segments and masks is ``state.json``,
+replaced atomically: a crash leaves the previous one. A save re-reads it under ``state.lock``
+and applies this object's changes (new segments, masks) to what it finds, so a merge that
+finished meanwhile is kept, not overwritten.
 
 Why a suffix array and not an FM-index: see ``benchmarks/results/exact_libs.md``. In short,
 ``fm-index`` (Rust) builds slower and can only be saved through pickle-style state, not
@@ -38,7 +41,7 @@ import ctypes
 import json
 import re
 import secrets
-import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +56,49 @@ FORMAT = "lcmem-exact"
 FORMAT_VERSION = 1
 SEP = 0xFF  # never in UTF-8 output, so never in an encoded pattern
 VARIANTS = ("exact", "fold")  # case-sensitive; case-insensitive (code points lowered 1:1)
-MAX_SEGMENTS = 8  # more than this after an add: merge the smallest ones
-MAX_DELETED = 0.3  # a segment with this share of bytes masked is rewritten at the next merge
 MAX_SEGMENT_BYTES = 2**31 - 2  # int32 suffix arrays
 _STATE = "state.json"
+
+
+def read_state(folder: Path, variant: str | None) -> dict[str, Any]:
+    """The parsed ``state.json`` of ``folder`` (checked: format, version, ``variant`` if given).
+
+    Raises:
+        IndexCorruptError: damaged, of another format or version, or of another variant.
+    """
+    state = folder / _STATE
+    try:
+        meta = json.loads(state.read_text())
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise IndexCorruptError(f"{state} is not an lcmem exact index")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"{state} has format version {meta.get('format_version')}, this lcmem "
+                f"reads {FORMAT_VERSION}: delete {folder} to rebuild it"
+            )
+        if variant is not None and meta.get("variant") != variant:
+            raise IndexCorruptError(f"{state} holds a {meta.get('variant')!r} index")
+        for seg in meta["segments"]:
+            seg["deleted"] = [int(i) for i in seg["deleted"]]
+            str(seg["name"])
+        int(meta["next"])
+        return meta
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{state} is damaged ({exc}): delete it to rebuild") from exc
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    """Replace ``state.json`` atomically (callers hold ``state.lock``)."""
+    with atomic_path(folder / _STATE) as tmp:
+        tmp.write_text(json.dumps(state))
+
+
+def check_pattern(pattern: object) -> None:
+    """A pattern must be a non-empty ``str`` (code points; bytes are not decoded here)."""
+    if isinstance(pattern, bytes | bytearray):
+        raise ConfigError("the pattern must be text (str), not bytes: decode it first")
+    if not isinstance(pattern, str) or pattern == "":
+        raise EmptyQueryError("the pattern is empty: give the text to search for")
 
 
 @dataclass(frozen=True)
@@ -224,52 +266,95 @@ class ExactIndex:
         self.deleted: list[set[int]] = []  # masked document ids, per segment
         self._next = 1
         self._dirty = False
-        state = self.folder / _STATE
-        if state.exists():
-            self._load_state(state)
+        # the store generation the owner last brought this index in line with (saved in the
+        # state; lets a new process skip comparing every document with the store)
+        self.generation: int | None = None
+        # changes since the state was last read, applied to it on save (see save())
+        self._created: set[str] = set()  # segments this object wrote
+        self._masked: set[int] = set()  # document ids this object masked
+        if (self.folder / _STATE).exists():
+            self._load_state()
 
     # -- persistence ----------------------------------------------------------------------
-    def _load_state(self, state: Path) -> None:
-        try:
-            meta = json.loads(state.read_text())
-            if meta.get("format") != FORMAT:
-                raise IndexCorruptError(f"{state} is not an lcmem exact index")
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise IndexCorruptError(
-                    f"{state} has format version {meta.get('format_version')}, this lcmem "
-                    f"reads {FORMAT_VERSION}: delete {self.folder} to rebuild it"
-                )
-            if meta.get("variant") != self.variant:
-                raise IndexCorruptError(f"{state} holds a {meta.get('variant')!r} index")
-            self._next = int(meta["next"])
-            for seg in meta["segments"]:
-                self.segments.append(Segment(self.folder / seg["name"], mmap=self.mmap))
-                self.deleted.append({int(i) for i in seg["deleted"]})
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"{state} is damaged ({exc}): delete it to rebuild") from exc
+    def _load_state(self) -> None:
+        """Open the segments ``state.json`` lists. A merge may delete a listed folder between
+        the read and the open: then the state is read again (it lists the merged segment)."""
+        for attempt in range(5):
+            meta = read_state(self.folder, self.variant)
+            try:
+                self._adopt(meta)
+                return
+            except IndexCorruptError:
+                if attempt == 4 or all(
+                    (self.folder / s["name"]).is_dir() for s in meta["segments"]
+                ):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _adopt(self, meta: dict[str, Any]) -> None:
+        """Make ``meta`` (a state) this object's view, reusing segments already open."""
+        have = {s.folder.name: s for s in self.segments}
+        segments = [
+            have.get(s["name"]) or Segment(self.folder / s["name"], mmap=self.mmap)
+            for s in meta["segments"]
+        ]
+        self.segments = segments
+        self.deleted = [set(s["deleted"]) for s in meta["segments"]]
+        self._next = max(self._next, int(meta["next"]))
+        self.generation = meta.get("generation")
+        self._created.clear()
+        self._masked.clear()
+
+    def refresh(self) -> None:
+        """Read ``state.json`` again (after a merge); unsaved changes are saved first."""
+        self.save()
+        if (self.folder / _STATE).exists():
+            self._load_state()
 
     def save(self) -> None:
-        """Write ``state.json`` atomically, then delete segment folders no longer listed."""
+        """Apply this object's changes to ``state.json``, atomically.
+
+        Under ``state.lock`` the state on disk is read again and changed, not overwritten:
+        segments a merge wrote meanwhile are kept, the ones it merged away stay gone, and the
+        documents this object masked are masked in every segment it did not write itself.
+        """
+        from lcmem.indexers.exact_merge import file_lock
+
         if not self._dirty and (self.folder / _STATE).exists():
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "variant": self.variant,
-            "next": self._next,
-            "segments": [
-                {"name": s.folder.name, "deleted": sorted(d)}
-                for s, d in zip(self.segments, self.deleted, strict=True)
-            ],
-        }
-        with atomic_path(self.folder / _STATE) as tmp:
-            tmp.write_text(json.dumps(state))
+        generation = self.generation
+        with file_lock(self.folder / "state.lock", timeout=120):
+            disk = (
+                read_state(self.folder, self.variant) if (self.folder / _STATE).exists() else None
+            )
+            mine = {s.folder.name: d for s, d in zip(self.segments, self.deleted, strict=True)}
+            segs: list[dict[str, Any]] = []
+            for s in disk["segments"] if disk else []:
+                name, dead = s["name"], set(s["deleted"])
+                if name in mine:
+                    dead |= mine[name]
+                elif self._masked:  # written by a merge (or another writer) since we read
+                    ids = Segment(self.folder / name, mmap=self.mmap).ids.tolist()
+                    dead |= self._masked.intersection(ids)
+                segs.append({"name": name, "deleted": sorted(dead)})
+            listed = {s["name"] for s in segs}
+            for seg in self.segments:  # ours, not yet listed
+                name = seg.folder.name
+                if name in self._created and name not in listed:
+                    segs.append({"name": name, "deleted": sorted(mine[name])})
+            state = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "variant": self.variant,
+                "next": max(self._next, int(disk["next"]) if disk else 0),
+                "segments": segs,
+            }
+            if generation is not None:
+                state["generation"] = generation
+            write_state(self.folder, state)
+            self._adopt(state)
         self._dirty = False
-        live = {s.folder.name for s in self.segments}
-        for child in self.folder.iterdir():
-            if child.is_dir() and child.name not in live:
-                shutil.rmtree(child, ignore_errors=True)
 
     # -- contents -------------------------------------------------------------------------
     def documents(self) -> dict[int, str]:
@@ -295,7 +380,8 @@ class ExactIndex:
 
     def add(self, docs: Iterable[ExactDoc]) -> None:
         """Index documents as one new segment (or more past 2 GiB); ids already present are
-        masked first, so re-adding a document replaces it."""
+        masked first, so re-adding a document replaces it. Nothing is merged here: see
+        :mod:`lcmem.indexers.exact_merge`."""
         batch: list[tuple[int, str, str, bytes]] = []
         size = 0
         for d in docs:
@@ -307,7 +393,6 @@ class ExactIndex:
             size += len(data) + 1
         if batch:
             self._add_segment(batch)
-        self._merge_if_needed()
 
     def _add_segment(self, batch: list[tuple[int, str, str, bytes]]) -> None:
         self.remove([d[0] for d in batch])
@@ -316,6 +401,7 @@ class ExactIndex:
         Segment.write(self.folder / name, batch)
         self.segments.append(Segment(self.folder / name, mmap=self.mmap))
         self.deleted.append(set())
+        self._created.add(name)
         self._dirty = True
 
     def remove(self, doc_ids: Iterable[int]) -> int:
@@ -328,54 +414,43 @@ class ExactIndex:
                 if i in seg.row_of and i not in dead:
                     dead.add(i)
                     gone += 1
+            self._masked.add(i)
         if gone:
             self._dirty = True
         return gone
 
     # -- merging --------------------------------------------------------------------------
-    def _merge_if_needed(self) -> None:
-        """Keep at most ``MAX_SEGMENTS``: merge the smallest, and any mostly-masked one."""
-        if len(self.segments) <= MAX_SEGMENTS:
-            return
-        order = sorted(range(len(self.segments)), key=lambda i: self.segments[i].nbytes)
-        pick = set(order[: len(self.segments) - MAX_SEGMENTS + 1])
-        for i, (s, d) in enumerate(zip(self.segments, self.deleted, strict=True)):
-            masked = sum(int(s.starts[s.row_of[x] + 1] - s.starts[s.row_of[x]]) for x in d)
-            if s.nbytes and masked / s.nbytes > MAX_DELETED:
-                pick.add(i)
-        self._merge(sorted(pick))
+    def live_docs(self, i: int) -> list[tuple[int, str, str, bytes]]:
+        """``(id, path, hash, bytes)`` of segment ``i``'s unmasked documents (for a merge)."""
+        seg, dead = self.segments[i], self.deleted[i]
+        return [
+            (d, seg.paths[row], seg.hashes[row], seg.doc_bytes(row))
+            for row, d in enumerate(seg.ids.tolist())
+            if d not in dead
+        ]
+
+    def merge(self, policy: Any = None) -> int:
+        """Save, then merge in this process as long as ``policy`` (an
+        :class:`~lcmem.indexers.exact_merge.MergePolicy`) asks; how many merges ran."""
+        from lcmem.indexers.exact_merge import merge_until_done
+
+        self.save()
+        n = merge_until_done(self.folder, self.variant, policy, wait=True)
+        self.refresh()
+        return n
 
     def optimize(self) -> None:
-        """Merge every segment into one, dropping masked documents."""
-        if len(self.segments) > 1 or any(self.deleted):
-            self._merge(list(range(len(self.segments))))
+        """Merge every segment into one, dropping masked documents (waits for a running
+        background merge first)."""
+        from lcmem.indexers.exact_merge import merge_step
 
-    def _merge(self, which: list[int]) -> None:
-        docs: list[tuple[int, str, str, bytes]] = []
-        for i in which:
-            seg, dead = self.segments[i], self.deleted[i]
-            for row, d in enumerate(seg.ids.tolist()):
-                if d not in dead:
-                    docs.append((d, seg.paths[row], seg.hashes[row], seg.doc_bytes(row)))
-        keep = [i for i in range(len(self.segments)) if i not in set(which)]
-        self.segments = [self.segments[i] for i in keep]
-        self.deleted = [self.deleted[i] for i in keep]
-        self._dirty = True
-        start = 0
-        while start < len(docs):  # split past 2 GiB
-            size, end = 0, start
-            while end < len(docs) and (
-                end == start or size + len(docs[end][3]) + 1 <= MAX_SEGMENT_BYTES
-            ):
-                size += len(docs[end][3]) + 1
-                end += 1
-            self._add_segment(docs[start:end])
-            start = end
+        self.save()
+        merge_step(self.folder, self.variant, everything=True, wait=True)
+        self.refresh()
 
     # -- queries --------------------------------------------------------------------------
     def _check(self, pattern: str) -> bytes:
-        if not isinstance(pattern, str) or pattern == "":
-            raise EmptyQueryError("the pattern is empty: give the text to search for")
+        check_pattern(pattern)
         return self.prepare(pattern)
 
     def count(self, pattern: str, allowed: Iterable[int] | None = None) -> int:
@@ -514,8 +589,12 @@ _WS = b"[ \t\n\r\f\v]+"
 
 
 def _normalized(index: ExactIndex, pattern: str) -> tuple[re.Pattern[bytes], str]:
-    if not isinstance(pattern, str) or not pattern.strip(" \t\n\r\f\v"):
-        raise EmptyQueryError("the pattern is empty: give the text to search for")
+    check_pattern(pattern)
+    if not pattern.strip(" \t\n\r\f\v"):
+        raise EmptyQueryError(
+            "the pattern is only whitespace: with whitespace normalised it would match every "
+            "gap between words; give some text, or search without normalising whitespace"
+        )
     words = re.split(r"[ \t\n\r\f\v]+", pattern.strip(" \t\n\r\f\v"))
     body = _WS.join(re.escape(index.prepare(w)) for w in words)
     return re.compile(b"(?=(" + body + b"))"), max(words, key=lambda w: len(w.encode()))

@@ -19,8 +19,8 @@ Kinds:
   through an ``IDSelector``; once tombstones exceed ``tombstone_fraction`` of the stored
   vectors, the graph is rebuilt from the live vectors.
 
-``allowed`` (an id array) restricts a search through a FAISS ``IDSelectorBatch``. For IVF and
-HNSW, a filter that leaves few ids (``<= exact_filter_max``) is answered by exact brute force
+``allowed`` (an id array) restricts a search through a FAISS ``IDSelectorBatch``. A filter that
+leaves few ids (``<= exact_filter_max``; any kind) is answered by exact brute force
 over those ids, and an approximate search that comes back with fewer than ``k`` results is
 redone exactly, so a strict filter never silently loses hits.
 
@@ -59,6 +59,7 @@ _MAGIC = b"LCMFAISS"
 _FOOTER = struct.Struct("<8sIQI")  # magic, format version, header length, header CRC-32
 _TRAIN_FACTOR = 39  # FAISS k-means wants at least 39 training points per centroid
 _CHUNK = 65536  # vectors reconstructed at a time by the exact search
+_TRAIN_SAMPLE = 64  # training vectors per IVF list when converting (FAISS wants >= 39)
 _INT64_MAX = int(np.iinfo(np.int64).max)
 
 
@@ -84,7 +85,8 @@ class FaissIndex(Index):
         ef_search: HNSW beam width when searching.
         ef_construction: HNSW beam width when building.
         tombstone_fraction: HNSW rebuilds once this fraction of stored vectors are removed ones.
-        exact_filter_max: IVF/HNSW answer an ``allowed`` filter of at most this many ids exactly.
+        exact_filter_max: an ``allowed`` filter of at most this many ids is answered from their
+            vectors alone (exact; a flat index would otherwise scan every vector).
 
     Example:
         >>> import numpy as np
@@ -293,6 +295,38 @@ class FaissIndex(Index):
                     self._index.add_with_ids(vecs, ids)
         self._ids_cache = None
 
+    def convert(self, kind: str, **params: Any) -> FaissIndex:
+        """A new in-memory index of ``kind`` holding this one's live vectors (no re-embedding).
+
+        Vectors are copied in batches, so memory grows by the new index and one batch; an IVF
+        target is trained first on a seeded sample of at most :data:`_TRAIN_SAMPLE` vectors per
+        list (the whole set when it has fewer than ``39 * nlist``: it then stays flat until
+        it grows, as an ``ivf`` index does). This index is left unchanged.
+
+        Example:
+            >>> import numpy as np
+            >>> flat = FaissIndex(dim=2)
+            >>> flat.add([1, 2], np.eye(2, dtype=np.float32))
+            >>> hnsw = flat.convert("hnsw", ef_search=16)
+            >>> hnsw.structure, hnsw.search(np.array([0, 1], np.float32), k=1)[0][0]
+            ('hnsw', 2)
+        """
+        new = FaissIndex(self._dim, kind=kind, **params)
+        ids = self._live_ids().copy()
+        if kind == "ivf" and len(ids):
+            nlist = new._nlist or auto_nlist(len(ids))
+            if len(ids) >= _TRAIN_FACTOR * nlist:
+                rng = np.random.default_rng(0)
+                n_train = min(len(ids), _TRAIN_SAMPLE * nlist)
+                sample = np.sort(rng.choice(len(ids), n_train, replace=False))
+                new._nlist = nlist
+                new._index = new._build_ivf(np.empty(0, np.int64), self._reconstruct(ids[sample]))
+                new._structure = "ivf"
+        for start in range(0, len(ids), _CHUNK):
+            batch = ids[start : start + _CHUNK]
+            new.add(batch, self._reconstruct(batch))
+        return new
+
     # ------------------------------------------------------------------ reading
 
     def ids(self) -> np.ndarray:
@@ -354,7 +388,9 @@ class FaissIndex(Index):
             cand = arr[_member(arr, self._live_ids())]
             if not cand.size:
                 return [[] for _ in range(m)]
-            if self._structure != "flat" and cand.size <= self.exact_filter_max:
+            if cand.size <= self.exact_filter_max:
+                # A few ids (hybrid score completion, a strict filter): their vectors directly.
+                # FAISS would visit every stored vector of a flat index to test the selector.
                 return self._exact(q, k, cand)
         want = min(k, len(self) if cand is None else int(cand.size))
         scores, labels = self._faiss_search(q, want, cand)
@@ -623,6 +659,25 @@ def _crc_file(path: Path, length: int) -> int:
             crc = zlib.crc32(block, crc)
             left -= len(block)
     return crc
+
+
+def index_file_info(path: str | Path) -> dict[str, Any] | None:
+    """What an index file holds, from its header alone (nothing is loaded): ``kind``,
+    ``structure``, ``ntotal``, ``params`` and ``bytes``; ``None`` if there is no valid file.
+
+    Example:
+        >>> index_file_info("/no/such/faiss.index") is None
+        True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        header = _read_header(path)
+    except IndexCorruptError:
+        return None
+    keep = ("kind", "structure", "ntotal", "params")
+    return {**{k: header[k] for k in keep if k in header}, "bytes": path.stat().st_size}
 
 
 def _read_header(path: Path) -> dict[str, Any]:

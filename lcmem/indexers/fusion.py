@@ -15,12 +15,17 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
-Per-query weights (the default, ``zscore:dense=0.5,boost=32,coverage=3``): the BM25 weight
-is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a name
-(the user expects those exact words), and by ``coverage_share ** 3``, the part of the query's
+Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5``): the BM25
+weight is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a
+name (the user expects those exact words), and by ``coverage_share``, the part of the query's
 idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
-matches a few common words only, and the dense list leads). ``adaptive`` (z-score of each
-list's top) is the first round's signal, kept selectable.
+matches a few common words only, and the dense list gains). The exponent was 3 until round 4
+of issue 16: that handed 80-94 % of the weight to the dense list when BM25's best chunk was
+right but lacked a question's framing words (``Which manual says ...``). Before that, the BM25 score
+of each of BM25's best 5 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
+query's adjacent word pairs the chunk holds side by side (:mod:`lcmem.indexers.phrase`: the
+whole name or phrase over a part of it). ``adaptive`` (z-score of each list's top) is the first
+round's signal, kept selectable.
 
 Ties are broken by ascending id, so results are deterministic. These are a few lines each,
 written here rather than taken from a library because the libraries that offer them (ranx,
@@ -74,6 +79,13 @@ class Fusion:
             coverage`). A best chunk holding all the query's words, rare ones included, keeps
             the weight; one that matches a few common words (a query worded differently from
             the text) hands the ranking to the dense list. 0 disables it.
+        phrase: weight of phrase evidence when > 0: the BM25 score of each of BM25's best
+            :data:`~lcmem.indexers.phrase.PHRASE_DEPTH` chunks is multiplied by
+            ``1 + phrase * share``, ``share`` the part of the query's adjacent term pairs the
+            chunk holds side by side (:func:`~lcmem.indexers.phrase.pair_share`: ``old gate of
+            Lisbon`` over ``north gate of Lisbon``, ``Fenna Petrakis`` over ``Fenna Okafor``),
+            before normalising and before the coverage is taken. Needs the chunks' terms
+            (``HybridIndex.search(terms_of=...)``, which ``Library.search`` passes). 0 disables it.
 
     Example:
         >>> Fusion.parse("rrf:k=20").rrf_k
@@ -86,10 +98,11 @@ class Fusion:
     dense: float = 0.5
     rrf_k: int = 60
     candidates: int = 100
-    boost: float = 32.0
+    boost: float = 8.0
     complete: bool = False
     adaptive: float = 0.0
-    coverage: float = 3.0
+    coverage: float = 1.0
+    phrase: float = 5.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -106,6 +119,8 @@ class Fusion:
             raise ConfigError(f"the fusion boost must be >= 1, got {self.boost}")
         if not (self.coverage >= 0.0) or not np.isfinite(self.coverage):
             raise ConfigError(f"the fusion coverage exponent must be >= 0, got {self.coverage}")
+        if not (self.phrase >= 0.0) or not np.isfinite(self.phrase):
+            raise ConfigError(f"the fusion phrase weight must be >= 0, got {self.phrase}")
 
     def weights(self) -> tuple[float, float]:
         """``(dense weight, sparse weight)``."""
@@ -118,9 +133,9 @@ class Fusion:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fusion:
         """From :meth:`to_dict` (unknown keys are a clear error). A setting recorded before
-        ``coverage`` existed fused without it, so it reads as ``coverage=0``."""
+        ``coverage`` (or ``phrase``) existed fused without it, so it reads as 0."""
         try:
-            return cls(**{"coverage": 0.0, **data})
+            return cls(**{"coverage": 0.0, "phrase": 0.0, **data})
         except TypeError as exc:
             raise ConfigError(f"bad fusion setting {data!r}: {exc}") from exc
 
@@ -129,8 +144,9 @@ class Fusion:
         cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
-        ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``); unspecified keys
-        come from ``base`` when it has the same method, else from the defaults of ``method``.
+        ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``, ``phrase``);
+        unspecified keys come from ``base`` when it has the same method, else from the
+        defaults of ``method``.
 
         Example:
             >>> Fusion.parse("zscore:dense=0.4,boost=1").boost
@@ -155,6 +171,7 @@ class Fusion:
         keys["complete"] = "complete"
         keys["adaptive"] = "adaptive"
         keys["coverage"] = "coverage"
+        keys["phrase"] = "phrase"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -162,7 +179,7 @@ class Fusion:
             if not eq or field is None:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
-                    "dense, k, candidates, boost, complete, adaptive, coverage"
+                    "dense, k, candidates, boost, complete, adaptive, coverage, phrase"
                 )
             try:
                 if field == "complete":
@@ -181,10 +198,12 @@ class Fusion:
 
     def __str__(self) -> str:
         if self.method == "rrf":
-            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}"
+            phrase = f",phrase={self.phrase:g}" if self.phrase else ""
+            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}{phrase}"
         return (
             f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
             f"complete={int(self.complete)},adaptive={self.adaptive:g},coverage={self.coverage:g}"
+            f",phrase={self.phrase:g}"
         )
 
 
@@ -194,10 +213,10 @@ PRESETS: dict[str, Fusion] = {}
 DEFAULT_FUSION = Fusion()
 PRESETS.update(
     # the default before issue 16
-    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0),
-    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0),
+    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0, phrase=0.0),
+    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0),
+    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0),
 )
 
 

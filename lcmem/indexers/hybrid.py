@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
 from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, coverage_weights, fuse
+from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore
 from lcmem.indexers.query import fusion_weights
 
 FUSIONS = (*METHODS, "weighted")
@@ -193,6 +194,7 @@ class HybridIndex:
         k: int = 10,
         allowed: np.ndarray | Sequence[int] | None = None,
         text: str | None = None,
+        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]] | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
         """Fused top ``k`` as ``(id, fused score, details)``.
 
@@ -202,8 +204,12 @@ class HybridIndex:
         "dense_part": 0.91, "bm25": 7.2, "bm25_rank": 3, ...}``); ``"boost"`` is there when the
         query's quoted phrases, identifiers or names (``text``, the raw query) raised the BM25
         weight, ``"bm25_coverage"`` when the fusion weighed BM25 by the share of the query's idf
-        mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`).
-        Pass ``None`` as either query to search with the other index alone.
+        mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`),
+        ``"bm25_phrase"`` (the share of the query's adjacent term pairs the chunk holds side by
+        side) for BM25's best chunks when ``Fusion.phrase`` raised their BM25 score by it.
+        ``terms_of(ids)`` gives the analyzed terms of chunks (needed for ``Fusion.phrase``;
+        without it phrase evidence is skipped). Pass ``None`` as either query to search with
+        the other index alone.
         """
         if dense_query is None and sparse_query is None:
             raise EmptyQueryError("the hybrid search got no query: pass a dense or sparse query")
@@ -222,6 +228,13 @@ class HybridIndex:
                 lists.append(list(index.search(query, n, allowed)))
                 names.append(name)
                 weights.append(weight)
+        shares: dict[int, float] = {}
+        raw: dict[int, float] = {}  # BM25 scores before phrase evidence, for the details
+        if len(lists) == 2 and self.fusion.phrase > 0 and terms_of is not None:
+            shares = self._phrase_shares(sparse_query, lists[1], terms_of)
+            if any(shares.values()):
+                raw = {int(i): float(s) for i, s in reversed(lists[1])}
+                lists[1] = phrase_rescore(lists[1], shares, self.fusion.phrase)
         covered: float | None = None
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
@@ -242,7 +255,7 @@ class HybridIndex:
                     details[doc_id][name] = float(score)
             for rank, (doc_id, score) in enumerate(_dedup(results), start=1):
                 if doc_id in details:
-                    details[doc_id][name] = float(score)
+                    details[doc_id][name] = raw.get(doc_id, score) if n == 1 else float(score)
                     details[doc_id][f"{name}_rank"] = rank
             for doc_id, share in part.items():
                 details[doc_id][f"{name}_weight"] = weight
@@ -253,7 +266,25 @@ class HybridIndex:
         if covered is not None:
             for d in details.values():
                 d[f"{self.names[1]}_coverage"] = covered
+        for doc_id, share in shares.items():
+            if doc_id in details and share > 0:
+                details[doc_id][f"{self.names[1]}_phrase"] = share
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
+
+    def _phrase_shares(
+        self,
+        sparse_query: Any,
+        results: Results,
+        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]],
+    ) -> dict[int, float]:
+        """Per id of the sparse list's head, the share of the query's adjacent term pairs it
+        holds side by side (empty for a query of fewer than two terms)."""
+        query = list(sparse_query)
+        if len(set(query)) < 2 or not results:
+            return {}
+        head = [int(i) for i, _ in results[:PHRASE_DEPTH]]
+        terms = terms_of(head)
+        return {i: pair_share(query, terms[i]) for i in head if i in terms}
 
     def _coverage(self, sparse_query: Any, results: Results) -> float | None:
         """The share of the query's idf mass that the sparse list's best item holds (``None``

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import threading
 import time
@@ -37,13 +38,7 @@ from lcmem.kv.attention import Layout, Rotary, activate, check_supported
 from lcmem.kv.cache import AskRun, PrefillRun
 from lcmem.kv.pages import DTYPES, PageStore, Shape
 from lcmem.llm.base import trim_at_stop
-from lcmem.llm.repetition import (
-    GenerationSettings,
-    SentenceGate,
-    drop_repeats,
-    first_repeat,
-    logits_processors,
-)
+from lcmem.llm.repetition import GenerationSettings, logits_processors
 from lcmem.pipelines.base import Answer, Step, Trace
 from lcmem.types import Chunk, Document, Hit, content_hash
 
@@ -264,7 +259,7 @@ class PagedDocument:
         instruction: str = DEFAULT_INSTRUCTION,
         answer_prefix: str = "",
         stop: Sequence[str] | None = None,
-        citations: int = 3,
+        citations: int | None = 3,
         on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer ``question`` from the pages; cite the ``citations`` most retrieved pages.
@@ -275,7 +270,10 @@ class PagedDocument:
             instruction: put between the document and the question.
             answer_prefix: text the answer is forced to start with (not part of the answer).
             stop: strings that end the answer.
-            citations: pages cited (most retrieved first).
+            citations: pages cited (most retrieved first); ``None``: every page the answer
+                attended to (retrieved pages by votes, then the local window, then the sinks),
+                each widened to whole sentences, for the caller to choose from
+                (:func:`lcmem.pipelines.support.cite_supporting`).
             on_text: called with each piece of the answer as it is generated; the pieces join
                 to the answer's text (a repeated sentence is held back, as in
                 :class:`~lcmem.llm.repetition.SentenceGate`).
@@ -290,11 +288,10 @@ class PagedDocument:
         tok = self.llm.tokenizer
         pieces = None
         if on_text is not None:
-            pieces = _Pieces(tok, stop, _generation(self.llm).stop_repeated_sentence, on_text)
+            pieces = _Pieces(tok, stop, _generation(self.llm), on_text)
         run, out_ids, first_token = self._generate(tail, max_tokens, pieces)
         text = trim_at_stop(tok.decode(out_ids, skip_special_tokens=True), stop).strip()
-        if _generation(self.llm).stop_repeated_sentence:
-            text = drop_repeats(text)
+        text = _generation(self.llm).cut(text)
         seconds = time.perf_counter() - started
         hits = self._citations(run, citations)
         trace = Trace()
@@ -373,7 +370,7 @@ class PagedDocument:
                 out.append(nxt)
                 if pieces is not None:
                     pieces.push(out)
-                if settings.stop_repeated_sentence and first_repeat(tok.decode(out)) is not None:
+                if settings.repeat_at(tok.decode(out)) is not None:
                     break
                 ids = torch.tensor([[nxt]], dtype=torch.long)
         if pieces is not None:
@@ -387,7 +384,7 @@ class PagedDocument:
         text = tail.replace("{question}", body) + answer_prefix
         return list(tok(text, add_special_tokens=False)["input_ids"])
 
-    def _citations(self, run: AskRun, limit: int) -> list[Hit]:
+    def _citations(self, run: AskRun, limit: int | None) -> list[Hit]:
         p = self.settings.page_size
         ranked = run.retrieved()
         if not ranked:  # nothing retrieved: the whole input was in view
@@ -396,9 +393,17 @@ class PagedDocument:
                 for rank, d in enumerate(self.documents)
             ]
         total = max(1, sum(v for _, v in ranked))
+        if limit is None:  # every attended page: retrieved, then the window, then the sinks
+            layout = self.settings.layout
+            always = [
+                *range(layout.window_start(self.tokens) // p, -(-self.tokens // p)),
+                *range(min(self.settings.sinks, self.tokens) // p),
+            ]
+            seen = {page for page, _ in ranked}
+            ranked = ranked + [(q, 0) for q in always if q not in seen]
         hits: list[Hit] = []
         for page, votes in ranked:
-            if len(hits) >= limit:
+            if limit is not None and len(hits) >= limit:
                 break
             sl = slice(page * p, min(self.tokens, page * p + p))
             for d in np.unique(self.parts.doc[sl]):
@@ -407,9 +412,11 @@ class PagedDocument:
                 sel = self.parts.doc[sl] == d
                 start = int(self.parts.starts[sl][sel].min())
                 end = int(self.parts.ends[sl][sel].max())
+                if limit is None:
+                    start, end = _whole_sentences(self.documents[d].text, start, end)
                 meta = {"page": int(page), "votes": int(votes)}
                 hits.append(_hit(self.documents[d], start, end, len(hits) + 1, votes / total, meta))
-        return hits[:limit]
+        return hits if limit is None else hits[:limit]
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -684,6 +691,33 @@ def _hit(doc: Document, start: int, end: int, rank: int, score: float, meta: dic
     return Hit(chunk=chunk, score=float(score), rank=rank, scores={"kv_votes": float(score)})
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s|\n\s*\n")
+_WIDEN = 400  # most characters a page is widened by on each side
+
+
+def _whole_sentences(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start``/``end`` of a page widened to the sentences it cuts (at most :data:`_WIDEN`
+    characters each side), so a fact split across two pages is whole in both.
+
+    Example:
+        >>> t = "One two. Three four five. Six."
+        >>> s, e = _whole_sentences(t, 12, 18)
+        >>> t[s:e]
+        'Three four five.'
+    """
+    before = text[max(0, start - _WIDEN) : start]
+    ends = list(_SENTENCE_END.finditer(before))
+    if ends:
+        start = start - len(before) + ends[-1].end()
+    elif start - len(before) == 0:
+        start = 0
+    found = _SENTENCE_END.search(text, max(start, end - 1), min(len(text), end + _WIDEN))
+    end = found.start() + 1 if found else (len(text) if len(text) - end <= _WIDEN else end)
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
+
+
 def read(
     source: str | Path | Document | Sequence[Document],
     llm: Any = None,
@@ -744,10 +778,14 @@ class _Pieces:
     """
 
     def __init__(
-        self, tokenizer: Any, stop: Sequence[str] | None, gate: bool, emit: Callable[[str], None]
+        self,
+        tokenizer: Any,
+        stop: Sequence[str] | None,
+        settings: GenerationSettings,
+        emit: Callable[[str], None],
     ) -> None:
         self.tokenizer, self.stop, self.emit = tokenizer, stop, emit
-        self.gate = SentenceGate() if gate else None
+        self.gate = settings.gate()
         self.taken = ""  # decoded text passed on so far (before stripping the first blanks)
         self.blanks = ""  # trailing blanks held back
         self.started = False  # leading blanks are dropped until the first text

@@ -59,7 +59,7 @@ from lcmem.errors import (
     ModelNotFoundError,
 )
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
-from lcmem.llm.repetition import GenerationSettings, drop_repeats, gated
+from lcmem.llm.repetition import GenerationSettings, gated
 
 if TYPE_CHECKING:
     import openai
@@ -266,8 +266,7 @@ class OpenAICompatibleLLM(LLM):
                 f"({_shorten(json.dumps(data))}): is this an OpenAI-compatible chat API?"
             ) from None
         text = trim_at_stop(message.get("content") or "", stop)
-        if self.generation.stop_repeated_sentence:
-            text = drop_repeats(text)
+        text = self.generation.cut(text)
         usage = data.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens")
         completion_tokens = usage.get("completion_tokens")

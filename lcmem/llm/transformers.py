@@ -26,8 +26,6 @@ from lcmem.errors import ConfigError, ModelNotFoundError
 from lcmem.llm.base import LLM, Completion, Message, trim_at_stop, user
 from lcmem.llm.repetition import (
     GenerationSettings,
-    SentenceGate,
-    drop_repeats,
     logits_processors,
     repeat_stopper,
     settings_for,
@@ -143,8 +141,7 @@ class TransformersLLM(LLM):
             )
         new = out[0, ids.shape[1] :]
         text = trim_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
-        if self.generation.stop_repeated_sentence:
-            text = drop_repeats(text)
+        text = self.generation.cut(text)
         return Completion(
             text.strip(), int(ids.shape[1]), int(new.shape[0]), time.perf_counter() - started
         )
@@ -166,7 +163,7 @@ class TransformersLLM(LLM):
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
         )
         kwargs = self._generate_kwargs(max_tokens, stop, temperature, seed, ids.shape[1])
-        gate = SentenceGate() if self.generation.stop_repeated_sentence else None
+        gate = self.generation.gate()
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -230,9 +227,9 @@ class TransformersLLM(LLM):
         processors = logits_processors(self.generation, prompt_len)
         if processors:
             kwargs["logits_processor"] = LogitsProcessorList(processors)
-        if self.generation.stop_repeated_sentence:
+        if self.generation.stops:
             kwargs["stopping_criteria"] = StoppingCriteriaList(
-                [repeat_stopper(self.tokenizer, prompt_len)]
+                [repeat_stopper(self.tokenizer, prompt_len, self.generation)]
             )
         return kwargs
 

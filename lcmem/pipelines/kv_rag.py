@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.pipelines.base import Answer, Pipeline, Step
 from lcmem.pipelines.prompts import check_question
-from lcmem.pipelines.support import supported_or_marked
+from lcmem.pipelines.support import cite_supporting, supported_or_marked
 from lcmem.types import Document
 
 if TYPE_CHECKING:
@@ -49,9 +49,14 @@ class KVPipeline(Pipeline):
         budget: most tokens of laid-out context (sinks + pages + window + block); sets
             ``top_k`` to the most pages that fit.
         max_tokens: most tokens in the answer.
-        citations: pages cited.
+        citations: pages cited (at least; more when the answer rests on more).
         check_support: check the answer against the cited pages and show the best cited
             sentence, marked, when it is not supported (:mod:`lcmem.pipelines.support`).
+        cite: ``"answer"`` (default): cite the pages the answer rests on among every page it
+            attended to, or, when none supports it, the pages holding the best evidence there
+            (:func:`~lcmem.pipelines.support.cite_supporting`); ``"votes"``: the most
+            retrieved pages (before issue 21's round 3: they held the answer in 0 of 11
+            answers, ``benchmarks/results/answers.md``).
         on_text: called with each piece of the answer as it is generated (the CLI sets it).
     """
 
@@ -70,6 +75,7 @@ class KVPipeline(Pipeline):
         citations: int = 3,
         check_support: bool = True,
         on_text: Callable[[str], None] | None = None,
+        cite: str = "answer",
         **overrides: Any,
     ) -> None:
         super().__init__(llm)
@@ -83,6 +89,8 @@ class KVPipeline(Pipeline):
                 f"{', '.join(asdict(base))}, max_docs, search_k, max_tokens, citations"
             )
         search_k = k if k is not None else search_k
+        if cite not in ("answer", "votes"):
+            raise ConfigError(f"cite must be 'answer' or 'votes', got {cite!r}")
         if max_docs < 1 or search_k < 1:
             raise ConfigError("max_docs and search_k (-k) must be at least 1")
         settings = replace(base, **overrides)
@@ -91,7 +99,7 @@ class KVPipeline(Pipeline):
         self.settings = settings
         self.max_docs, self.search_k = max_docs, search_k
         self.max_tokens, self.citations = max_tokens, citations
-        self.check_support, self.on_text = check_support, on_text
+        self.check_support, self.on_text, self.cite = check_support, on_text, cite
         self._read: dict[str, PagedDocument] = {}
 
     def ask(
@@ -121,10 +129,20 @@ class KVPipeline(Pipeline):
                 "the kv pipeline needs documents (lcmem ask Q --pipeline kv --doc PATH) or a "
                 "library to search"
             )
+        choose = self.cite == "answer"
         answer = doc.ask(
-            question, max_tokens=self.max_tokens, citations=self.citations, on_text=self.on_text
+            question,
+            max_tokens=self.max_tokens,
+            citations=None if choose else self.citations,
+            on_text=self.on_text,
         )
         answer.trace.steps[:0] = steps
+        if choose:  # cite what the answer rests on, among every page it attended to
+            started = time.perf_counter()
+            answer.citations, how = cite_supporting(
+                question, answer.text, answer.citations, self.citations
+            )
+            answer.trace.add(Step("cite", seconds=time.perf_counter() - started, detail=how))
         return supported_or_marked(answer, question) if self.check_support else answer
 
     # -- sources -------------------------------------------------------------------------

@@ -153,7 +153,9 @@ class RetrieveThenReasonPipeline(Pipeline):
         budget = context_budget(
             self.llm, quote_messages("", question), self.quote_tokens, self.budget, self.budget_cap
         )
-        retrieve = dict(library=library, documents=documents, mode=self.mode, where=self.where)
+        retrieve: dict[str, Any] = dict(
+            library=library, documents=documents, mode=self.mode, where=self.where
+        )
         packed = retrieve_and_pack(
             self.llm, self._sources, trace, question, self.k, budget, **retrieve
         )
@@ -180,7 +182,7 @@ class RetrieveThenReasonPipeline(Pipeline):
         replaced: list[dict[str, Any]] = []
         if self.replace_dropped:
             for quote in check.dropped:
-                found = self._sources.retrieve(quote, 1, **retrieve)  # type: ignore[arg-type]
+                found = self._sources.retrieve(quote, 1, **retrieve)
                 if found and not any(_overlaps(found[0], e) for e in evidence):
                     evidence.append(_as_evidence(found[0], "replaced", quote))
                     replaced.append({"quote": quote, "by": _span(found[0])})

@@ -47,6 +47,7 @@ class DocumentIndex:
         self.chunks: list[Chunk] = []
         self._hybrid: Any = None
         self._analyzer: Any = None
+        self._terms: list[list[str]] = []  # analyzed chunk texts (BM25 terms, phrase evidence)
 
     @property
     def embedder(self) -> Embedder:
@@ -76,7 +77,8 @@ class DocumentIndex:
         vectors = self.embedder.embed(texts, kind="document")
         self._hybrid = HybridIndex(FaissIndex(self.embedder.dim), BM25Index())
         ids = list(range(len(self.chunks)))
-        self._hybrid.add(ids, vectors, self._analyzer.many(texts))
+        self._terms = self._analyzer.many(texts)
+        self._hybrid.add(ids, vectors, self._terms)
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
         """Best ``k`` chunks for ``query`` (dense and BM25, fused by lcmem's default fusion)."""
@@ -85,7 +87,11 @@ class DocumentIndex:
         if not self.chunks:
             return []
         found = self._hybrid.search(
-            self.embedder.embed_query(query), self._analyzer(query), k, text=query
+            self.embedder.embed_query(query),
+            self._analyzer(query),
+            k,
+            text=query,
+            terms_of=lambda ids: {i: self._terms[i] for i in ids},  # phrase evidence
         )
         return [
             Hit(self.chunks[i], float(score), rank=r, scores=detail)

@@ -305,3 +305,116 @@ def supported_or_marked(answer: Answer, question: str, trace: Trace | None = Non
     step = Step("check support", seconds=time.perf_counter() - started, detail=check.detail())
     (trace or answer.trace).add(step)
     return answer
+
+
+def supporting(sentence: str, cited: Sequence[str], question: str = "") -> list[int] | None:
+    """Which of the ``cited`` texts support ``sentence`` (:func:`check_sentence`'s rules): the
+    index of one text, or of two together; ``[]`` when the sentence claims nothing, ``None``
+    when no text or pair supports it.
+
+    Example:
+        >>> cited = ["Logs rotate.", "Mihevox was led by Ana Lo.", "Ana Lo's office is in Madurai."]
+        >>> q = "Where is the office of Mihevox's leader?"
+        >>> supporting("Mihevox's leader has an office in Madurai.", cited, q)
+        [1, 2]
+        >>> supporting("It is in Madurai.", cited, q), supporting("It is in Tunis.", cited, q)
+        ([2], None)
+    """
+    own = content(sentence) - content(question)
+    numbers = set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question))
+    if not own and not numbers:
+        return []
+    bags = [(content(t), set(_NUMBER.findall(t))) for t in cited]
+    singles = [(i,) for i, (words, _) in enumerate(bags) if own & words or not own]
+    # a pair: a text holding a claimed word and any other (the bridge of a two-hop answer)
+    pairs = [(i, j) if i < j else (j, i) for (i,) in singles for j in range(len(cited)) if j != i]
+    pairs = list(dict.fromkeys(pairs))
+    scored = []
+    for group in [*singles, *pairs]:
+        words = set().union(*(bags[i][0] for i in group))
+        held = set().union(*(bags[i][1] for i in group))
+        share = len(own & words) / len(own) if own else 1.0
+        if numbers <= held and share >= SUPPORT_OVERLAP:
+            scored.append((-share, len(group), group))
+    quoted = [
+        (i,) for (i,) in singles if check_sentence(sentence, [cited[i]], question)["how"] == "quote"
+    ]
+    for group in quoted + [g for *_, g in sorted(scored)]:
+        if check_sentence(sentence, [cited[i] for i in group], question)["supported"]:
+            return list(group)
+    return None
+
+
+def cite_supporting(
+    question: str, answer: str, candidates: Sequence[Hit], limit: int
+) -> tuple[list[Hit], dict[str, Any]]:
+    """The citations of ``answer`` among ``candidates`` (the passages the model read, best
+    first): the ones its sentences rest on (:func:`supporting`); when it is not supported, the
+    ones holding the evidence that :func:`check_answer` would show; then the best candidates,
+    up to ``limit`` (more when the answer rests on more). Returns them, re-ranked, and how they
+    were chosen (``supported``, ``evidence`` or ``first``).
+
+    A reader that attends to many passages (the ``kv`` pipeline) cites what its answer rests
+    on, not what it attended to most, so a right answer is shown as supported and a wrong one
+    falls back to the best evidence among everything it read.
+
+    Example:
+        >>> from lcmem.types import Chunk, Hit
+        >>> texts = ["Logs rotate daily.", "Mihevox was led by Ana Lo.", "Ana Lo is in Madurai."]
+        >>> hits = [Hit(Chunk(t, 0, len(t), doc_path=f"p{i}"), 1.0) for i, t in enumerate(texts)]
+        >>> q = "In which city is the person who led Mihevox?"
+        >>> cited, how = cite_supporting(q, "The person who led Mihevox is in Madurai.", hits, 1)
+        >>> [h.path for h in cited], how["chosen"]
+        (['p1', 'p2'], 'supported')
+        >>> cited, how = cite_supporting(q, "It is in Tunis.", hits, 2)
+        >>> [h.path for h in cited], how["chosen"]
+        (['p1', 'p0'], 'evidence')
+    """
+    from dataclasses import replace
+
+    texts = [h.chunk.text for h in candidates]
+    claims = _HEADER_ECHO.sub("", answer)
+    chosen: list[int] = []
+    how = "supported"
+    checked = 0
+    for s, e in sentences_of(claims):
+        found = supporting(" ".join(claims[s:e].split()), texts, question)
+        if found is None:
+            how = "evidence"
+            break
+        checked += bool(found)
+        chosen += [i for i in found if i not in chosen]
+    if how == "supported" and not checked:
+        how = "evidence"  # nothing checked: the answer is not supported, as check_answer says
+    if how == "supported":  # also cite the question's own fact (a two-hop answer's bridge)
+        first = best_sentence(question, candidates)
+        at = None if first is None else _holding(first[0], candidates)
+        if at is not None and at not in chosen:
+            chosen.append(at)
+    if how == "evidence":
+        chosen = []
+        first = best_sentence(question, candidates)
+        if first is not None:
+            hop = next_hop(question, first[0], candidates)
+            for sentence in [first[0]] + ([hop[0]] if hop else []):
+                at = _holding(sentence, candidates)
+                if at is not None and at not in chosen:
+                    chosen.append(at)
+        if not chosen:
+            how = "first"
+    for i in range(len(candidates)):
+        if len(chosen) >= limit:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    cited = [replace(candidates[i], rank=rank + 1) for rank, i in enumerate(chosen)]
+    spans = [f"{h.path}:{h.chunk.start}-{h.chunk.end}" for h in cited]
+    return cited, {"chosen": how, "from": len(candidates), "cited": spans}
+
+
+def _holding(sentence: str, candidates: Sequence[Hit]) -> int | None:
+    """Index of the first candidate among whose evidence sentences ``sentence`` is."""
+    for i, hit in enumerate(candidates):
+        if any(s == sentence for s, _ in evidence_sentences([hit])):
+            return i
+    return None

@@ -315,6 +315,11 @@ class SQLStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count(ChunkRow.id))).scalar_one())
 
+    def has_chunks(self) -> bool:
+        """Whether any chunk exists (one row read, unlike :meth:`chunk_count`)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(ChunkRow.id).limit(1)).first() is not None
+
     def document_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count(DocumentRow.id))).scalar_one())

@@ -76,6 +76,10 @@ class SQLiteReader:
     def chunk_count(self) -> int:
         return int(self._conn.execute("SELECT count(id) FROM lcmem_chunks").fetchone()[0])
 
+    def has_chunks(self) -> bool:
+        """Whether any chunk exists (one index probe, unlike ``count``, which reads them all)."""
+        return self._conn.execute("SELECT 1 FROM lcmem_chunks LIMIT 1").fetchone() is not None
+
     def document_count(self) -> int:
         return int(self._conn.execute("SELECT count(id) FROM lcmem_documents").fetchone()[0])
 

@@ -70,6 +70,9 @@ class Store:
     def chunk_count(self) -> int:
         return (self._reader or self.sql).chunk_count()
 
+    def has_chunks(self) -> bool:
+        return (self._reader or self.sql).has_chunks()
+
     def document_count(self) -> int:
         return (self._reader or self.sql).document_count()
 

@@ -20,6 +20,7 @@ from lcmem.errors import ConfigError, IndexCorruptError
 from lcmem.indexers import bm25 as bm25_module
 from lcmem.indexers.analyzer import Analyzer
 from lcmem.indexers.bm25 import BM25Index
+from lcmem.indexers.bm25_vocab import MappedVocabulary
 
 REFERENCE = {"okapi": rank_bm25.BM25Okapi, "plus": rank_bm25.BM25Plus, "l": rank_bm25.BM25L}
 VARIANTS = list(REFERENCE)
@@ -440,7 +441,39 @@ def test_saved_files_load_without_pickle(tmp_path: Path) -> None:
         np.load(f, allow_pickle=False)
     meta = json.loads((tmp_path / "bm25" / "bm25.json").read_text())
     assert meta["format_version"] == bm25_module.FORMAT_VERSION
-    assert sorted(meta["vocabulary"]) == ["a", "b"]
+    assert "vocabulary" not in meta and meta["n_terms"] == 2
+    vocab = MappedVocabulary.open(tmp_path / "bm25")
+    assert sorted(vocab) == ["a", "b"] and vocab.get("a") is not None
+
+
+def test_loaded_vocabulary_is_mapped_and_a_writer_gets_a_dict(tmp_path: Path) -> None:
+    index = BM25Index()
+    index.add([1, 2, 3], [["ünïcode", "a"], ["b", "a"], ["zeta"]])
+    index.save(tmp_path / "bm25")
+    loaded = BM25Index.load(tmp_path / "bm25")
+    assert isinstance(loaded._vocab, MappedVocabulary)
+    for q in (["ünïcode"], ["a"], ["zeta", "b"], ["missing"]):
+        assert loaded.search(q) == index.search(q)
+    loaded.add([4], [["zeta", "new"]])
+    index.add([4], [["zeta", "new"]])
+    assert isinstance(loaded._vocab, dict)
+    assert loaded.search(["new", "zeta"]) == index.search(["new", "zeta"])
+    loaded.save(tmp_path / "again")
+    assert BM25Index.load(tmp_path / "again").search(["new"]) == index.search(["new"])
+
+
+def test_format_version_1_files_still_load(tmp_path: Path) -> None:
+    index = BM25Index()
+    index.add([1, 2], [["a"], ["b", "a"]])
+    folder = tmp_path / "bm25"
+    index.save(folder)
+    meta = json.loads((folder / "bm25.json").read_text())
+    terms = MappedVocabulary.open(folder).terms_by_id()
+    for name in ("vocab.bin", "vocab_offsets.npy", "vocab_ids.npy"):
+        (folder / name).unlink()
+    meta.update(format_version=1, vocabulary=terms)
+    (folder / "bm25.json").write_text(json.dumps(meta))
+    assert BM25Index.load(folder).search(["a"]) == index.search(["a"])
 
 
 def test_save_replaces_previous_and_recovers_interrupted_swap(tmp_path: Path) -> None:
@@ -671,6 +704,16 @@ def test_coverage_is_the_share_of_the_query_idf_mass_a_document_holds():
     assert index.coverage(["ada", "ada", "key"], 2) == pytest.approx(1.0)
     rare = max(idf.values())
     assert index.coverage(["key", "zzz"], 4) == pytest.approx(idf["key"] / (idf["key"] + rare))
+    # ... or not at all with unknown="ignore" (a question word the text never uses)
+    assert index.coverage(["key", "zzz"], 4, unknown="ignore") == pytest.approx(1.0)
+    assert index.coverage(["zzz"], 4, unknown="ignore") == 0.0
+    # terms="rare": only the query's rarer half counts (the common word "key" drops out)
+    assert index.coverage(["key", "ada"], 2, terms="rare") == pytest.approx(1.0)
+    assert index.coverage(["key", "ada"], 3, terms="rare") == 0.0
+    with pytest.raises(ConfigError, match="terms"):
+        index.coverage(["key"], 4, terms="some")
+    with pytest.raises(ConfigError, match="unknown"):
+        index.coverage(["key"], 4, unknown="drop")
     # unknown id, empty query, removed document: 0
     assert index.coverage(query, 99) == 0.0
     assert index.coverage([], 1) == 0.0

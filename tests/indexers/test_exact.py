@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lcmem.errors import EmptyQueryError, IndexCorruptError
+from lcmem.errors import ConfigError, EmptyQueryError, IndexCorruptError
 from lcmem.indexers import exact
 from lcmem.indexers.exact import ExactDoc, ExactIndex, fold, to_chars
+from lcmem.indexers.exact_merge import MergePolicy
 
 
 def brute_count(texts: list[str], pattern: str) -> int:
@@ -99,7 +100,7 @@ def test_limit_and_document_order(tmp_path):
     assert got == [("a.txt", 0, 1), ("a.txt", 2, 3), ("b.txt", 0, 1)]
 
 
-def test_segments_masks_merge_and_reopen(tmp_path, monkeypatch):
+def test_segments_masks_merge_and_reopen(tmp_path):
     docs = {f"d{i}.txt": f"doc {i} says hello {'hello ' * (i % 3)}" for i in range(20)}
     index = ExactIndex(tmp_path / "ix")
     items = sorted(docs.items())
@@ -130,10 +131,11 @@ def test_segments_masks_merge_and_reopen(tmp_path, monkeypatch):
     assert again.count("hello") == brute_count(list(live.values()), "hello")
     dirs = [p for p in (tmp_path / "ix").iterdir() if p.is_dir()]
     assert len(dirs) == 1  # merged-away segments deleted
-    # automatic merge keeps at most MAX_SEGMENTS
-    monkeypatch.setattr(exact, "MAX_SEGMENTS", 2)
+    # merging by policy (in this process) keeps at most max_segments
     for k in range(3):
         again.add([ExactDoc(100 + k, f"n{k}", "h", "hello")])
+    assert len(again.segments) == 4
+    assert again.merge(MergePolicy(max_segments=2)) >= 1
     assert len(again.segments) <= 2
     assert again.count("hello") == brute_count(list(live.values()), "hello") + 3
 
@@ -219,3 +221,82 @@ def test_segments_split_at_the_size_limit(tmp_path, monkeypatch):
     index.remove([0])
     index.optimize()
     assert len(index.segments) == 3 and index.count("hello") == 10
+
+
+# -- bad input (issue 19, "Bad input"): one test per line of the issue --------------------
+def test_bad_input_empty_pattern_is_a_clear_error_everywhere(tmp_path):
+    index = make(tmp_path, {"a": "some text\there"})
+    for call in (
+        index.count,
+        index.locate,
+        lambda p: exact.count_normalized(index, p),
+        lambda p: exact.locate_normalized(index, p),
+    ):
+        with pytest.raises(EmptyQueryError, match="empty: give the text"):
+            call("")
+    with pytest.raises(EmptyQueryError, match="only whitespace"):
+        exact.count_normalized(index, " \t\n")
+    assert index.count(" \t") == 0 and index.count("\t") == 1  # whitespace alone is a pattern
+    with pytest.raises(ConfigError, match="not bytes"):
+        index.count(b"text")  # type: ignore[arg-type]
+
+
+def test_bad_input_pattern_longer_than_any_document_counts_zero(tmp_path):
+    docs = {"a": "short", "b": "tiny é"}
+    index = make(tmp_path, docs)
+    longest = max(len(t.encode()) for t in docs.values())
+    for pat in ("short" * 10, "x" * (longest + 1), "short\x00tiny é", "é" * 1000):
+        assert index.count(pat) == 0, pat
+        assert index.locate(pat) == []
+        assert exact.count_normalized(index, pat) == 0
+    # a pattern spanning two documents is never found: the separator lies between them
+    assert index.count("shorttiny") == 0 and index.count("short" + "\xff" + "tiny") == 0
+
+
+BINARY_LOOKING = {
+    "ctl.bin": "\x00\x01\x02\x1b[31mred\x1b[0m\x7f\x80\x9f\x00\x00",
+    "latin.txt": "caf\u00e9 \u00ff\u00fe\u00fd \ufffd\ufffd replacement \u00ff\u00ff\u00ff",
+    "mixed.txt": "\ufeffBOM then \u0000NUL\r\n\u2028line sep\u0085NEL \U0010ffff\U0001f600",
+    "surrogates.txt": "lone \udc80\udcff surrogates \ud800 and \U0001f600 a pair",
+}
+BINARY_PATTERNS = [
+    "\x00",
+    "\x00\x00",
+    "\x1b[",
+    "\x7f\x80",
+    "\x9f",
+    "\u00ff",
+    "\u00ff\u00ff",
+    "\ufffd",
+    "\ufeff",
+    "\r\n",
+    "\u2028",
+    "\u0085",
+    "\U0010ffff",
+    "\U0001f600",
+    "\udc80\udcff",
+    "\ud800",
+    "é \u00ff",
+]
+
+
+@pytest.mark.parametrize("variant", ["exact", "fold"])
+def test_bad_input_binary_looking_text_counts_code_points_and_keeps_spans(tmp_path, variant):
+    """Control bytes, NUL, C1 controls, U+00FF (whose UTF-8 never is the 0xFF separator),
+    U+FFFD, BOM, line separators, the last code point, lone surrogates: counts equal
+    ``str``-based brute force and every span is a code-point slice equal to the pattern."""
+    index = make(tmp_path, BINARY_LOOKING, variant=variant)
+    norm = (lambda t: fold(t)) if variant == "fold" else (lambda t: t)
+    docs = {p: norm(t) for p, t in BINARY_LOOKING.items()}
+    for pat in BINARY_PATTERNS:
+        want = brute_spans(docs, norm(pat))
+        assert index.count(pat) == len(want), repr(pat)
+        got = to_chars(index, index.locate(pat))
+        assert [(h.path, h.start, h.end) for h in got] == want, repr(pat)
+        for h in got:
+            assert docs[h.path][h.start : h.end] == norm(pat)
+            assert BINARY_LOOKING[h.path][h.start : h.end] == h.text or variant == "fold"
+            assert h.line_start == BINARY_LOOKING[h.path].count("\n", 0, h.start) + 1
+    # offsets are code points, not bytes: the emoji after 4-byte and 2-byte characters
+    (hit,) = to_chars(index, index.locate("\U0001f600 a pair"))
+    assert hit.start == BINARY_LOOKING["surrogates.txt"].index("\U0001f600 a pair")

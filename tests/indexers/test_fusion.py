@@ -160,7 +160,10 @@ def test_coverage_weights_scale_the_sparse_side_and_sum_to_one():
 
 
 def test_fusion_coverage_setting_parse_and_old_manifests():
-    assert DEFAULT_FUSION.coverage == 3.0 and DEFAULT_FUSION.adaptive == 0.0
+    assert DEFAULT_FUSION.coverage == 1.0 and DEFAULT_FUSION.adaptive == 0.0
+    # a library recorded with round 3's exponent keeps it
+    round3 = {**DEFAULT_FUSION.to_dict(), "coverage": 3.0}
+    assert Fusion.from_dict(round3).coverage == 3.0
     assert Fusion.parse("zscore:coverage=2").coverage == 2.0
     assert Fusion.parse(str(DEFAULT_FUSION)) == DEFAULT_FUSION
     with pytest.raises(ConfigError, match="coverage"):
@@ -191,10 +194,12 @@ def test_fusing_a_list_with_itself_keeps_its_order(method):
 def test_default_weights_follow_coverage_and_hints_end_to_end():
     # the chain HybridIndex.search runs: boost for hints, then BM25 coverage
     (wd, ws), hints = fusion_weights(DEFAULT_FUSION, "which badge was issued to Fenna Petrakis?")
-    assert hints.names == ["Fenna", "Petrakis"] and ws / wd == pytest.approx(32.0)
+    assert hints.names == ["Fenna", "Petrakis"] and ws / wd == pytest.approx(8.0)
     full = coverage_weights([wd, ws], 1.0, DEFAULT_FUSION)
-    half = coverage_weights([wd, ws], 0.5, DEFAULT_FUSION)
-    assert full[1] > half[1] > 0.5  # a name query still leans on BM25 at half coverage
+    part = coverage_weights([wd, ws], 0.6, DEFAULT_FUSION)
+    assert full[1] > part[1] > 0.5  # a name query still leans on BM25 at 0.6 coverage
     (wd, ws), _ = fusion_weights(DEFAULT_FUSION, "enumerate folder")
     assert (wd, ws) == (0.5, 0.5)
-    assert coverage_weights([wd, ws], 0.4, DEFAULT_FUSION)[0] > 0.9  # worded unlike the text
+    assert coverage_weights([wd, ws], 0.4, DEFAULT_FUSION)[0] > 0.7  # worded unlike the text
+    # BM25's best chunk lacking a question's framing words (coverage 0.6): BM25 keeps a say
+    assert 0.3 < coverage_weights([wd, ws], 0.6, DEFAULT_FUSION)[1] < 0.5

@@ -38,6 +38,9 @@ def ray_cluster():
     needs("ray", extra="ray")
     import ray
 
+    from lcmem.indexing.ray import same_priority_workers
+
+    same_priority_workers()  # actors at nice +15 crawl on a loaded machine
     for _ in range(3):  # a raylet gives up on its agents after ~30 s on a loaded machine
         if ray.is_initialized():
             break

@@ -16,6 +16,8 @@ from lcmem.llm.repetition import (
     first_repeat,
     gated,
     logits_processors,
+    loop_start,
+    repeat_hold,
     repeat_stopper,
     settings_for,
 )
@@ -161,9 +163,76 @@ def test_the_stopper_fires_once_a_generated_sentence_repeats() -> None:
     needs("torch", extra="llm")
     import torch
 
-    stop = repeat_stopper(WordTokenizer(), prompt_len=1)
+    stop = repeat_stopper(WordTokenizer(), prompt_len=1, settings=GenerationSettings())
     it_is_cached = [1, 2, 3]
     running = torch.tensor([[0, *it_is_cached, 1, 2, 4]])
     looping = torch.tensor([[0, *it_is_cached, 1, 2, 4, *it_is_cached, 1]])
     assert stop(running, None).tolist() == [False]
     assert stop(looping, None).tolist() == [True]
+
+
+# rag single-1 of benchmarks/results/answers.md: a loop without sentence ends.
+SYSTEMD = "The unit file is " + "systemd.system." * 12 + "systemd"
+
+
+def test_a_loop_without_sentence_ends_is_cut_after_one_round() -> None:
+    assert first_repeat(SYSTEMD, sentences=True, spans=False) is None  # the old stop missed it
+    assert drop_repeats(SYSTEMD) == "The unit file is systemd.system."
+    assert drop_repeats(SYSTEMD, spans=False) == SYSTEMD
+    assert GenerationSettings().cut(SYSTEMD) == "The unit file is systemd.system."
+    assert OFF.cut(SYSTEMD) == SYSTEMD and OFF.repeat_at(SYSTEMD) is None
+
+
+def test_a_span_must_occur_three_times_without_overlap() -> None:
+    span = "one two three four five six seven eight"
+    assert loop_start(f"{span} and {span}") is None  # twice: an answer may say it twice
+    text = f"{span}, {span}, {span}"
+    assert text[: loop_start(text)] == f"{span}, "
+    assert loop_start("a " * 23) is None and loop_start("a " * 24) == 2  # 8 x 3 tokens
+
+
+def test_a_loop_that_varies_is_cut_at_its_span_s_second_occurrence() -> None:
+    rounds = [f"run the unit with the same option set {n}" for n in (1, 2, 3)]
+    text = ", ".join(rounds)
+    assert text[: loop_start(text)].rstrip(", ") == rounds[0]
+
+
+def test_spans_across_sentence_ends_are_left_to_the_sentence_stop() -> None:
+    # the demo loop: spans across "again. A file" do not count, so the span stop
+    # cuts it where the sentence stop does (at its fourth sentence), not mid-sentence
+    cut, sentence_cut = loop_start(LOOP), first_repeat(LOOP, sentences=True, spans=False)
+    assert cut is not None and sentence_cut is not None
+    assert LOOP[:cut].rstrip() == LOOP[:sentence_cut].rstrip()
+    assert drop_repeats(LOOP) == drop_repeats(LOOP, spans=False)
+
+
+def test_repeat_hold_holds_the_tail_that_repeats_earlier_text() -> None:
+    assert repeat_hold("It runs systemd.system.systemd") == len("It runs systemd.system.")
+    assert repeat_hold("It runs fast.") == len("It runs fast.")
+    assert repeat_hold("It is fast. It is") == len("It is fast. ")
+    assert repeat_hold("It is fast. Slow.") == len("It is fast. Slow.")  # a "." alone
+    assert repeat_hold("It runs systemd.sys") == len("It runs systemd.")  # a word being written
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_streaming_a_loop_never_shows_its_second_round(seed: int) -> None:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(SYSTEMD)), 12))
+    pieces = [SYSTEMD[a:b] for a, b in zip([0, *cuts], [*cuts, len(SYSTEMD)], strict=True)]
+    shown = list(gated(pieces, GenerationSettings()))
+    assert "".join(shown).strip() == "The unit file is systemd.system."
+    assert list(gated(pieces, GenerationSettings(stop_repeated_span=False))) == pieces
+
+
+def test_the_stopper_fires_on_a_loop_only_when_spans_stop() -> None:
+    needs("torch", extra="llm")
+    import torch
+
+    class Letters:
+        def decode(self, ids, skip_special_tokens: bool = True) -> str:
+            return ".".join("xy"[int(i)] for i in ids)
+
+    ids = torch.tensor([[0, 1] * 12])  # "x.y.x.y..." : 48 tokens, no sentence end
+    assert repeat_stopper(Letters(), 0, GenerationSettings())(ids, None).tolist() == [True]
+    sentences_only = GenerationSettings(stop_repeated_span=False)
+    assert repeat_stopper(Letters(), 0, sentences_only)(ids, None).tolist() == [False]

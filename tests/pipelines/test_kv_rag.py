@@ -115,3 +115,25 @@ def test_the_answer_streams_and_the_pieces_join_to_the_models_text(
     assert answer.model_text and "".join(pieces) == answer.model_text
     if setting == "off":  # one piece per whole character run: the random model writes many
         assert len(pieces) > 1
+
+
+def test_citations_are_chosen_among_every_attended_page(llm: TinyLLM) -> None:
+    docs = [Document(text=TEXT, path="prices.txt")]
+    chosen = get_pipeline("kv", llm, max_tokens=4, **SMALL).ask(
+        "What does item 5 cost?", documents=docs
+    )
+    step = next(s for s in chosen.trace.steps if s.name == "cite")
+    # sinks (2 pages) + the window (4-5 pages) + retrieved pages: more than the 3 cited
+    assert step.detail["from"] > 3 + 2
+    assert step.detail["chosen"] in ("supported", "evidence", "first")
+    assert len(chosen.citations) >= 3
+    for h in chosen.citations:  # pages widened to whole sentences, still exact document text
+        assert TEXT[h.chunk.start : h.chunk.end] == h.chunk.text
+        assert h.chunk.text.endswith(".")
+    if chosen.origin == "extractive":  # the shown evidence is on the first cited page
+        assert chosen.text.removeprefix("From the sources: ") in chosen.citations[0].chunk.text
+    voted = get_pipeline("kv", llm, max_tokens=4, cite="votes", **SMALL)
+    answer = voted.ask("What does item 5 cost?", documents=docs)
+    assert "cite" not in [s.name for s in answer.trace.steps] and len(answer.citations) <= 3
+    with pytest.raises(ConfigError):
+        get_pipeline("kv", llm, cite="best")

@@ -5,7 +5,7 @@ import pytest
 from lcmem.errors import ConfigError, EmptyLibraryError, EmptyQueryError
 from lcmem.pipelines import get_pipeline
 from lcmem.pipelines.rag import RAGPipeline
-from lcmem.types import Document
+from lcmem.types import Document, Hit
 from tests.pipelines.scripted import FakeLibrary, ScriptedLLM, chunks_of
 
 DOC = Document(
@@ -81,3 +81,55 @@ def test_rag_errors():
         RAGPipeline(llm, budget=500).ask("why?", library=make_library())
     with pytest.raises(ConfigError, match="k must be"):
         RAGPipeline(llm, k=0)
+
+
+HOP_DOC = Document(
+    "Project Mihevox was led by Ana Lo. The office is in the city. "
+    "Ana Lo works from Madurai. Wasps sting.",
+    path="/docs/hop.txt",
+)
+HOP_PIECES = [
+    "Project Mihevox was led by Ana Lo.",
+    "The office is in the city.",
+    "Ana Lo works from Madurai.",  # shares no word with the question: the first hop misses it
+    "Wasps sting.",
+]
+HOP_Q = "In which city is the office of the person who led project Mihevox?"
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_a_second_hop_searches_the_bridge_name_once(hops: int) -> None:
+    lib = FakeLibrary([HOP_DOC], chunks_of(HOP_DOC, HOP_PIECES))
+    llm = ScriptedLLM(["It is in Madurai."])
+    answer = RAGPipeline(llm, k=2, budget=200, hops=hops).ask(HOP_Q, library=lib)
+    prompt = llm.prompt(0)
+    if hops == 1:  # one search: the answer fact is not found
+        assert lib.searches == [(HOP_Q, 2)]
+        assert "Madurai" not in prompt and answer.origin != "model"
+        return
+    assert lib.searches == [(HOP_Q, 2), ("Ana Lo", 2)]  # one more search, k more at most
+    assert "Ana Lo works from Madurai." in prompt
+    step = next(s for s in answer.trace.steps if s.name == "second hop")
+    assert step.detail["query"] == "Ana Lo" and step.detail["added"] == 1
+    assert answer.origin == "model"
+    texts = [h.chunk.text for h in answer.citations]
+    assert texts[:2] == [
+        "Project Mihevox was led by Ana Lo.",
+        "Ana Lo works from Madurai.",
+    ]
+
+
+def test_a_single_fact_question_has_no_second_hop() -> None:
+    from lcmem.pipelines.rag import second_hop_query
+
+    hits = [Hit(c, 1.0, rank=1) for c in chunks_of(HOP_DOC, HOP_PIECES)]
+    assert second_hop_query("Who led project Mihevox?", hits[1:2]) is None  # no sentence on it
+    assert second_hop_query("Where is the office?", hits) is None  # no name in the question
+    assert second_hop_query(HOP_Q, hits) == "Ana Lo"
+    # the question's own names (also partly) are not bridges
+    assert "Ana" not in (second_hop_query("Who is Ana?", hits) or "")
+
+
+def test_hops_must_be_one_or_two() -> None:
+    with pytest.raises(ConfigError):
+        RAGPipeline(ScriptedLLM([]), hops=3)

@@ -232,3 +232,81 @@ def test_a_bare_echoed_path_is_not_a_claim() -> None:
     q = "In which city was the captain of the ship Petend born?"
     answer = "notes-3.txt:145\nThe captain of the ship Petend was born in Brno."
     assert check_answer(q, answer, hits(SHIPS)).origin == "model"
+
+
+# -- kv's citation choice (cite_supporting) ----------------------------------------------------
+
+PAGES = [
+    "The server does not ask for a password. Logs rotate daily.",  # most voted, no fact
+    "The research vessel of expedition Kemafund is named Mogone.",  # a distractor
+    "The ship Petend is captained by Marisa Lumol. A group can be named.",  # bridge
+    "Files are hashed first. Marisa Lumol was born in Brno.",  # the answer fact
+    "The research vessel of expedition Mebam is named Gekuge. More text here.",
+]
+
+
+def _pages() -> list[Hit]:
+    out, at = [], 0
+    for i, text in enumerate(PAGES):
+        out.append(Hit(Chunk(text, at, at + len(text), doc_path="doc.txt"), 1.0, rank=i + 1))
+        at += len(text) + 1
+    return out
+
+
+def test_a_right_answer_cites_the_page_it_rests_on_not_the_most_voted() -> None:
+    from lcmem.pipelines.support import cite_supporting
+
+    q = "What is the name of the research vessel of expedition Mebam?"
+    cited, how = cite_supporting(q, "The vessel of expedition Mebam is named Gekuge.", _pages(), 3)
+    assert how["chosen"] == "supported" and how["from"] == 5
+    assert cited[0].chunk.text == PAGES[4] and [h.rank for h in cited] == [1, 2, 3]
+    assert len(cited) == 3  # filled with the best others
+    assert check_answer(q, "The vessel of expedition Mebam is named Gekuge.", cited).origin == (
+        "model"
+    )
+
+
+def test_a_distractor_s_value_is_not_support_and_the_evidence_is_cited() -> None:
+    from lcmem.pipelines.support import cite_supporting
+
+    q = "What is the name of the research vessel of expedition Mebam?"
+    wrong = "The research vessel of expedition Mebam is named Mogone."
+    cited, how = cite_supporting(q, wrong, _pages(), 2)
+    assert how["chosen"] == "evidence"
+    assert cited[0].chunk.text == PAGES[4]
+    shown = check_answer(q, wrong, cited)
+    assert shown.origin == "extractive" and "Gekuge" in shown.text
+
+
+def test_a_two_hop_answer_cites_the_bridge_and_the_answer_fact() -> None:
+    from lcmem.pipelines.support import cite_supporting
+
+    q = "In which city was the captain of the ship Petend born?"
+    right = "The captain of the ship Petend was born in Brno."
+    cited, how = cite_supporting(q, right, _pages(), 1)
+    assert how["chosen"] == "supported"
+    assert {h.chunk.text for h in cited} == {PAGES[2], PAGES[3]}  # more than the limit of 1
+    assert check_answer(q, right, cited).origin == "model"
+    cited, how = cite_supporting(q, "The captain was born in Manaus.", _pages(), 1)
+    assert how["chosen"] == "evidence" and cited[0].chunk.text == PAGES[2]
+
+
+def test_supporting_names_the_texts_or_none() -> None:
+    from lcmem.pipelines.support import supporting
+
+    texts = [p for p in PAGES]
+    q = "In which city was the captain of the ship Petend born?"
+    assert supporting("It was Brno.", texts, q) == [3]  # claims only "Brno", no name: alone
+    assert supporting("The captain of the ship Petend was born in Brno.", texts, q) == [2, 3]
+    assert supporting("The captain of the ship Petend was born in Rome.", texts, q) is None
+    assert supporting("The ship Petend.", texts, q) == []  # claims nothing the question lacks
+
+
+def test_an_answer_that_claims_nothing_cites_the_evidence() -> None:
+    from lcmem.pipelines.support import cite_supporting
+
+    q = "What is the name of the research vessel of expedition Mebam?"
+    cited, how = cite_supporting(q, "The research vessel of expedition Mebam.", _pages(), 1)
+    assert how["chosen"] == "evidence" and cited[0].chunk.text == PAGES[4]
+    cited, how = cite_supporting("Zzz qqq?", "Nothing.", _pages(), 2)
+    assert how["chosen"] == "first" and [h.chunk.text for h in cited] == PAGES[:2]
