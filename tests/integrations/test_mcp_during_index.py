@@ -24,13 +24,14 @@ import pytest
 
 import lcmem
 from tests.conftest import man_text
+from tests.extras import needs
 
-pytest.importorskip("mcp.server.mcpserver", reason="needs the mcp extra")
+needs("mcp.server.mcpserver", extra="mcp")
 
-import itertools
+import itertools  # noqa: E402
 
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from mcp import ClientSession  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
