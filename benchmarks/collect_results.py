@@ -24,6 +24,7 @@ PAGES = (
     ("memory.md", "Episodic memory on EpBench-like chronicles (issue 7)"),
     ("memory2.md", "Episodic memory on a second generator: parser vs rules (issue 17)"),
     ("scale.md", "Indexing on Ray into PostgreSQL vs local (issue 18)"),
+    ("scale_million.md", "Toward a million chunks: latency, memory, disk, ANN switch (issue 18)"),
     ("onnx.md", "ONNX Runtime embedder: vectors, search latency, indexing, topic speed (issue 15)"),
     ("onnx_graph.md", "The embedder's ONNX graph written without torch (issues 15, 20)"),
     ("int8_gate.md", "int8 embeddings against the quality gate (issue 15)"),
