@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> None:
     filler = load_filler()
     counts = [len(ids) for ids in llm.tokenizer(filler, add_special_tokens=False)["input_ids"]]
     seed = SPLITS[args.split]
-    for index in range(args.n):
-        for kind in KINDS:
+    for index in range(args.first, args.first + args.n):
+        for kind in args.kinds.split(","):
             item = make_item(
                 4096,
                 kind,
@@ -144,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=sorted(SPLITS), default="dev")
     parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("--first", type=int, default=0, help="first item index")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="question kinds, comma-separated")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()

@@ -8,6 +8,11 @@ shown accuracy, before and after.
 
 Run: ``.venv/bin/python benchmarks/support_check_diff.py --split dev --before 97e0c55~3``
 (``--before``: any git revision; default the merge of issue 21's first round).
+
+``--results`` takes other row files and ``--setting`` several settings (comma-separated);
+rows of ``kv_citation_diagnose.py`` (every page kv attended to, with ``pages``) are judged as
+kv judges them: the citations are chosen by each revision's ``cite_supporting`` first. The
+summary also counts *wrong answers shown as supported*: the model's own, wrong, text passed.
 """
 
 from __future__ import annotations
@@ -54,46 +59,81 @@ def load_support(revision: str) -> Any:
     return module
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--before", default="197026c", help="git revision of the old check")
-    parser.add_argument("--setting", default="stop")
-    args = parser.parse_args()
-    before = load_support(args.before)
-    rows = [r for r in load_rows(Path(str(RESULTS).format(split=args.split))) if not r["error"]]
-    latest = {(r["item"], r["method"]): r for r in rows if r["setting"] == args.setting}
-    totals: dict[str, list[tuple[bool, bool, bool, bool, bool]]] = defaultdict(list)
-    print("| item | method | model acc | origin before -> now | shown acc before -> now |")
-    print("|---|---|---:|---|---|")
-    for (item, method), r in sorted(latest.items()):
+def judge(module: Any, r: dict[str, Any], limit: int = 3) -> Any:
+    """``module``'s support check of row ``r``: on its stored citations, or, for a kv
+    diagnosis row (``pages``), on the pages ``module.cite_supporting`` chooses among them."""
+    if "pages" in r:
+        pages = [
+            Hit(
+                Chunk(p["text"], p["start"], p["start"] + len(p["text"]), doc_path="d"),
+                float(p["votes"]),
+                rank=i + 1,
+            )
+            for i, p in enumerate(r["pages"])
+        ]
+        hits, _ = module.cite_supporting(r["question"], r["model_text"], pages, limit)
+    else:
         hits = [
             Hit(Chunk(t, 0, len(t), doc_path="c"), 1.0, rank=i + 1)
             for i, t in enumerate(r["citations"])
         ]
-        a = before.check_answer(r["question"], r["model_text"], hits)
-        b = current.check_answer(r["question"], r["model_text"], hits)
+    return module.check_answer(r["question"], r["model_text"], hits)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--before", default="197026c", help="git revision of the old check")
+    parser.add_argument("--setting", default="stop", help="setting(s) to judge, comma-separated")
+    parser.add_argument("--results", nargs="*", help="row files (default: --split's)")
+    parser.add_argument("--changed", action="store_true", help="only list rows that change")
+    args = parser.parse_args()
+    before = load_support(args.before)
+    paths = args.results or [str(RESULTS).format(split=args.split)]
+    settings = args.setting.split(",")
+    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for path in paths:
+        for r in load_rows(Path(path)):
+            if "pages" in r:  # a kv_citation_diagnose.py row
+                r = {**r, "method": "kv", "setting": "diagnose", "error": None}
+            if r["error"] or r["setting"] not in [*settings, "diagnose"]:
+                continue
+            latest[(Path(path).stem, r["item"], r["method"], r["setting"])] = r
+    totals: dict[tuple[str, str], list[tuple[bool, ...]]] = defaultdict(list)
+    print(
+        "| rows | item | method | setting | model acc | origin before -> now "
+        "| shown acc before -> now |"
+    )
+    print("|---|---|---|---|---:|---|---|")
+    for (stem, item, method, setting), r in sorted(latest.items()):
+        a, b = judge(before, r), judge(current, r)
         sa, sb = score(a.text, r["gold"]), score(b.text, r["gold"])
-        mark = "" if a.origin == b.origin and sa == sb else " **"
-        print(
-            f"| {item} | {method} | {int(score(r['model_text'], r['gold']))} "
-            f"| {a.origin} -> {b.origin}{mark} | {int(sa)} -> {int(sb)} |"
-        )
-        totals[method].append(
-            (a.origin != "model", b.origin != "model", sa, sb, score(r["model_text"], r["gold"]))
+        right = score(r["model_text"], r["gold"])
+        changed = a.origin != b.origin or sa != sb
+        if changed or not args.changed:
+            print(
+                f"| {stem} | {item} | {method} | {setting} | {int(right)} "
+                f"| {a.origin} -> {b.origin}{' **' if changed else ''} | {int(sa)} -> {int(sb)} |"
+            )
+        wrong_a = a.origin == "model" and not right
+        wrong_b = b.origin == "model" and not right
+        totals[(method, setting)].append(
+            (a.origin != "model", b.origin != "model", sa, sb, right, wrong_a, wrong_b)
         )
     print(
-        "\n| method | n | model acc | fallback before | fallback now | shown before | shown now |"
+        "\n| method | setting | n | model acc | fallback before | fallback now | shown before "
+        "| shown now | wrong shown as supported before | now |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for method, ts in totals.items():
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (method, setting), ts in sorted(totals.items()):
         n = len(ts)
 
         def c(i: int, ts: list[tuple[bool, ...]] = ts) -> int:
             return sum(t[i] for t in ts)
 
         print(
-            f"| {method} | {n} | {c(4)}/{n} | {c(0)}/{n} | {c(1)}/{n} | {c(2)}/{n} | {c(3)}/{n} |"
+            f"| {method} | {setting} | {n} | {c(4)}/{n} | {c(0)}/{n} | {c(1)}/{n} "
+            f"| {c(2)}/{n} | {c(3)}/{n} | {c(5)}/{n} | {c(6)}/{n} |"
         )
 
 

@@ -46,7 +46,9 @@ LOOP_TIMES = 3
 """Times a span of :data:`LOOP_TOKENS` tokens must occur, without overlap, to be a loop: twice
 can be an answer naming the same thing twice, three times in a short answer is a loop."""
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+# Words are runs of letters and digits: "_" is a mark of its own, as "." and "-" are, so a loop
+# inside one identifier ("user_context_user_context_...") is a loop of tokens too.
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
 _END = re.compile(r"(?:[.!?]+[\"')\]]*(?=\s)|\n)")
 _NON_WORD = re.compile(r"[^\w]+")
 
@@ -216,11 +218,12 @@ def _repeated_sentence(text: str, final: bool) -> int | None:
 
 
 def word_tokens(text: str) -> list[re.Match[str]]:
-    """Words and single punctuation marks of ``text``, lowercased by the callers.
+    """Words (letters and digits) and single punctuation marks of ``text``, lowercased by the
+    callers; the joiners of identifiers (``_``, ``.``, ``-``) are marks of their own.
 
     Example:
-        >>> [m.group() for m in word_tokens("systemd.system unit")]
-        ['systemd', '.', 'system', 'unit']
+        >>> [m.group() for m in word_tokens("systemd.system unit_file")]
+        ['systemd', '.', 'system', 'unit', '_', 'file']
     """
     return list(_TOKEN.finditer(text))
 
@@ -275,7 +278,8 @@ def repeat_hold(text: str) -> int:
     length: the longest run of final tokens that also occurs earlier (the last one may be a
     word still being written: "sys" matches "systemd"). While streaming,
     that run may be a loop's next round, so it is held back until it drifts away (a run of
-    punctuation marks alone is not held).
+    punctuation marks alone is not held, but for a final ``_`` or ``-``: an identifier's
+    joiner waits for its next part).
 
     Example:
         >>> t = "It runs systemd.system.systemd"
@@ -294,9 +298,12 @@ def repeat_hold(text: str) -> int:
         while k + n < len(rev) and rev[n] == rev[k + n]:
             n += 1
         longest = max(longest, n)
-    if not any(t[0].isalnum() or t[0] == "_" for t in rev[:longest]):
-        return len(text)  # nothing, or a repeated "." or "," alone: released at once
-    return found[len(found) - longest].start()
+    # a final "_" or "-" joins an identifier still being written: it waits for its next part,
+    # which may be a loop's next round ("user_context_" + "default_user_context")
+    joining = len(text.rstrip("_-"))
+    if not any(t[0].isalnum() for t in rev[:longest]):
+        return joining  # nothing, or a repeated "." or "," alone: released at once
+    return min(joining, found[len(found) - longest].start())
 
 
 def drop_repeats(text: str, sentences: bool = True, spans: bool = True) -> str:

@@ -135,13 +135,25 @@ def check_sentence(sentence: str, cited: Sequence[str], question: str = "") -> d
     numbers = set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question))
     if not own and not numbers:
         return {"text": sentence, "supported": True, "how": "unchecked", "share": None}
+    asked = [n for n in names(question) if mentions(sentence, n)]
+    about: list[bool] = []  # is the claim about the question's names? (linked, computed once)
+
+    def is_about() -> bool:
+        if not about:
+            about.append(not asked or linked(own | numbers, asked, cited))
+        return about[0]
+
     for text in cited:
         if not numbers <= set(_NUMBER.findall(text)):
             continue
         found = find_quote(sentence, text)
         # a fuzzy match may differ in the one word that matters ("named Banadrart" for
-        # "named Trodrodal"): what the sentence claims must be in the matched text
+        # "named Trodrodal"): what the sentence claims must be in the matched text; and, as
+        # for overlap, the claim must be about the question's names: a fuzzy quote may differ
+        # in the name alone ("project Tedon is 72908." for a decoy's "project Gusor is 72908.")
         if found is not None and own <= content(text[found.start : found.end]):
+            if not is_about():
+                break  # no other text can pass: the rule does not depend on it
             return {"text": sentence, "supported": True, "how": "quote", "share": 1.0}
     bags = [(content(t), set(_NUMBER.findall(t))) for t in cited]
     groups = [[b] for b in bags] + [list(pair) for pair in combinations(bags, 2)]
@@ -154,8 +166,7 @@ def check_sentence(sentence: str, cited: Sequence[str], question: str = "") -> d
             best = max(best, share)
     supported = best >= SUPPORT_OVERLAP
     row = {"text": sentence, "supported": supported, "how": "overlap", "share": round(best, 2)}
-    asked = [n for n in names(question) if mentions(sentence, n)]
-    if supported and asked and not linked(own | numbers, asked, cited):
+    if supported and not is_about():
         row.update(supported=False, how="unlinked")
     return row
 

@@ -224,6 +224,38 @@ def test_streaming_a_loop_never_shows_its_second_round(seed: int) -> None:
     assert list(gated(pieces, GenerationSettings(stop_repeated_span=False))) == pieces
 
 
+# test split, rag single-0 (round 3): a loop inside one underscore-joined word, verbatim start
+IDENT = "The <system_servicedir_default_user_context" + "_default_user_context" * 8
+
+
+def test_a_loop_inside_one_underscore_joined_word_is_cut_after_one_round() -> None:
+    assert drop_repeats(IDENT) == "The <system_servicedir_default_user_context"
+    dotted = "See " + "net.core.rmem_max." * 6
+    assert drop_repeats(dotted) == "See net.core.rmem_max."
+    dashed = "Run --no-ask-password" + "-ask-password" * 8
+    assert drop_repeats(dashed) == "Run --no-ask-password"
+
+
+def test_identifiers_with_repeated_parts_are_not_loops() -> None:
+    text = (
+        "Set default_user_default to default_user, then read default_user_default_group "
+        "and user_default_user_context from the file."
+    )
+    assert loop_start(text) is None and drop_repeats(text) == text
+    assert loop_start("a_b_a_b_a_b_a_b_a_b_a") is None  # 21 tokens: under 8 x 3
+    assert repeat_hold("x_y z __.") == len("x_y z __.")  # marks alone are not held
+    assert repeat_hold("x_y z_") == len("x_y z")  # but a final joiner waits for its next part
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_streaming_an_identifier_loop_never_shows_its_second_round(seed: int) -> None:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(IDENT)), 15))
+    pieces = [IDENT[a:b] for a, b in zip([0, *cuts], [*cuts, len(IDENT)], strict=True)]
+    shown = "".join(gated(pieces, GenerationSettings()))
+    assert shown.strip() == "The <system_servicedir_default_user_context"
+
+
 def test_the_stopper_fires_on_a_loop_only_when_spans_stop() -> None:
     needs("torch", extra="llm")
     import torch

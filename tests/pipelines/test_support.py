@@ -219,6 +219,21 @@ def test_a_claim_must_be_about_the_questions_names() -> None:
     assert check.sentences[0]["how"] == "unlinked" and check.origin == "extractive"
 
 
+def test_a_fuzzy_quote_of_a_decoy_with_the_questions_name_swapped_in_is_not_support() -> None:
+    # found on the test split (round 3): kv's "... project Tedon is 72908." passed as a fuzzy
+    # quote of the decoy "... project Gusor is 72908."; the quote path now asks `linked` too
+    decoy = "The archive code of project Gusor is 72908. Logs rotate daily."
+    own = "The archive code of project Tedon is 15531."
+    q = "What is the archive code of project Tedon?"
+    wrong = check_answer(q, "The archive code of project Tedon is 72908.", hits(decoy, own))
+    assert wrong.sentences[0]["supported"] is False
+    assert wrong.origin == "extractive" and "15531" in wrong.text
+    right = check_answer(q, "The archive code of project Tedon is 15531.", hits(decoy, own))
+    assert right.origin == "model" and right.sentences[0]["how"] == "quote"
+    # a claim that names no name of the question is not held to the rule (nothing to link)
+    assert check_sentence("Project Gusor has code 72908.", [decoy], q)["supported"] is True
+
+
 def test_a_two_hop_fallback_shows_the_bridge_then_the_fact_it_leads_to() -> None:
     q = "In which city was the captain of the ship Petend born?"
     check = check_answer(q, "The ship Petend was born in Brazzaville.", hits(SHIPS))
