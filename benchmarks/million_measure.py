@@ -683,8 +683,9 @@ def step_latency(args: argparse.Namespace) -> None:
         " `Library.search(k=10)` end to end (analyzer, index, fusion, chunk rows from SQLite)"
         " with the query vector precomputed; the query's embedding is timed on its own.",
         "",
-        "Wall time is what a caller waited on this loaded machine (load ~16 on 2 cores, "
-        "`nice -n 10`); CPU time is what the search itself consumed (the process's CPU clock).",
+        "Wall time is what a caller waited on this shared machine (load average "
+        f"{load_average()} at the end, 2 cores, niceness {os.nice(0)}); CPU time is what the "
+        "search itself consumed (the process's CPU clock).",
         "",
         "| search | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms |",
         "|---|---|---|---|---|",
