@@ -13,39 +13,22 @@ Run: ``.venv/bin/python benchmarks/loop_cut_diff.py --before main results/answer
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 try:
     from benchmarks.bench_pipelines import load_rows
+    from benchmarks.revisions import module_at
 except ImportError:  # run as a script
     from bench_pipelines import load_rows  # type: ignore[no-redef]
+    from revisions import module_at  # type: ignore[no-redef]
 
 from lcmem.llm import repetition as current
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_repetition(revision: str) -> Any:
     """lcmem/llm/repetition.py as of ``revision``, imported as its own module."""
-    text = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:lcmem/llm/repetition.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "repetition_before.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("repetition_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["repetition_before"] = module
-    spec.loader.exec_module(module)
-    return module
+    return module_at(revision, "lcmem/llm/repetition.py")
 
 
 def main() -> None:

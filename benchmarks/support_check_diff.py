@@ -18,10 +18,6 @@ summary also counts *wrong answers shown as supported*: the model's own, wrong, 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -30,33 +26,20 @@ try:
     from benchmarks.bench_answers import RESULTS
     from benchmarks.bench_pipelines import load_rows
     from benchmarks.longqa import score
+    from benchmarks.revisions import module_at
 except ImportError:  # run as a script
     from bench_answers import RESULTS  # type: ignore[no-redef]
     from bench_pipelines import load_rows  # type: ignore[no-redef]
     from longqa import score  # type: ignore[no-redef]
+    from revisions import module_at  # type: ignore[no-redef]
 
 from lcmem.pipelines import support as current
 from lcmem.types import Chunk, Hit
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def load_support(revision: str) -> Any:
     """lcmem/pipelines/support.py as of ``revision``, imported as its own module."""
-    text = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:lcmem/pipelines/support.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "support_before.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("support_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["support_before"] = module
-    spec.loader.exec_module(module)
-    return module
+    return module_at(revision, "lcmem/pipelines/support.py")
 
 
 def judge(module: Any, r: dict[str, Any], limit: int = 3) -> Any:

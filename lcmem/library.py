@@ -145,7 +145,9 @@ class Library:
         self._chunker_arg = (chunker, chunk_size, chunk_overlap)
         self._chunker: Chunker | None = None
         self._analyzer: Any = None
-        if faiss_kind is not None and faiss_kind not in ("auto", "flat", "ivf", "hnsw"):
+        from lcmem.indexers.dense_policy import KINDS
+
+        if faiss_kind is not None and faiss_kind not in KINDS:
             raise ConfigError(f"faiss kind must be auto, flat, ivf or hnsw, got {faiss_kind!r}")
         recorded_kind = self.manifest.get("faiss", {}).get("kind")
         if faiss_kind and recorded_kind and faiss_kind != recorded_kind:

@@ -64,9 +64,8 @@ def phrase_rescore(
         >>> phrase_rescore([(1, 10.0), (2, 9.0)], {1: 0.0, 2: 0.5}, 1.0)
         [(2, 13.5), (1, 10.0)]
     """
-    out = [(int(i), s + weight * shares.get(int(i), 0.0) * abs(s)) for i, s in _floats(results)]
+    out = []
+    for i, s in results:
+        i, s = int(i), float(s)
+        out.append((i, s + weight * shares.get(i, 0.0) * abs(s)))
     return sorted(out, key=lambda item: (-item[1], item[0]))
-
-
-def _floats(results: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    return [(int(i), float(s)) for i, s in results]
