@@ -86,10 +86,10 @@ def main() -> None:
         order = list(got)
         return dict(zip(order, analyzer.many([got[i] for i in order]), strict=True))
 
-    round2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
+    round2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0, coord=0)
     systems = {
         "old (rrf k=60, 50 cand.)": HybridIndex(
-            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0)
+            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0, coord=0)
         ),
         f"round 2 ({round2})": HybridIndex(dense, sparse, round2),
         f"new ({DEFAULT_FUSION})": HybridIndex(dense, sparse, DEFAULT_FUSION),
