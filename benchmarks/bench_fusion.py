@@ -51,14 +51,17 @@ from lcmem.indexers.query import fusion_weights  # noqa: E402
 WORK = REPO / "benchmarks" / ".work" / "fusion"
 LOAD_DEPTH = max(PHRASE_DEPTH, 20)  # phrase evidence and coverage cached for this many
 TASK_ORDER = ("man", "para", "code", "passkey", "passkey_b", "fact", "conf", "quote", "ref")
+TASK_ORDER += ("passkey16", "passkey_b16", "code_nz", "para2")
 METRIC = {"man": "MRR@10", "para": "MRR@10", "code": "MRR@10"}
 METRIC |= {"passkey": "Acc@1", "passkey_b": "Acc@1", "fact": "Acc@1"}
 METRIC |= {"conf": "Acc@1", "quote": "Acc@1", "ref": "Acc@1"}
+METRIC |= {"passkey16": "Acc@1", "passkey_b16": "Acc@1", "code_nz": "MRR@10", "para2": "MRR@10"}
 #: Tasks written after the default was chosen: shown, never part of a tuning criterion
 #: (``quote``: round 3, ``fusion_heldout.py``). ``fact`` was round 2's held-out task, ``conf``
 #: round 3's and ``ref`` (``fusion_heldout4.py``) round 4's: later rounds tune on their dev
-#: splits (their test splits stay tests).
-HELD_OUT = ("quote",)
+#: splits (their test splits stay tests). Round 5 (``fusion_heldout5.py``, committed before any
+#: of its tasks' lists existed) adds ``passkey16``, ``passkey_b16``, ``code_nz`` and ``para2``.
+HELD_OUT = ("quote", "passkey16", "passkey_b16", "code_nz", "para2")
 
 
 @dataclass
