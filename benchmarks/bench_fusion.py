@@ -400,6 +400,13 @@ def lost(cases: list[Case], task: str) -> None:
     print(f"{task}: {n_lost} of {n} queries lost to the fusion ({DEFAULT_FUSION})")
 
 
+def print_grid_header(tasks: list[str]) -> None:
+    """The header of a ``--round4`` / ``--round5`` grid table."""
+    cells = " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
+    print(f"| variant | setting | {cells} | worst dev | mean dev | worst test |")
+    print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
+
+
 def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
     cells = [f"{res[(t, s)]:.3f}" for t in tasks for s in ("dev", "test")]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -461,12 +468,7 @@ def main() -> None:
     systems.append((f"round-3 default `{ROUND3}`", run(cases, ROUND3, args.depth)))
     systems.append((f"round-4 default `{ROUND4}`", run(cases, ROUND4, args.depth)))
     if args.round5:
-        print(
-            "| variant | setting | "
-            + " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
-            + " | worst dev | mean dev | worst test |"
-        )
-        print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
+        print_grid_header(tasks)
         scored = []
         for kind, f in round5_grid():
             res = run(cases, f, args.depth)
@@ -481,12 +483,7 @@ def main() -> None:
         (worst, mean), name, res = max(scored, key=lambda x: x[0])
         print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
     if args.round4:
-        print(
-            "| variant | setting | "
-            + " | ".join(f"{t} {s}" for t in tasks for s in ("dev", "test"))
-            + " | worst dev | mean dev | worst test |"
-        )
-        print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
+        print_grid_header(tasks)
         chosen = []
         for kind, f, rare, top_k in round4_grid():
             known = rare == "known"

@@ -46,34 +46,32 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import gzip
 import random
 import re
 import subprocess
 import sysconfig
 from collections import Counter
-from itertools import accumulate
 from pathlib import Path
 
 from lcmem.indexers.analyzer import ENGLISH_STOPWORDS
 
 try:
-    from benchmarks.bench_code_retrieval import first_sentence, strip_docstrings
     from benchmarks.fusion_tasks import (
         Corpus,
         Query,
         _analyzer,
+        code_queries,
         passkey_b_corpus,
         passkey_corpus,
         split_of,
     )
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from bench_code_retrieval import first_sentence, strip_docstrings  # type: ignore[no-redef]
     from fusion_tasks import (  # type: ignore[no-redef]
         Corpus,
         Query,
         _analyzer,
+        code_queries,
         passkey_b_corpus,
         passkey_corpus,
         split_of,
@@ -118,45 +116,6 @@ def nz_modules(max_bytes: int = CODE_NZ_BYTES) -> list[Path]:
             kept.append(p)
             total += size
     return sorted(kept)
-
-
-def code_queries(corpus: Corpus, files: list[Path], task: str) -> Corpus:
-    """Add ``files`` (docstrings stripped) and their docstring queries to ``corpus``.
-
-    The rules of ``fusion_tasks.code_corpus``, copied (that generator is frozen and takes no
-    file list), with the task name as a parameter.
-    """
-    found: list[Query] = []
-    for path in files:
-        src = path.read_text(encoding="utf-8")
-        try:
-            stripped, docs = strip_docstrings(src)
-        except SyntaxError:
-            continue
-        corpus.docs[path.name] = stripped
-        starts = list(accumulate((len(x) for x in stripped.splitlines(keepends=True)), initial=0))
-        fns = sorted(
-            (
-                n
-                for n in ast.walk(ast.parse(stripped))
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-            ),
-            key=lambda n: (n.lineno, n.col_offset),
-        )
-        for k, fn in enumerate(fns):
-            if k not in docs:
-                continue
-            text = first_sentence(docs[k])
-            if len(text.split()) < 4:
-                continue
-            first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) - 1
-            last = (fn.end_lineno or fn.lineno) - 1
-            span = (starts[first], starts[min(last + 1, len(starts) - 1)])
-            key = f"{path.name}:{fn.lineno}:{fn.name}"
-            found.append(Query(f"{task}:{key}", task, split_of(key), text, path.name, span))
-    shared = Counter(q.text for q in found)
-    corpus.queries += [q for q in found if shared[q.text] == 1]
-    return corpus
 
 
 def code_nz_corpus() -> Corpus:
