@@ -9,7 +9,7 @@ query), both systems run the whole query path: embed the query, analyze it, sear
 indices for their candidates and fuse:
 
 - ``old``: ``Fusion("rrf", rrf_k=60, candidates=50)``, lcmem's default before issue 16;
-- ``round 2``: the second round's default (no phrase evidence);
+- ``round 4``: the fourth round's default (no coordination factor, ``coord=0``);
 - ``new``: :data:`~lcmem.indexers.fusion.DEFAULT_FUSION`.
 
 BM25 has a new library's settings (``Library.BM25_DEFAULTS``). Phrase evidence needs the terms
@@ -86,12 +86,12 @@ def main() -> None:
         order = list(got)
         return dict(zip(order, analyzer.many([got[i] for i in order]), strict=True))
 
-    round2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0)
+    round4 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 1.0, 5.0, coord=0)
     systems = {
         "old (rrf k=60, 50 cand.)": HybridIndex(
-            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0)
+            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0, coord=0)
         ),
-        f"round 2 ({round2})": HybridIndex(dense, sparse, round2),
+        f"round 4 ({round4})": HybridIndex(dense, sparse, round4),
         f"new ({DEFAULT_FUSION})": HybridIndex(dense, sparse, DEFAULT_FUSION),
     }
     r = random.Random(1)

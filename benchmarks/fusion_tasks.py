@@ -494,9 +494,17 @@ def man_corpus(n_pages: int = MAN_PAGES) -> Corpus:
 # -- code -------------------------------------------------------------------------------------
 def code_corpus() -> Corpus:
     """Every fourth standard-library a-m module (sorted order), docstrings stripped."""
-    corpus = Corpus("code")
     lib = Path(sysconfig.get_paths()["stdlib"])
     files = sorted(p for p in lib.glob("*.py") if p.name[0] in "abcdefghijklm")[::4]
+    return code_queries(Corpus("code"), files, "code")
+
+
+def code_queries(corpus: Corpus, files: list[Path], task: str) -> Corpus:
+    """Add ``files`` (docstrings stripped) and their docstring queries to ``corpus``: the first
+    sentence (at least 4 words) of each function's docstring, the function's span as the
+    target, queries whose text two functions share left out. ``code_corpus``'s rules, with the
+    files and the task name as parameters (``fusion_heldout5.code_nz_corpus`` uses them too).
+    """
     found: list[Query] = []
     for path in files:
         src = path.read_text(encoding="utf-8")
@@ -524,9 +532,9 @@ def code_corpus() -> Corpus:
             last = (fn.end_lineno or fn.lineno) - 1
             span = (starts[first], starts[min(last + 1, len(starts) - 1)])
             key = f"{path.name}:{fn.lineno}:{fn.name}"
-            found.append(Query(f"code:{key}", "code", split_of(key), text, path.name, span))
+            found.append(Query(f"{task}:{key}", task, split_of(key), text, path.name, span))
     shared = Counter(q.text for q in found)
-    corpus.queries = [q for q in found if shared[q.text] == 1]
+    corpus.queries += [q for q in found if shared[q.text] == 1]
     return corpus
 
 

@@ -317,7 +317,7 @@ class Library:
 
         if self._sparse is None:
             params = self._bm25_params()
-            state = self._state_generation()  # read first: the files are at least this new
+            state = self._state()  # read first: the files are at least this new
             self._sparse = self._load_or_new(
                 BM25Index, self._bm25_path, lambda: BM25Index(**params)
             )
@@ -328,9 +328,9 @@ class Library:
 
             dim = self._dim()
             kind, params = index_spec(self.manifest.get("faiss") or new_setting(self.faiss_kind))
-            state = self._state_generation()
+            state = self._state()
             self._dense = self._load_or_new(
-                FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=kind, **params)
+                FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=kind, **params), state
             )
             if self._dense.dim != dim:
                 raise EmbedderMismatchError(
@@ -368,7 +368,11 @@ class Library:
             return dict(BM25_DEFAULTS)
         return dict(self.manifest.get("bm25") or {})
 
-    def _load_or_new(self, cls: Any, path: Path, new: Any) -> Any:
+    def _load_or_new(
+        self, cls: Any, path: Path, new: Any, state: dict[str, Any] | None = None
+    ) -> Any:
+        """``cls`` loaded from ``path``, or ``new()`` when there is no file or it is corrupt.
+        ``state``: the :meth:`_state` read before loading (its file stamps)."""
         if not path.exists():
             return new()
         try:
@@ -376,7 +380,7 @@ class Library:
                 # The whole-file checksum reads every vector (7.7 s for 1.5 GB here, measured at
                 # 195 MiB/s under load): skip it for the file this library saved itself, same
                 # size and mtime as recorded at save time; any other file is verified.
-                return cls.load(path, mmap=True, verify=not self._saved_file(path))
+                return cls.load(path, mmap=True, verify=not _saved_file(path, state or {}))
             return cls.load(path, mmap=True)
         except IndexCorruptError:
             # Derived data: rebuild it from the store rather than fail.
@@ -384,42 +388,31 @@ class Library:
 
     def _state(self) -> dict[str, Any]:
         """``index_state.json``: the store generation the indices were saved at, with (since
-        issue 18) the chunk count then and the size and mtime of each index file."""
+        issue 18) the chunk count then and the size and mtime of each index file. Read once
+        per index load, so the generation, the count and the file stamps that decide it come
+        from one save (another process may save meanwhile)."""
         try:
             state = json.loads(self._state_path.read_text())
             return state if isinstance(state, dict) else {}
         except (OSError, ValueError):
             return {}
 
-    def _state_generation(self) -> int | None:
-        try:
-            return int(self._state()["generation"])
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def _saved_file(self, path: Path) -> bool:
-        """True if ``path`` is the index file :meth:`save` wrote (same size and mtime)."""
-        recorded = (self._state().get("files") or {}).get(path.name)
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        return recorded == [st.st_size, st.st_mtime_ns]
-
-    def _index_is_current(self, index: Any, state: int | None, generation: int) -> bool:
-        """Whether ``index``, just loaded from files saved at generation ``state``, matches
+    def _index_is_current(self, index: Any, state: dict[str, Any] | None, generation: int) -> bool:
+        """Whether ``index``, just loaded from files saved as ``state`` records, matches
         the store at ``generation`` without an id diff."""
-        if state != generation:
+        if state is None or _generation_of(state) != generation:
             return False
         # Same generation: no chunk changed since the save, so the count recorded then is the
         # store's (a COUNT over a million rows costs ~0.7 s; only old state files need it).
-        count = self._state().get("chunks")
+        count = state.get("chunks")
         return len(index) == (count if isinstance(count, int) else self.store.chunk_count())
 
-    def _reconcile_sparse(self, generation: int | None = None, state: int | None = None) -> None:
+    def _reconcile_sparse(
+        self, generation: int | None = None, state: dict[str, Any] | None = None
+    ) -> None:
         """Bring BM25 in line with the store at ``generation`` (read now if not given; it
         must be read before the store's ids, so that a commit made meanwhile is seen by
-        the next check). ``state``: the saved generation of freshly loaded files."""
+        the next check). ``state``: the :meth:`_state` of freshly loaded files."""
         generation = self.store.generation if generation is None else generation
         if not self._index_is_current(self._sparse, state, generation):
             missing, extra = _id_diff(self._sparse.ids(), self.store.chunk_ids())
@@ -431,7 +424,9 @@ class Library:
                 self._sparse.add(np.asarray(ids, dtype=np.int64), tokens)
         self._synced["sparse"] = generation
 
-    def _reconcile_dense(self, generation: int | None = None, state: int | None = None) -> None:
+    def _reconcile_dense(
+        self, generation: int | None = None, state: dict[str, Any] | None = None
+    ) -> None:
         """Bring FAISS in line with the store, as :meth:`_reconcile_sparse` does BM25."""
         generation = self.store.generation if generation is None else generation
         if not self._index_is_current(self._dense, state, generation):
@@ -1027,7 +1022,7 @@ class Library:
         from lcmem.indexers.dense_policy import describe
         from lcmem.indexers.faiss import index_file_info
 
-        state = self._state_generation()
+        state = _generation_of(self._state())
         setting = self.manifest.get("faiss")
         return {
             "location": self.location,
@@ -1145,6 +1140,30 @@ def _analyzer_kwargs(recorded: dict[str, Any]) -> dict[str, Any]:
 
 def _embedding_text(context: str, text: str) -> str:
     return Chunk(text=text, start=0, end=len(text), context=context).embedding_text()
+
+
+def _generation_of(state: dict[str, Any]) -> int | None:
+    """The store generation an :meth:`Library._state` records (``None``: none or unreadable).
+
+    Example:
+        >>> _generation_of({"generation": 7, "chunks": 70}), _generation_of({})
+        (7, None)
+    """
+    try:
+        return int(state["generation"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _saved_file(path: Path, state: dict[str, Any]) -> bool:
+    """True if ``path`` is the index file that the save ``state`` records (same size and
+    mtime), so its checksum need not be read again."""
+    recorded = (state.get("files") or {}).get(path.name)
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return recorded == [st.st_size, st.st_mtime_ns]
 
 
 def _id_diff(index_ids: np.ndarray, store_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -616,16 +616,35 @@ class BM25Index(Index):
             cut = float(np.median(values))
             counted = [(t, c) for t, c in counted if idf[t] >= cut]
         total = sum(idf[t] * c for t, c in counted) + missing * rare
-        found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
-        if total <= 0 or not found[0]:
+        if total <= 0:
             return 0.0
+        held = self._held(st, [t for t, _ in counted], doc_id)
+        return min(sum(idf[t] * c for t, c in counted if t in held) / total, 1.0)
+
+    def held_terms(self, query: Iterable[Hashable], doc_id: int) -> int:
+        """How many distinct terms of ``query`` document ``doc_id`` holds (0 for an unknown id).
+
+        :class:`~lcmem.indexers.hybrid.HybridIndex` weighs the BM25 list by it
+        (``Fusion.coord``): a best chunk that holds one word of a three-word query is weak
+        evidence however rare the word.
+
+        Example:
+            >>> index = BM25Index()
+            >>> index.add([1, 2], [["pass", "key", "ada"], ["key"]])
+            >>> index.held_terms(["pass", "key", "pass", "zed"], 1), index.held_terms(["key"], 2)
+            (2, 1)
+        """
+        st = self._current()
+        return len(self._held(st, [t for t, _ in self._query_terms(st, query)], doc_id))
+
+    @staticmethod
+    def _held(st: _State, terms: list[int], doc_id: int) -> set[int]:
+        """The term ids of ``terms`` whose postings hold document ``doc_id``."""
+        found, rows = st.rows_of(np.asarray([int(doc_id)], dtype=np.int64))
+        if not found[0]:
+            return set()
         row = rows[0]
-        held = sum(
-            idf[t] * c
-            for t, c in counted
-            if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()
-        )
-        return min(held / total, 1.0)
+        return {t for t in terms if (st.rows[st.indptr[t] : st.indptr[t + 1]] == row).any()}
 
     def _top_k_numba(
         self,

@@ -15,13 +15,18 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
-Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5``): the BM25
+Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5,coord=4``): the BM25
 weight is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a
 name (the user expects those exact words), and by ``coverage_share``, the part of the query's
 idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
 matches a few common words only, and the dense list gains). The exponent was 3 until round 4
 of issue 16: that handed 80-94 % of the weight to the dense list when BM25's best chunk was
-right but lacked a question's framing words (``Which manual says ...``). Before that, the BM25 score
+right but lacked a question's framing words (``Which manual says ...``). The weight is also
+multiplied by ``coord_share ** 2`` (round 5): the share of the query's distinct terms, counted
+up to ``coord`` (4), that BM25's best chunk holds. A best chunk that holds one word of a
+three-word query is weak evidence however rare that word is, while a chunk holding four words
+of a long question, or every word of a short one, keeps the weight (the idea of Lucene's
+``minimum_should_match``, as a weight rather than a filter). Before that, the BM25 score
 of each of BM25's best 5 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
 query's adjacent word pairs the chunk holds side by side (:mod:`lcmem.indexers.phrase`: the
 whole name or phrase over a part of it). ``adaptive`` (z-score of each list's top) is the first
@@ -86,6 +91,10 @@ class Fusion:
             Lisbon`` over ``north gate of Lisbon``, ``Fenna Petrakis`` over ``Fenna Okafor``),
             before normalising and before the coverage is taken. Needs the chunks' terms
             (``HybridIndex.search(terms_of=...)``, which ``Library.search`` passes). 0 disables it.
+        coord: how many of the query's distinct terms BM25's best chunk must hold for the BM25
+            list to keep its weight (a query of fewer terms: all of them); with fewer, the weight
+            is multiplied by :func:`coord_share` ``** coord_power``. 0 disables it.
+        coord_power: the exponent of that factor.
 
     Example:
         >>> Fusion.parse("rrf:k=20").rrf_k
@@ -103,6 +112,8 @@ class Fusion:
     adaptive: float = 0.0
     coverage: float = 1.0
     phrase: float = 5.0
+    coord: int = 4
+    coord_power: float = 2.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -121,6 +132,10 @@ class Fusion:
             raise ConfigError(f"the fusion coverage exponent must be >= 0, got {self.coverage}")
         if not (self.phrase >= 0.0) or not np.isfinite(self.phrase):
             raise ConfigError(f"the fusion phrase weight must be >= 0, got {self.phrase}")
+        if self.coord < 0:
+            raise ConfigError(f"the fusion coord (terms to hold) must be >= 0, got {self.coord}")
+        if not (self.coord_power >= 0.0) or not np.isfinite(self.coord_power):
+            raise ConfigError(f"the fusion coord_power must be >= 0, got {self.coord_power}")
 
     def weights(self) -> tuple[float, float]:
         """``(dense weight, sparse weight)``."""
@@ -133,9 +148,9 @@ class Fusion:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fusion:
         """From :meth:`to_dict` (unknown keys are a clear error). A setting recorded before
-        ``coverage`` (or ``phrase``) existed fused without it, so it reads as 0."""
+        ``coverage`` (or ``phrase``, ``coord``) existed fused without it, so it reads as 0."""
         try:
-            return cls(**{"coverage": 0.0, "phrase": 0.0, **data})
+            return cls(**{"coverage": 0.0, "phrase": 0.0, "coord": 0, **data})
         except TypeError as exc:
             raise ConfigError(f"bad fusion setting {data!r}: {exc}") from exc
 
@@ -144,7 +159,8 @@ class Fusion:
         cls, text: str | Fusion | dict[str, Any] | None, base: Fusion | None = None
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
-        ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``, ``phrase``);
+        ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``, ``phrase``,
+        ``coord``, ``coord_power``);
         unspecified keys come from ``base`` when it has the same method, else from the
         defaults of ``method``.
 
@@ -172,6 +188,8 @@ class Fusion:
         keys["adaptive"] = "adaptive"
         keys["coverage"] = "coverage"
         keys["phrase"] = "phrase"
+        keys["coord"] = "coord"
+        keys["coord_power"] = "coord_power"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -179,14 +197,15 @@ class Fusion:
             if not eq or field is None:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
-                    "dense, k, candidates, boost, complete, adaptive, coverage, phrase"
+                    "dense, k, candidates, boost, complete, adaptive, coverage, phrase, coord, "
+                    "coord_power"
                 )
             try:
                 if field == "complete":
                     if value.strip().lower() not in ("0", "1", "true", "false"):
                         raise ValueError(value)
                     changes[field] = value.strip().lower() in ("1", "true")
-                elif field in ("rrf_k", "candidates"):
+                elif field in ("rrf_k", "candidates", "coord"):
                     changes[field] = int(value)
                 else:
                     changes[field] = float(value)
@@ -199,11 +218,12 @@ class Fusion:
     def __str__(self) -> str:
         if self.method == "rrf":
             phrase = f",phrase={self.phrase:g}" if self.phrase else ""
-            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}{phrase}"
+            coord = f",coord={self.coord},coord_power={self.coord_power:g}" if self.coord else ""
+            return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}{phrase}{coord}"
         return (
             f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
             f"complete={int(self.complete)},adaptive={self.adaptive:g},coverage={self.coverage:g}"
-            f",phrase={self.phrase:g}"
+            f",phrase={self.phrase:g},coord={self.coord},coord_power={self.coord_power:g}"
         )
 
 
@@ -213,10 +233,12 @@ PRESETS: dict[str, Fusion] = {}
 DEFAULT_FUSION = Fusion()
 PRESETS.update(
     # the default before issue 16
-    rrf=Fusion("rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0, phrase=0.0),
-    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0),
+    rrf=Fusion(
+        "rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0, phrase=0.0, coord=0
+    ),
+    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0, coord=0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0),
+    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0, coord=0),
 )
 
 
@@ -248,10 +270,29 @@ def adaptive_weights(
     return [w / total for w in scaled] if total > 0 else list(weights)
 
 
-def coverage_weights(weights: Sequence[float], share: float | None, fusion: Fusion) -> list[float]:
+def coord_share(held: int, n_terms: int, cap: int) -> float:
+    """The share of ``min(cap, n_terms)`` query terms that a chunk holding ``held`` of the
+    query's ``n_terms`` distinct terms covers, in [0, 1] (1 for a query without terms).
+
+    Example:
+        >>> coord_share(1, 3, 4), coord_share(4, 9, 4), coord_share(2, 2, 4)
+        (0.3333333333333333, 1.0, 1.0)
+    """
+    need = min(cap, n_terms)
+    return 1.0 if need <= 0 else min(held / need, 1.0)
+
+
+def coverage_weights(
+    weights: Sequence[float],
+    share: float | None,
+    fusion: Fusion,
+    coord: float | None = None,
+) -> list[float]:
     """``(dense, sparse)`` ``weights`` with the sparse one multiplied by
-    ``max(share, 0.01) ** fusion.coverage``, rescaled to sum to 1. ``share``: the part of the
-    query's idf mass that the sparse list's best item holds (``None``: unknown, no change).
+    ``max(share, 0.01) ** fusion.coverage`` and by ``max(coord, 0.01) ** fusion.coord_power``,
+    rescaled to sum to 1. ``share``: the part of the query's idf mass that the sparse list's
+    best item holds; ``coord``: its :func:`coord_share` (``None``: unknown, no change; each
+    factor only when its setting, ``coverage`` or ``coord``, is above 0).
 
     Example:
         >>> f = Fusion(coverage=3)
@@ -259,11 +300,16 @@ def coverage_weights(weights: Sequence[float], share: float | None, fusion: Fusi
         [0.5, 0.5]
         >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 0.5, f)]
         [0.889, 0.111]
+        >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 1.0, Fusion(), coord=0.5)]
+        [0.8, 0.2]
     """
-    if fusion.coverage <= 0 or share is None or len(weights) != 2:
+    if len(weights) != 2:
         return list(weights)
     dense, sparse = weights
-    sparse *= max(float(share), 0.01) ** fusion.coverage
+    if fusion.coverage > 0 and share is not None:
+        sparse *= max(float(share), 0.01) ** fusion.coverage
+    if fusion.coord > 0 and coord is not None:
+        sparse *= max(float(coord), 0.01) ** fusion.coord_power
     total = dense + sparse
     return [dense / total, sparse / total] if total > 0 else list(weights)
 

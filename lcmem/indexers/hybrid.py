@@ -27,7 +27,14 @@ import numpy as np
 
 from lcmem.errors import ConfigError, EmptyQueryError
 from lcmem.indexers.base import Index
-from lcmem.indexers.fusion import METHODS, Fusion, adaptive_weights, coverage_weights, fuse
+from lcmem.indexers.fusion import (
+    METHODS,
+    Fusion,
+    adaptive_weights,
+    coord_share,
+    coverage_weights,
+    fuse,
+)
 from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore
 from lcmem.indexers.query import fusion_weights
 
@@ -205,8 +212,10 @@ class HybridIndex:
         query's quoted phrases, identifiers or names (``text``, the raw query) raised the BM25
         weight, ``"bm25_coverage"`` when the fusion weighed BM25 by the share of the query's idf
         mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`),
-        ``"bm25_phrase"`` (the share of the query's adjacent term pairs the chunk holds side by
-        side) for BM25's best chunks when ``Fusion.phrase`` raised their BM25 score by it.
+        ``"bm25_coord"`` when it weighed BM25 by the share of the query's terms (up to
+        ``Fusion.coord``) that its best chunk holds, ``"bm25_phrase"`` (the share of the
+        query's adjacent term pairs the chunk holds side by side) for BM25's best chunks when
+        ``Fusion.phrase`` raised their BM25 score by it.
         ``terms_of(ids)`` gives the analyzed terms of chunks (needed for ``Fusion.phrase``;
         without it phrase evidence is skipped). Pass ``None`` as either query to search with
         the other index alone.
@@ -236,10 +245,12 @@ class HybridIndex:
                 raw = {int(i): float(s) for i, s in reversed(lists[1])}
                 lists[1] = phrase_rescore(lists[1], shares, self.fusion.phrase)
         covered: float | None = None
+        coord: float | None = None
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
             covered = self._coverage(sparse_query, lists[1])
-            weights = coverage_weights(weights, covered, self.fusion)
+            coord = self._coord(sparse_query, lists[1])
+            weights = coverage_weights(weights, covered, self.fusion, coord)
         extra: list[Results] | None = None
         absent: list[float | None] | None = None
         if self.fusion.complete and self.fusion.method != "rrf" and len(lists) == 2:
@@ -266,6 +277,9 @@ class HybridIndex:
         if covered is not None:
             for d in details.values():
                 d[f"{self.names[1]}_coverage"] = covered
+        if coord is not None:
+            for d in details.values():
+                d[f"{self.names[1]}_coord"] = coord
         for doc_id, share in shares.items():
             if doc_id in details and share > 0:
                 details[doc_id][f"{self.names[1]}_phrase"] = share
@@ -295,6 +309,16 @@ class HybridIndex:
         if not results:
             return 0.0  # no item holds any query term
         return float(measure(sparse_query, int(results[0][0])))
+
+    def _coord(self, sparse_query: Any, results: Results) -> float | None:
+        """The :func:`~lcmem.indexers.fusion.coord_share` of the sparse list's best item
+        (``None`` when the fusion does not use it or the sparse index cannot tell)."""
+        held_terms = getattr(self.sparse, "held_terms", None)
+        if self.fusion.coord <= 0 or held_terms is None:
+            return None
+        n_terms = len(set(sparse_query))
+        held = int(held_terms(sparse_query, int(results[0][0]))) if results else 0
+        return coord_share(held, n_terms, self.fusion.coord)
 
     def _complete(self, dense_query: Any, sparse_query: Any, lists: list[Results]) -> list[Results]:
         """Dense scores of the BM25 candidates the dense list lacks, and BM25 scores of the

@@ -744,3 +744,14 @@ def test_length_floor_counts_short_documents_as_floor_times_the_average(tmp_path
     assert BM25Index(length_floor=0.0).params() == {**BM25Index().params(), "length_floor": 0.0}
     with pytest.raises(ConfigError, match="length_floor"):
         BM25Index(length_floor=-1)
+
+
+def test_held_terms_counts_distinct_query_terms_a_document_holds():
+    index = BM25Index()
+    index.add([1, 2, 3], [["pass", "key", "ada"], ["key", "key"], ["moreau"]])
+    assert index.held_terms(["pass", "key", "ada", "moreau"], 1) == 3
+    assert index.held_terms(["key", "key", "key"], 2) == 1  # repeats count once
+    assert index.held_terms(["unseen", "key"], 2) == 1  # a term no document holds: not held
+    assert index.held_terms(["key"], 99) == 0  # unknown id
+    index.remove([2])
+    assert index.held_terms(["key"], 2) == 0

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from lcmem.errors import ConfigError
-from lcmem.indexers.fusion import DEFAULT_FUSION, Fusion, coverage_weights, fuse, normalize
+from lcmem.indexers.fusion import (
+    DEFAULT_FUSION,
+    Fusion,
+    coord_share,
+    coverage_weights,
+    fuse,
+    normalize,
+)
 from lcmem.indexers.hybrid import rrf_fuse
 from lcmem.indexers.query import fusion_weights, query_hints
 
@@ -203,3 +210,43 @@ def test_default_weights_follow_coverage_and_hints_end_to_end():
     assert coverage_weights([wd, ws], 0.4, DEFAULT_FUSION)[0] > 0.7  # worded unlike the text
     # BM25's best chunk lacking a question's framing words (coverage 0.6): BM25 keeps a say
     assert 0.3 < coverage_weights([wd, ws], 0.6, DEFAULT_FUSION)[1] < 0.5
+
+
+# ---------------------------------------------------------------- coordination (round 5)
+
+
+def test_coord_share_counts_held_terms_up_to_the_cap():
+    assert coord_share(1, 3, 4) == pytest.approx(1 / 3)  # one word of a three-word query
+    assert coord_share(3, 3, 4) == 1.0  # every word of a short query
+    assert coord_share(4, 9, 4) == 1.0 and coord_share(2, 9, 4) == 0.5  # long: up to 4
+    assert coord_share(0, 0, 4) == 1.0  # no terms: nothing to say
+    assert coord_share(0, 5, 4) == 0.0
+
+
+def test_coverage_weights_with_coord():
+    f = Fusion(coverage=0.0, coord=4, coord_power=2.0)
+    assert coverage_weights([0.5, 0.5], None, f, coord=1.0) == [0.5, 0.5]
+    wd, ws = coverage_weights([0.5, 0.5], None, f, coord=0.5)
+    assert ws / wd == pytest.approx(0.25) and wd + ws == pytest.approx(1.0)
+    # both factors multiply
+    wd, ws = coverage_weights([0.5, 0.5], 0.5, Fusion(coverage=1.0, coord=4), coord=0.5)
+    assert ws / wd == pytest.approx(0.5 * 0.25)
+    # coord 0 (off) or unknown: no change
+    assert coverage_weights([0.5, 0.5], None, Fusion(coord=0), coord=0.1) == [0.5, 0.5]
+    assert coverage_weights([0.5, 0.5], None, Fusion(coverage=0.0), coord=None) == [0.5, 0.5]
+
+
+def test_fusion_coord_setting_parse_and_old_manifests():
+    assert (DEFAULT_FUSION.coord, DEFAULT_FUSION.coord_power) == (4, 2.0)
+    f = Fusion.parse("zscore:coord=3,coord_power=1")
+    assert (f.coord, f.coord_power) == (3, 1.0)
+    assert Fusion.parse(str(f)) == f and Fusion.from_dict(f.to_dict()) == f
+    rrf = Fusion.parse("rrf:coord=4")
+    assert rrf.coord == 4 and Fusion.parse(str(rrf)) == rrf
+    for bad in ("zscore:coord=-1", "zscore:coord=x", "zscore:coord_power=-2"):
+        with pytest.raises(ConfigError, match="coord"):
+            Fusion.parse(bad)
+    # a setting recorded before ``coord`` existed (round 4) fused without it
+    old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k not in ("coord", "coord_power")}
+    assert Fusion.from_dict(old).coord == 0
+    assert Fusion.parse("rrf").coord == 0 and Fusion.parse("minmax").coord == 0

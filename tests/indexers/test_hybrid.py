@@ -232,7 +232,7 @@ def test_hybrid_with_real_faiss_and_bm25():
 def test_hybrid_weighs_bm25_by_its_best_chunks_coverage(dense):
     sparse = BM25Index(idf="lucene")
     sparse.add([10, 20, 30, 40], [["disk", "full"], ["disk"], ["quota"], ["full", "quota", "x"]])
-    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=3")
+    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=3,coord=0")
     full = hybrid.search(E0, ["disk", "full"], k=4)
     assert full[0][2]["bm25_coverage"] == pytest.approx(1.0)  # chunk 10 holds both words
     assert full[0][2]["dense_weight"] == pytest.approx(0.5)
@@ -249,3 +249,29 @@ def test_hybrid_weighs_bm25_by_its_best_chunks_coverage(dense):
     assert "bm25_coverage" not in off[0][2]
     scripted = HybridIndex(dense, Scripted([(30, 5.0)])).search(E0, ["q"], k=2)
     assert "bm25_coverage" not in scripted[0][2]
+
+
+def test_hybrid_weighs_bm25_by_the_query_terms_its_best_chunk_holds(dense):
+    sparse = BM25Index(idf="lucene")
+    docs = [["disk", "full", "quota"], ["disk"], ["quota"], ["a", "b", "c", "d", "e"]]
+    sparse.add([10, 20, 30, 40], docs)
+    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=0,coord=4")
+    every = hybrid.search(E0, ["disk", "full", "quota"], k=4)  # a short query, all held
+    assert every[0][2]["bm25_coord"] == 1.0 and every[0][2]["dense_weight"] == pytest.approx(0.5)
+    # the best chunk holds one of three words, however rare: the dense side leads
+    one = hybrid.search(E0, ["disk", "unseen", "words"], k=4)
+    assert one[0][2]["bm25_coord"] == pytest.approx(1 / 3)
+    assert one[0][2]["dense_weight"] == pytest.approx(1 / (1 + (1 / 3) ** 2))
+    # a long query: holding 4 of its terms is enough (the cap), 2 of them is half
+    long = hybrid.search(E0, ["a", "b", "c", "d", "x", "y", "z"], k=4)
+    assert long[0][2]["bm25_coord"] == 1.0  # chunk 40, BM25's best, holds a-d
+    half = hybrid.search(E0, ["a", "b", "x", "y", "z", "w"], k=4)
+    assert half[0][2]["bm25_coord"] == pytest.approx(0.5)
+    # no BM25 match: 0 (the weight keeps its 0.01 floor), the dense order stands
+    none = hybrid.search(E0, ["nothing"], k=4)
+    assert none[0][2]["bm25_coord"] == 0.0 and [i for i, _, _ in none] == [10, 20, 30, 40]
+    # off, or a sparse index that cannot tell: nothing in the details
+    off = HybridIndex(dense, sparse, fusion="zscore:coord=0").search(E0, ["disk"], k=2)
+    assert "bm25_coord" not in off[0][2]
+    scripted = HybridIndex(dense, Scripted([(30, 5.0)])).search(E0, ["q"], k=2)
+    assert "bm25_coord" not in scripted[0][2]
