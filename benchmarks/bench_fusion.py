@@ -18,9 +18,10 @@ The BM25 coverage of each query (the share of its idf mass that BM25's best chun
 :meth:`lcmem.indexers.bm25.BM25Index.coverage`) is computed from the libraries that
 ``fusion_cache.py`` built (``WORK/<corpus>/store``), with the library's own analyzer.
 
-``--paired`` adds, per task and split, the default against the better of bm25 and dense
-query by query (how many queries it ranks better / worse / the same, and a sign test), so a
-small margin can be read as one query or as a trend.
+``--paired`` adds, per task and split, the default against the better of bm25 and dense query
+by query (how many queries it ranks better / worse / the same, and a sign test), so a small
+margin can be read as one query or as a trend; ``--paired round4`` does the same for round 4's
+default.
 
 Run: ``.venv/bin/python benchmarks/bench_fusion.py --tune`` (a minute; no model is loaded).
 """
@@ -518,8 +519,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--paired",
-        action="store_true",
-        help="after the table: the default vs the better half, query by query",
+        nargs="?",
+        const="default",
+        choices=("default", "round4"),
+        help="after the table: the default (or round 4's) vs the better half, query by query",
     )
     parser.add_argument("--depth", type=int, default=200, help="depth of the single modes")
     args = parser.parse_args()
@@ -671,16 +674,15 @@ def main() -> None:
                 f"test {res[(t, 'test')] - best[(t, 'test')]:+.3f}"
             )
     if args.paired:
+        which = DEFAULT_FUSION if args.paired == "default" else ROUND4
         print(
-            f"\npaired, the default `{DEFAULT_FUSION}` against the better half (bm25 or dense) "
+            f"\npaired, the {args.paired} `{which}` against the better half (bm25 or dense) "
             "query by query (better/worse: its hit@1, or reciprocal rank@10, is higher/lower; "
             "p: two-sided sign test, ties left out):\n"
         )
-        print(
-            "| task | split | queries | better half | default - half | better | worse | same | p |"
-        )
+        print("| task | split | queries | better half | fused - half | better | worse | same | p |")
         print("|---|---|---:|---|---:|---:|---:|---:|---:|")
-        for t, sp, n, half, diff, b, w, same, p in paired(cases, DEFAULT_FUSION, args.depth, tasks):
+        for t, sp, n, half, diff, b, w, same, p in paired(cases, which, args.depth, tasks):
             print(f"| {t} | {sp} | {n} | {half} | {diff:+.3f} | {b} | {w} | {same} | {p:.3f} |")
     cov = {t: [c.coverage for c in cases if c.task == t and c.split == "dev"] for t in tasks}
     medians = ", ".join(f"{t} {statistics.median(v):.2f}" for t, v in cov.items())
