@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fusion_heldout import conf_corpus
 from fusion_heldout4 import ref_corpus
 from fusion_heldout5 import code_nz_corpus, para2_corpus, passkey16_corpus, passkey_b16_corpus
+from fusion_replicate import CORPORA as REPLICATION
 from fusion_tasks import CORPORA
 
 CORPORA = {**CORPORA, "conf": conf_corpus}  # round 3's held-out corpus (fusion_heldout.py)
@@ -35,6 +36,8 @@ CORPORA["ref"] = ref_corpus  # round 4's held-out corpus (fusion_heldout4.py)
 # round 5's held-out corpora (fusion_heldout5.py)
 CORPORA |= {"passkey16": passkey16_corpus, "passkey_b16": passkey_b16_corpus}
 CORPORA |= {"code_nz": code_nz_corpus, "para2": para2_corpus}
+# round 5's replication blocks (fusion_replicate.py): man_r1..man_r5, conf_r1..conf_r3
+CORPORA |= REPLICATION
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work" / "fusion"

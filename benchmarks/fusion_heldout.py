@@ -82,17 +82,26 @@ def _drop_words(sentence: str, rng: random.Random) -> str:
     return " ".join(w for i, w in enumerate(words) if i not in drop)
 
 
-def conf_corpus(n_pages: int = CONF_PAGES, seed: int = SEED) -> Corpus:
-    """The ``conf`` and ``quote`` tasks (see the module docstring)."""
+def conf_corpus(n_pages: int = CONF_PAGES, seed: int = SEED, skip: int = 0) -> Corpus:
+    """The ``conf`` and ``quote`` tasks (see the module docstring).
+
+    ``skip`` > 0 passes over the first ``skip`` pages that qualify (same seeded order, same
+    length rule) and keeps the ``n_pages`` after them (``fusion_replicate.py``'s replication
+    blocks); 0 is the frozen task.
+    """
     rng = random.Random(f"fusion-heldout-{seed}")
     pages: dict[str, str] = {}
+    passed: set[str] = set()
     order = [(p, "5") for p in render_pages(400, "5", seed)]
     order += [(p, "8") for p in render_pages(400, "8", seed)]
     random.Random(seed).shuffle(order)
     for path, _section in order:
         text = path.read_text(encoding="utf-8")
-        if MIN_CHARS <= len(text) <= MAX_CHARS and path.stem not in pages:
-            pages[path.stem] = text
+        if MIN_CHARS <= len(text) <= MAX_CHARS and path.stem not in pages.keys() | passed:
+            if len(passed) < skip:
+                passed.add(path.stem)
+            else:
+                pages[path.stem] = text
         if len(pages) >= n_pages:
             break
     corpus = Corpus("conf")

@@ -464,11 +464,16 @@ def paraphrase(
     return " ".join(out), replaced, content
 
 
-def man_corpus(n_pages: int = MAN_PAGES) -> Corpus:
-    """The ``man`` and ``para`` tasks over one set of pages (see the module docstring)."""
+def man_corpus(n_pages: int = MAN_PAGES, start: int = 0) -> Corpus:
+    """The ``man`` and ``para`` tasks over one set of pages (see the module docstring).
+
+    ``start`` > 0 draws the ``n_pages`` pages that follow the first ``start`` of the same
+    seeded order (``fusion_replicate.py``'s replication blocks); 0 is the frozen task.
+    """
     analyze = _analyzer()
     corpus = Corpus("man")
-    paths = [p for p in render_pages(n_pages, "1", 0) if not p.name.startswith("gcloud")]
+    drawn = render_pages(n_pages, "1", 0, start=start)
+    paths = [p for p in drawn if not p.name.startswith("gcloud")]
     split = {p.stem: split_page(p.read_text(encoding="utf-8")) for p in paths}
     counts = Counter(d.lower() for d, _ in split.values() if d)
     kept: dict[str, tuple[str, str]] = {}

@@ -86,14 +86,16 @@ def _cached(path: Path, section: str) -> Path:
 
 
 def render_pages(
-    n: int, section: str = "1", seed: int = 0, workers: int | None = None
+    n: int, section: str = "1", seed: int = 0, workers: int | None = None, start: int = 0
 ) -> list[Path]:
     """Render ``n`` pages of ``section`` picked at random with ``seed``; paths of the cached texts.
 
     The pick for a given ``seed`` is a prefix of the same shuffled order, so asking for more pages
     later reuses the ones already rendered. Pages man cannot render are cached as empty files.
+    ``start`` skips that many pages of the order first (``start=150, n=150``: the 150 pages
+    after ``render_pages(150)``'s).
     """
-    files = ordered_pages(section, seed)[:n]
+    files = ordered_pages(section, seed)[start : start + n]
     # ``man`` is a subprocess, so threads are enough to keep every core busy.
     with ThreadPoolExecutor(max_workers=workers or (os.cpu_count() or 1) + 1) as pool:
         return list(pool.map(lambda p: _cached(p, section), files))
