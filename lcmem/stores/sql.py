@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -117,8 +118,15 @@ class SQLStore:
         self.url = url
         self.engine = _make_engine(url)
         try:
-            Base.metadata.create_all(self.engine)
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Two first opens of one database at once (an index run and a reader, or
+                    # two workers) would both create the tables and the meta rows; the second
+                    # would fail on a duplicate key. A transaction-level advisory lock makes
+                    # them take turns (PostgreSQL's DDL is transactional), and is released at
+                    # commit.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INIT_LOCK})
+                Base.metadata.create_all(conn)
                 if _get_meta(conn, "schema_version") is None:
                     _set_meta(conn, "schema_version", SCHEMA_VERSION)
                     _set_meta(conn, "generation", 0)
@@ -492,6 +500,11 @@ def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
 
         return sqlite_insert(table).on_conflict_do_nothing()
     return insert(table)
+
+
+#: The PostgreSQL advisory lock that serialises the first opens of a database (any 64-bit key
+#: that other software is unlikely to use: ``int.from_bytes(b"lcmemini", "big") >> 1``).
+_INIT_LOCK = int.from_bytes(b"lcmemini", "big") >> 1
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

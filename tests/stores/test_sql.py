@@ -131,6 +131,26 @@ def test_postgres_store(fresh_postgres_url):
     assert SQLStore(fresh_postgres_url).document_count() == 1
 
 
+@pytest.mark.postgres
+def test_first_opens_of_one_postgres_database_at_once(fresh_postgres_url):
+    # an index run and a reader (or two workers) opening a new database together: both used
+    # to create the meta rows, and the second failed on a duplicate key
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store(_: int) -> int:
+        store = SQLStore(fresh_postgres_url)
+        try:
+            return store.document_count()
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(open_store, range(8))) == [0] * 8
+    store = SQLStore(fresh_postgres_url)
+    assert store.generation == 0
+    store.close()
+
+
 def test_rollback_leaves_nothing(tmp_path):
     store = SQLStore(f"sqlite:///{tmp_path / 'x.db'}")
     g = store.generation
