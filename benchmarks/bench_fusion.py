@@ -383,6 +383,8 @@ ROUND2 = Fusion("zscore", 0.5, 60, 100, 32.0, False, 0.0, 3.0, 0.0, coord=0)
 ROUND3 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 3.0, 5.0, coord=0)
 #: The default of the fourth round (coverage exponent 1, no coordination factor).
 ROUND4 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 1.0, 5.0, coord=0)
+#: Round 5's first choice (the coordination factor, cap 4, squared), replaced in round 5b.
+ROUND5 = Fusion(coord=4, coord_power=2.0)
 
 
 def grid(method: str) -> list[Fusion]:
@@ -487,7 +489,7 @@ def round5b_grid() -> list[tuple[str, Fusion, bool]]:
     Rounds 4 and 5 for reference; the coordination cap and exponent, with the query's terms
     counted all (as shipped in round 5) or only those some chunk holds (``known``: framing words
     no chunk has do not lower it); boost 8, phrase 5, coverage 1 fixed."""
-    out = [("round 4", ROUND4, False), ("round 5", Fusion(), False)]
+    out = [("round 4", ROUND4, False), ("round 5", ROUND5, False)]
     for known in (False, True):
         for coord in (2, 3, 4, 6, 99):
             for power in (0.5, 1.0, 2.0):
@@ -594,6 +596,7 @@ def main() -> None:
     systems.append((f"round-2 default `{ROUND2}`", run(cases, ROUND2, args.depth)))
     systems.append((f"round-3 default `{ROUND3}`", run(cases, ROUND3, args.depth)))
     systems.append((f"round-4 default `{ROUND4}`", run(cases, ROUND4, args.depth)))
+    systems.append((f"round-5 first choice `{ROUND5}`", run(cases, ROUND5, args.depth)))
     if args.round5:
         print_grid_header(tasks)
         scored = []
