@@ -30,7 +30,7 @@ Example:
     >>> split_of("ls.1")
     'test'
     >>> paraphrase("list directory contents", {"list", "directori", "content"})[0]
-    'enumerate folder'
+    'enumerate folder items'
 """
 
 from __future__ import annotations

@@ -15,16 +15,16 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
-Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5,coord=4``): the BM25
+Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5,coord=3``): the BM25
 weight is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a
 name (the user expects those exact words), and by ``coverage_share``, the part of the query's
 idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
 matches a few common words only, and the dense list gains). The exponent was 3 until round 4
 of issue 16: that handed 80-94 % of the weight to the dense list when BM25's best chunk was
 right but lacked a question's framing words (``Which manual says ...``). The weight is also
-multiplied by ``coord_share ** 2`` (round 5): the share of the query's distinct terms, counted
-up to ``coord`` (4), that BM25's best chunk holds. A best chunk that holds one word of a
-three-word query is weak evidence however rare that word is, while a chunk holding four words
+multiplied by ``coord_share`` (round 5): the share of the query's distinct terms, counted up
+to ``coord`` (3), that BM25's best chunk holds. A best chunk that holds one word of a
+three-word query is weak evidence however rare that word is, while a chunk holding three words
 of a long question, or every word of a short one, keeps the weight (the idea of Lucene's
 ``minimum_should_match``, as a weight rather than a filter). Before that, the BM25 score
 of each of BM25's best 5 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
@@ -112,8 +112,8 @@ class Fusion:
     adaptive: float = 0.0
     coverage: float = 1.0
     phrase: float = 5.0
-    coord: int = 4
-    coord_power: float = 2.0
+    coord: int = 3
+    coord_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -301,7 +301,7 @@ def coverage_weights(
         >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 0.5, f)]
         [0.889, 0.111]
         >>> [round(w, 3) for w in coverage_weights([0.5, 0.5], 1.0, Fusion(), coord=0.5)]
-        [0.8, 0.2]
+        [0.667, 0.333]
     """
     if len(weights) != 2:
         return list(weights)

@@ -229,7 +229,7 @@ def test_coverage_weights_with_coord():
     wd, ws = coverage_weights([0.5, 0.5], None, f, coord=0.5)
     assert ws / wd == pytest.approx(0.25) and wd + ws == pytest.approx(1.0)
     # both factors multiply
-    wd, ws = coverage_weights([0.5, 0.5], 0.5, Fusion(coverage=1.0, coord=4), coord=0.5)
+    wd, ws = coverage_weights([0.5, 0.5], 0.5, Fusion(coverage=1.0, coord_power=2), coord=0.5)
     assert ws / wd == pytest.approx(0.5 * 0.25)
     # coord 0 (off) or unknown: no change
     assert coverage_weights([0.5, 0.5], None, Fusion(coord=0), coord=0.1) == [0.5, 0.5]
@@ -237,7 +237,7 @@ def test_coverage_weights_with_coord():
 
 
 def test_fusion_coord_setting_parse_and_old_manifests():
-    assert (DEFAULT_FUSION.coord, DEFAULT_FUSION.coord_power) == (4, 2.0)
+    assert (DEFAULT_FUSION.coord, DEFAULT_FUSION.coord_power) == (3, 1.0)
     f = Fusion.parse("zscore:coord=3,coord_power=1")
     assert (f.coord, f.coord_power) == (3, 1.0)
     assert Fusion.parse(str(f)) == f and Fusion.from_dict(f.to_dict()) == f

@@ -255,7 +255,7 @@ def test_hybrid_weighs_bm25_by_the_query_terms_its_best_chunk_holds(dense):
     sparse = BM25Index(idf="lucene")
     docs = [["disk", "full", "quota"], ["disk"], ["quota"], ["a", "b", "c", "d", "e"]]
     sparse.add([10, 20, 30, 40], docs)
-    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=0,coord=4")
+    hybrid = HybridIndex(dense, sparse, fusion="zscore:boost=1,coverage=0,coord=4,coord_power=2")
     every = hybrid.search(E0, ["disk", "full", "quota"], k=4)  # a short query, all held
     assert every[0][2]["bm25_coord"] == 1.0 and every[0][2]["dense_weight"] == pytest.approx(0.5)
     # the best chunk holds one of three words, however rare: the dense side leads
