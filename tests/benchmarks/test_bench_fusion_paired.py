@@ -26,7 +26,22 @@ def _case(task: str, split: str, dense: list[int], bm25: list[int]) -> Case:
 
     as_list = lambda ids: [(i, 1.0 - k / 10) for k, i in enumerate(ids)]  # noqa: E731
     return Case(
-        task, split, "q", as_list(dense), as_list(bm25), rank_of, {}, {}, 1.0, {}, {}, {}, {}, {}, 1
+        task,
+        split,
+        "q",
+        as_list(dense),
+        as_list(bm25),
+        rank_of,
+        {},
+        {},
+        1.0,
+        {},
+        {},
+        {},
+        {},
+        {},
+        1,
+        1,
     )
 
 
