@@ -224,10 +224,13 @@ def run(
     rare: bool = False,
     top_k: int = 0,
     coord_known: bool = False,
+    mix: tuple[float, int] | None = None,
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting (the arguments are
     :func:`query_ranks`')."""
-    got = query_ranks(cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known)
+    got = query_ranks(
+        cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known, mix
+    )
     ranks: dict[tuple[str, str], list[int | None]] = {}
     for c, r in zip(cases, got, strict=True):
         ranks.setdefault((c.task, c.split), []).append(r)
@@ -244,6 +247,7 @@ def query_ranks(
     rare: bool = False,
     top_k: int = 0,
     coord_known: bool = False,
+    mix: tuple[float, int] | None = None,
 ) -> list[int | None]:
     """The target's rank for each case (None: not found) for ``bm25``, ``dense`` or a fusion
     setting.
@@ -294,6 +298,14 @@ def query_ranks(
                 ]
                 absent = [None, 0.0]
             fused, _ = fuse([d, b], 2 * n, system, weights=weights, extra=extra, absent=absent)
+            if mix:  # round 5c: + mix * (equal-weight RRF of the two lists)
+                lam, k = mix
+                bonus: dict[int, float] = {}
+                for lst in (d, b):
+                    for r, (i, _) in enumerate(lst, start=1):
+                        bonus[i] = bonus.get(i, 0.0) + 0.5 / (k + r)
+                rescored = {i: sc + lam * bonus.get(i, 0.0) for i, sc in fused}
+                fused = sorted(rescored.items(), key=lambda it: (-it[1], it[0]))
             ids = [i for i, _ in fused]
         ranks.append(c.rank_of(ids))
     return ranks
@@ -498,6 +510,19 @@ def round5b_grid() -> list[tuple[str, Fusion, bool]]:
     return out
 
 
+def round5c_grid() -> list[tuple[str, Fusion, tuple[float, int] | None]]:
+    """Round 5c's settings (issue 16), written before any was run: the round-5b default plus
+    ``lam`` x an equal-weight RRF of the two candidate lists (rank agreement, which RRF rewards
+    and z-scores do not: RRF is above both halves on the code tasks, where both lists carry
+    part of the answer). ``lam`` in {2, 5, 10, 20, 40} x RRF k in {10, 60}; the same criterion
+    as round 5b."""
+    out: list[tuple[str, Fusion, tuple[float, int] | None]] = [("round 5b", Fusion(), None)]
+    for k in (10, 60):
+        for lam in (2.0, 5.0, 10.0, 20.0, 40.0):
+            out.append(("rrf mix", Fusion(), (lam, k)))
+    return out
+
+
 def lost(cases: list[Case], task: str) -> None:
     """Print ``task``'s queries that BM25 alone ranks first and the default fusion does not,
     with the BM25 coverage and the dense weight the default gave them."""
@@ -546,6 +571,7 @@ def main() -> None:
     parser.add_argument("--round4", action="store_true", help="dev and test of round 4's signals")
     parser.add_argument("--round5", action="store_true", help="dev and test of round 5's grid")
     parser.add_argument("--round5b", action="store_true", help="round 5b's grid (replications)")
+    parser.add_argument("--round5c", action="store_true", help="round 5c's grid (an RRF term)")
     parser.add_argument(
         "--lost", metavar="TASK", help="TASK's queries BM25 gets right and the default not"
     )
@@ -629,6 +655,24 @@ def main() -> None:
         (worst, mean), name, res = max(scored, key=lambda x: x[0])
         print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
         systems.append((f"round 5b, best on dev (`{name}`)", res))
+    if args.round5c:
+        tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
+        print_grid_header(tasks)
+        scored = []
+        for kind, f, mix in round5c_grid():
+            res = run(cases, f, args.depth, mix=mix)
+            m = {sp: margin(res, best, sp, tuned_5b) for sp in ("dev", "test")}
+            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
+            name = f"{f}" + (f" + {mix[0]:g} x rrf(k={mix[1]})" if mix else "")
+            print(
+                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
+                f"{m['test'][0]:+.3f} |",
+                flush=True,
+            )
+            scored.append((m["dev"], name, res))
+        (worst, mean), name, res = max(scored, key=lambda x: x[0])
+        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+        systems.append((f"round 5c, best on dev (`{name}`)", res))
     if args.round4:
         print_grid_header(tasks)
         chosen = []
