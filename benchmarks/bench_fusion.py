@@ -38,7 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,6 +99,9 @@ class Case:
     held_of: dict[int, int]  # distinct query terms each of BM25's best LOAD_DEPTH chunks holds
     n_terms: int  # distinct analyzed terms of the query (round 5: Fusion.coord)
     n_known: int  # the same, only terms some chunk holds (round 5b)
+    #: per head chunk: (distinct query terms held, the shortest run of its analyzed terms that
+    #: holds them all) (round 5d)
+    window_of: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def load(work: Path) -> list[Case]:
@@ -108,7 +111,8 @@ def load(work: Path) -> list[Case]:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             data = json.load(fh)
         chunks = {int(i): v for i, v in data["chunks"].items()}
-        coverage, shares, held = _coverage(work / path.name.removesuffix(".json.gz") / "store")
+        store = work / path.name.removesuffix(".json.gz") / "store"
+        coverage, shares, held, windows = _coverage(store)
         for q in data["queries"]:
             if q["task"] not in METRIC:  # a corpus of a branch this one does not know yet
                 continue
@@ -135,6 +139,7 @@ def load(work: Path) -> list[Case]:
                     {i: held(q["text"], i) for i in head},
                     held(q["text"], None),
                     held(q["text"], -1),
+                    windows(q["text"], head),
                 )
             )
     return cases
@@ -146,6 +151,7 @@ def _coverage(
     Callable[[str, int, str], float],
     Callable[[str, list[int]], dict[int, float]],
     Callable[[str, int | None], int],
+    Callable[[str, list[int]], dict[int, tuple[int, int]]],
 ]:
     """``coverage(query text, chunk id)`` from the BM25 index and analyzer of a cached library,
     ``shares(query text, chunk ids)``: the phrase evidence of those chunks, from their
@@ -177,7 +183,39 @@ def _coverage(
             return len(index._query_terms(index._current(), query))
         return len(set(query)) if chunk is None else index.held_terms(query, chunk)
 
-    return coverage, shares, held
+    def windows(text: str, ids: list[int]) -> dict[int, tuple[int, int]]:
+        query = set(analyzer(text))
+        terms = lib._chunk_terms(ids)
+        return {i: min_window(query, terms[i]) for i in ids if i in terms}
+
+    return coverage, shares, held, windows
+
+
+def min_window(query: set, terms: list) -> tuple[int, int]:
+    """``(held, width)``: how many distinct ``query`` terms ``terms`` holds, and the length of
+    the shortest run of ``terms`` holding all of them (0 when none is held).
+
+    Example:
+        >>> min_window({"a", "b", "c"}, ["a", "x", "b", "x", "x", "a", "b"])
+        (2, 2)
+    """
+    need = query & set(terms)
+    if not need:
+        return 0, 0
+    count: dict = {}
+    have, best, left = 0, len(terms), 0
+    for right, t in enumerate(terms):
+        if t in need:
+            count[t] = count.get(t, 0) + 1
+            have += count[t] == 1
+        while have == len(need):
+            best = min(best, right - left + 1)
+            u = terms[left]
+            if u in need:
+                count[u] -= 1
+                have -= count[u] == 0
+            left += 1
+    return len(need), best
 
 
 def _judge(q: dict, chunks: dict[int, list]) -> Callable[[list[int]], int | None]:
@@ -225,11 +263,12 @@ def run(
     top_k: int = 0,
     coord_known: bool = False,
     mix: tuple[float, int] | None = None,
+    window: tuple[int, float] | None = None,
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting (the arguments are
     :func:`query_ranks`')."""
     got = query_ranks(
-        cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known, mix
+        cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known, mix, window
     )
     ranks: dict[tuple[str, str], list[int | None]] = {}
     for c, r in zip(cases, got, strict=True):
@@ -248,6 +287,7 @@ def query_ranks(
     top_k: int = 0,
     coord_known: bool = False,
     mix: tuple[float, int] | None = None,
+    window: tuple[int, float] | None = None,
 ) -> list[int | None]:
     """The target's rank for each case (None: not found) for ``bm25``, ``dense`` or a fusion
     setting.
@@ -282,6 +322,10 @@ def query_ranks(
                 cov = cov_of.get(b[0][0], cov)
             if top_k > 0 and b and b[0][0] in {i for i, _ in d[:top_k]}:
                 cov = 1.0
+            if window and b:  # round 5d: the held words close together -> coverage 1
+                n_held, width = c.window_of.get(b[0][0], (0, 0))
+                if n_held >= window[0] and width <= window[1] * n_held:
+                    cov = 1.0
             weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
             coord = _coord(c, b, system, coord_known)
             weights = coverage_weights(weights, cov, system, coord)  # as HybridIndex.search does
@@ -523,6 +567,19 @@ def round5c_grid() -> list[tuple[str, Fusion, tuple[float, int] | None]]:
     return out
 
 
+def round5d_grid() -> list[tuple[str, Fusion, tuple[int, float] | None]]:
+    """Round 5d's settings (issue 16), written before any was run: the round-5b default, with
+    BM25's coverage taken as 1 when its best chunk holds at least ``m`` of the query's distinct
+    terms within a run of at most ``alpha * held`` analyzed terms (a question's words found
+    together, as in the sentence it was asked about; the framing words it lacks then do not
+    cut BM25's weight). ``m`` in {3, 4, 5} x ``alpha`` in {1.5, 2, 3, 5}; the criterion of 5b."""
+    out: list[tuple[str, Fusion, tuple[int, float] | None]] = [("round 5b", Fusion(), None)]
+    for m in (3, 4, 5):
+        for alpha in (1.5, 2.0, 3.0, 5.0):
+            out.append(("window", Fusion(), (m, alpha)))
+    return out
+
+
 def lost(cases: list[Case], task: str) -> None:
     """Print ``task``'s queries that BM25 alone ranks first and the default fusion does not,
     with the BM25 coverage and the dense weight the default gave them."""
@@ -572,6 +629,7 @@ def main() -> None:
     parser.add_argument("--round5", action="store_true", help="dev and test of round 5's grid")
     parser.add_argument("--round5b", action="store_true", help="round 5b's grid (replications)")
     parser.add_argument("--round5c", action="store_true", help="round 5c's grid (an RRF term)")
+    parser.add_argument("--round5d", action="store_true", help="round 5d's grid (term windows)")
     parser.add_argument(
         "--lost", metavar="TASK", help="TASK's queries BM25 gets right and the default not"
     )
@@ -673,6 +731,24 @@ def main() -> None:
         (worst, mean), name, res = max(scored, key=lambda x: x[0])
         print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
         systems.append((f"round 5c, best on dev (`{name}`)", res))
+    if args.round5d:
+        tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
+        print_grid_header(tasks)
+        scored = []
+        for kind, f, window in round5d_grid():
+            res = run(cases, f, args.depth, window=window)
+            m = {sp: margin(res, best, sp, tuned_5b) for sp in ("dev", "test")}
+            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
+            name = f"{f}" + (f" window m={window[0]} alpha={window[1]:g}" if window else "")
+            print(
+                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
+                f"{m['test'][0]:+.3f} |",
+                flush=True,
+            )
+            scored.append((m["dev"], name, res))
+        (worst, mean), name, res = max(scored, key=lambda x: x[0])
+        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+        systems.append((f"round 5d, best on dev (`{name}`)", res))
     if args.round4:
         print_grid_header(tasks)
         chosen = []
