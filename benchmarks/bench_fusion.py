@@ -77,6 +77,12 @@ HELD_OUT += ("man_r", "para_r", "conf_r", "quote_r")
 #: Round 5b: the replication tasks showed ``coord=4`` losing ``conf_r`` (dev -0.032, test
 #: -0.043); their dev splits join the criterion of ``--round5b`` (their test splits stay tests).
 TUNED_5B = ("man_r", "para_r", "conf_r", "quote_r")
+#: Confirmation task (``fusion_confirm.py``, committed before its lists existed): questions
+#: about real sentences of man sections 2, 3 and 7, written independently of ``conf``; held
+#: out, both splits read as one confirmation set.
+TASK_ORDER += ("conf3",)
+METRIC |= {"conf3": "Acc@1"}
+HELD_OUT += ("conf3",)
 
 
 @dataclass
