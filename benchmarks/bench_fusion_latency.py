@@ -86,10 +86,10 @@ def main() -> None:
         order = list(got)
         return dict(zip(order, analyzer.many([got[i] for i in order]), strict=True))
 
-    round4 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 1.0, 5.0, coord=0)
+    round4 = Fusion("zscore", 0.5, 60, 100, 8.0, False, 0.0, 1.0, 5.0, coord=0, near=0)
     systems = {
         "old (rrf k=60, 50 cand.)": HybridIndex(
-            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0, coord=0)
+            dense, sparse, Fusion("rrf", 0.5, 60, 50, 1.0, False, 0.0, 0.0, 0.0, coord=0, near=0)
         ),
         f"round 4 ({round4})": HybridIndex(dense, sparse, round4),
         f"new ({DEFAULT_FUSION})": HybridIndex(dense, sparse, DEFAULT_FUSION),

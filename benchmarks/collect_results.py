@@ -29,7 +29,7 @@ PAGES = (
     ("onnx_graph.md", "The embedder's ONNX graph written without torch (issues 15, 20)"),
     ("int8_gate.md", "int8 embeddings against the quality gate (issue 15)"),
     ("install.md", "Core install vs full install, extras one by one (issue 20)"),
-    ("fusion.md", "Hybrid fusion: seventeen tasks, dev and test (issue 16)"),
+    ("fusion.md", "Hybrid fusion: eighteen tasks, dev and test (issue 16)"),
     ("short_chunks.md", "Chunk bounds: ceiling, minimum size, exact names at 16k (issues 14, 22)"),
     ("exact_libs.md", "Exact search: suffix array vs FM-index (issue 19)"),
     ("exact.md", "Exact search against ripgrep and grep on 220 MB (issue 19)"),

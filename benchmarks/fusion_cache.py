@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fusion_confirm import conf3_corpus
 from fusion_heldout import conf_corpus
 from fusion_heldout4 import ref_corpus
 from fusion_heldout5 import code_nz_corpus, para2_corpus, passkey16_corpus, passkey_b16_corpus
@@ -38,6 +39,7 @@ CORPORA |= {"passkey16": passkey16_corpus, "passkey_b16": passkey_b16_corpus}
 CORPORA |= {"code_nz": code_nz_corpus, "para2": para2_corpus}
 # round 5's replication blocks (fusion_replicate.py): man_r1..man_r5, conf_r1..conf_r3
 CORPORA |= REPLICATION
+CORPORA["conf3"] = conf3_corpus  # confirmation task (fusion_confirm.py): man sections 2, 3, 7
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work" / "fusion"

@@ -40,7 +40,7 @@ TUNED += ["man_r", "para_r", "conf_r", "quote_r"]
 
 def features_and_gains(c: bf.Case) -> tuple[list[float], list[float]]:
     """``x`` of one query and its gain (hit@1 or RR@10) at each of :data:`WEIGHTS`."""
-    f = Fusion(boost=1, coverage=0, coord=0)
+    f = Fusion(boost=1, coverage=0, coord=0, near=0)
     d, b = c.dense[: f.candidates], c.bm25[: f.candidates]
     cov = c.cov_of[b[0][0]] if b else 0.0
     head = {i for i, _ in b[:PHRASE_DEPTH]}

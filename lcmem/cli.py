@@ -237,7 +237,7 @@ def index(
     metavar="METHOD[:KEY=VALUE,...]",
     help="hybrid fusion for this search (default: the library's): zscore, minmax, tmm or rrf, "
     "e.g. rrf:k=60 or zscore:coverage=1,boost=8 (keys: dense, k, candidates, boost, complete, "
-    "adaptive, coverage, phrase, coord, coord_power)",
+    "adaptive, coverage, phrase, coord, coord_power, near, near_width)",
 )
 @click.option(
     "--group",

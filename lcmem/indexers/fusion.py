@@ -15,22 +15,25 @@ Methods (``Fusion.method``):
   With score completion (``Fusion.complete``) an item outside one list's candidates gets its
   exact score in that index; otherwise it gets that list's lowest normalised value.
 
-Per-query weights (the default, ``zscore:dense=0.5,boost=8,coverage=1,phrase=5,coord=3``): the BM25
-weight is multiplied by ``boost`` when the query quotes a phrase or holds an identifier or a
-name (the user expects those exact words), and by ``coverage_share``, the part of the query's
-idf mass that BM25's best chunk holds (a query worded unlike the text: BM25's best chunk
-matches a few common words only, and the dense list gains). The exponent was 3 until round 4
-of issue 16: that handed 80-94 % of the weight to the dense list when BM25's best chunk was
-right but lacked a question's framing words (``Which manual says ...``). The weight is also
-multiplied by ``coord_share`` (round 5): the share of the query's distinct terms, counted up
-to ``coord`` (3), that BM25's best chunk holds. A best chunk that holds one word of a
-three-word query is weak evidence however rare that word is, while a chunk holding three words
-of a long question, or every word of a short one, keeps the weight (the idea of Lucene's
-``minimum_should_match``, as a weight rather than a filter). Before that, the BM25 score
-of each of BM25's best 5 chunks is raised by ``1 + 5 * share``, ``share`` the part of the
-query's adjacent word pairs the chunk holds side by side (:mod:`lcmem.indexers.phrase`: the
-whole name or phrase over a part of it). ``adaptive`` (z-score of each list's top) is the first
-round's signal, kept selectable.
+Per-query weights (the default,
+``zscore:dense=0.5,boost=8,coverage=1,phrase=5,coord=3,near=4``): the BM25 weight is multiplied
+by ``boost`` when the query quotes a phrase or holds an identifier or a name (the user expects
+those exact words), and by ``coverage_share``, the part of the query's idf mass that BM25's best
+chunk holds (a query worded unlike the text: BM25's best chunk matches a few common words only,
+and the dense list gains). The exponent was 3 until round 4 of issue 16: that handed 80-94 % of
+the weight to the dense list when BM25's best chunk was right but lacked a question's framing
+words (``Which manual says ...``). The coverage counts as 1 when BM25's best chunk holds at
+least ``near`` (4) of the query's words within a run of at most ``near_width`` (2) times as many
+analyzed terms (round 5e: a question's words found together, as in the sentence it was asked
+about, so the framing words it lacks do not cut the weight). The weight is also multiplied by
+``coord_share`` (round 5): the share of the query's distinct terms, counted up to ``coord`` (3),
+that BM25's best chunk holds. A best chunk that holds one word of a three-word query is weak
+evidence however rare that word is, while a chunk holding three words of a long question, or
+every word of a short one, keeps the weight (the idea of Lucene's ``minimum_should_match``, as a
+weight rather than a filter). Before that, the BM25 score of each of BM25's best 5 chunks is
+raised by ``1 + 5 * share``, ``share`` the part of the query's adjacent word pairs the chunk
+holds side by side (:mod:`lcmem.indexers.phrase`: the whole name or phrase over a part of it).
+``adaptive`` (z-score of each list's top) is the first round's signal, kept selectable.
 
 Ties are broken by ascending id, so results are deterministic. These are a few lines each,
 written here rather than taken from a library because the libraries that offer them (ranx,
@@ -95,6 +98,11 @@ class Fusion:
             list to keep its weight (a query of fewer terms: all of them); with fewer, the weight
             is multiplied by :func:`coord_share` ``** coord_power``. 0 disables it.
         coord_power: the exponent of that factor.
+        near: when BM25's best chunk holds at least this many of the query's distinct terms
+            within a run of at most ``near_width`` times as many of its analyzed terms
+            (:func:`~lcmem.indexers.phrase.min_window`), its coverage counts as 1. Needs the
+            chunks' terms, like ``phrase``. 0 disables it.
+        near_width: see ``near``.
 
     Example:
         >>> Fusion.parse("rrf:k=20").rrf_k
@@ -114,6 +122,8 @@ class Fusion:
     phrase: float = 5.0
     coord: int = 3
     coord_power: float = 1.0
+    near: int = 4
+    near_width: float = 2.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -136,6 +146,12 @@ class Fusion:
             raise ConfigError(f"the fusion coord (terms to hold) must be >= 0, got {self.coord}")
         if not (self.coord_power >= 0.0) or not np.isfinite(self.coord_power):
             raise ConfigError(f"the fusion coord_power must be >= 0, got {self.coord_power}")
+        if self.near < 0:
+            raise ConfigError(
+                f"the fusion near (terms found together) must be >= 0, got {self.near}"
+            )
+        if not (self.near_width >= 1.0) or not np.isfinite(self.near_width):
+            raise ConfigError(f"the fusion near_width must be >= 1, got {self.near_width}")
 
     def weights(self) -> tuple[float, float]:
         """``(dense weight, sparse weight)``."""
@@ -150,7 +166,7 @@ class Fusion:
         """From :meth:`to_dict` (unknown keys are a clear error). A setting recorded before
         ``coverage`` (or ``phrase``, ``coord``) existed fused without it, so it reads as 0."""
         try:
-            return cls(**{"coverage": 0.0, "phrase": 0.0, "coord": 0, **data})
+            return cls(**{"coverage": 0.0, "phrase": 0.0, "coord": 0, "near": 0, **data})
         except TypeError as exc:
             raise ConfigError(f"bad fusion setting {data!r}: {exc}") from exc
 
@@ -160,7 +176,7 @@ class Fusion:
     ) -> Fusion:
         """A setting from ``"method"`` or ``"method:key=value,..."`` (keys ``dense``, ``k``,
         ``candidates``, ``boost``, ``complete``, ``adaptive``, ``coverage``, ``phrase``,
-        ``coord``, ``coord_power``);
+        ``coord``, ``coord_power``, ``near``, ``near_width``);
         unspecified keys come from ``base`` when it has the same method, else from the
         defaults of ``method``.
 
@@ -190,6 +206,8 @@ class Fusion:
         keys["phrase"] = "phrase"
         keys["coord"] = "coord"
         keys["coord_power"] = "coord_power"
+        keys["near"] = "near"
+        keys["near_width"] = "near_width"
         changes: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
@@ -198,14 +216,14 @@ class Fusion:
                 raise ConfigError(
                     f"bad fusion setting {part!r}: use key=value with key one of "
                     "dense, k, candidates, boost, complete, adaptive, coverage, phrase, coord, "
-                    "coord_power"
+                    "coord_power, near, near_width"
                 )
             try:
                 if field == "complete":
                     if value.strip().lower() not in ("0", "1", "true", "false"):
                         raise ValueError(value)
                     changes[field] = value.strip().lower() in ("1", "true")
-                elif field in ("rrf_k", "candidates", "coord"):
+                elif field in ("rrf_k", "candidates", "coord", "near"):
                     changes[field] = int(value)
                 else:
                     changes[field] = float(value)
@@ -219,11 +237,13 @@ class Fusion:
         if self.method == "rrf":
             phrase = f",phrase={self.phrase:g}" if self.phrase else ""
             coord = f",coord={self.coord},coord_power={self.coord_power:g}" if self.coord else ""
+            coord += f",near={self.near},near_width={self.near_width:g}" if self.near else ""
             return f"rrf:k={self.rrf_k},dense={self.dense:g},boost={self.boost:g}{phrase}{coord}"
         return (
             f"{self.method}:dense={self.dense:g},boost={self.boost:g},"
             f"complete={int(self.complete)},adaptive={self.adaptive:g},coverage={self.coverage:g}"
             f",phrase={self.phrase:g},coord={self.coord},coord_power={self.coord_power:g}"
+            f",near={self.near},near_width={self.near_width:g}"
         )
 
 
@@ -234,11 +254,19 @@ DEFAULT_FUSION = Fusion()
 PRESETS.update(
     # the default before issue 16
     rrf=Fusion(
-        "rrf", dense=0.5, rrf_k=60, candidates=50, boost=1.0, coverage=0.0, phrase=0.0, coord=0
+        "rrf",
+        dense=0.5,
+        rrf_k=60,
+        candidates=50,
+        boost=1.0,
+        coverage=0.0,
+        phrase=0.0,
+        coord=0,
+        near=0,
     ),
-    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0, coord=0),
+    minmax=Fusion("minmax", dense=0.3, boost=1.0, coverage=0.0, phrase=0.0, coord=0, near=0),
     zscore=DEFAULT_FUSION,
-    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0, coord=0),
+    tmm=Fusion("tmm", dense=0.5, boost=1.0, coverage=0.0, phrase=0.0, coord=0, near=0),
 )
 
 

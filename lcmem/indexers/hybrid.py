@@ -35,7 +35,7 @@ from lcmem.indexers.fusion import (
     coverage_weights,
     fuse,
 )
-from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore
+from lcmem.indexers.phrase import PHRASE_DEPTH, min_window, pair_share, phrase_rescore
 from lcmem.indexers.query import fusion_weights
 
 FUSIONS = (*METHODS, "weighted")
@@ -212,10 +212,11 @@ class HybridIndex:
         query's quoted phrases, identifiers or names (``text``, the raw query) raised the BM25
         weight, ``"bm25_coverage"`` when the fusion weighed BM25 by the share of the query's idf
         mass its best chunk holds (:meth:`~lcmem.indexers.bm25.BM25Index.coverage`),
-        ``"bm25_coord"`` when it weighed BM25 by the share of the query's terms (up to
-        ``Fusion.coord``) that its best chunk holds, ``"bm25_phrase"`` (the share of the
-        query's adjacent term pairs the chunk holds side by side) for BM25's best chunks when
-        ``Fusion.phrase`` raised their BM25 score by it.
+        ``"bm25_near"`` (1) when BM25's best chunk holds ``Fusion.near`` of the query's words
+        close together and its coverage counted as 1, ``"bm25_coord"`` when it weighed BM25 by
+        the share of the query's terms (up to ``Fusion.coord``) that its best chunk holds,
+        ``"bm25_phrase"`` (the share of the query's adjacent term pairs the chunk holds side by
+        side) for BM25's best chunks when ``Fusion.phrase`` raised their BM25 score by it.
         ``terms_of(ids)`` gives the analyzed terms of chunks (needed for ``Fusion.phrase``;
         without it phrase evidence is skipped). Pass ``None`` as either query to search with
         the other index alone.
@@ -239,16 +240,20 @@ class HybridIndex:
                 weights.append(weight)
         shares: dict[int, float] = {}
         raw: dict[int, float] = {}  # BM25 scores before phrase evidence, for the details
-        if len(lists) == 2 and self.fusion.phrase > 0 and terms_of is not None:
-            shares = self._phrase_shares(sparse_query, lists[1], terms_of)
+        head = self._head_terms(sparse_query, lists, terms_of) if len(lists) == 2 else {}
+        if self.fusion.phrase > 0 and head:
+            shares = self._phrase_shares(sparse_query, head)
             if any(shares.values()):
                 raw = {int(i): float(s) for i, s in reversed(lists[1])}
                 lists[1] = phrase_rescore(lists[1], shares, self.fusion.phrase)
         covered: float | None = None
         coord: float | None = None
+        near = False
         if len(lists) == 2:
             weights = adaptive_weights(lists, weights, self.fusion)
             covered = self._coverage(sparse_query, lists[1])
+            near = covered is not None and self._near(sparse_query, lists[1], head)
+            covered = 1.0 if near else covered
             coord = self._coord(sparse_query, lists[1])
             weights = coverage_weights(weights, covered, self.fusion, coord)
         extra: list[Results] | None = None
@@ -280,25 +285,49 @@ class HybridIndex:
         if coord is not None:
             for d in details.values():
                 d[f"{self.names[1]}_coord"] = coord
+        if near:
+            for d in details.values():
+                d[f"{self.names[1]}_near"] = 1.0
         for doc_id, share in shares.items():
             if doc_id in details and share > 0:
                 details[doc_id][f"{self.names[1]}_phrase"] = share
         return [(doc_id, score, details[doc_id]) for doc_id, score in fused]
 
-    def _phrase_shares(
+    def _head_terms(
         self,
         sparse_query: Any,
-        results: Results,
-        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]],
+        lists: list[Results],
+        terms_of: Callable[[list[int]], Mapping[int, Sequence[Hashable]]] | None,
+    ) -> Mapping[int, Sequence[Hashable]]:
+        """The analyzed terms of the sparse list's best :data:`PHRASE_DEPTH` items, when phrase
+        evidence or ``near`` can use them (one ``terms_of`` call; empty otherwise)."""
+        distinct = len(set(sparse_query))
+        wanted = (self.fusion.phrase > 0 and distinct >= 2) or (
+            self.fusion.near > 0 and distinct >= self.fusion.near
+        )
+        if terms_of is None or not wanted or not lists[1]:
+            return {}
+        return terms_of([int(i) for i, _ in lists[1][:PHRASE_DEPTH]])
+
+    def _phrase_shares(
+        self, sparse_query: Any, head: Mapping[int, Sequence[Hashable]]
     ) -> dict[int, float]:
         """Per id of the sparse list's head, the share of the query's adjacent term pairs it
         holds side by side (empty for a query of fewer than two terms)."""
         query = list(sparse_query)
-        if len(set(query)) < 2 or not results:
+        if len(set(query)) < 2:
             return {}
-        head = [int(i) for i, _ in results[:PHRASE_DEPTH]]
-        terms = terms_of(head)
-        return {i: pair_share(query, terms[i]) for i in head if i in terms}
+        return {i: pair_share(query, terms) for i, terms in head.items()}
+
+    def _near(
+        self, sparse_query: Any, results: Results, head: Mapping[int, Sequence[Hashable]]
+    ) -> bool:
+        """Whether the sparse list's best item holds at least ``Fusion.near`` of the query's
+        distinct terms within a run of ``near_width`` times as many of its terms."""
+        if self.fusion.near <= 0 or not results or int(results[0][0]) not in head:
+            return False
+        held, width = min_window(sparse_query, head[int(results[0][0])])
+        return held >= self.fusion.near and width <= self.fusion.near_width * held
 
     def _coverage(self, sparse_query: Any, results: Results) -> float | None:
         """The share of the query's idf mass that the sparse list's best item holds (``None``

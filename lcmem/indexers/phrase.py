@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from itertools import pairwise
 
 #: BM25 candidates whose phrase evidence is measured (the head of the list, where it decides).
@@ -49,6 +49,35 @@ def pair_share(query: Sequence[Hashable], terms: Sequence[Hashable]) -> float:
         return 0.0
     found = {(a, b) for a, b in pairwise(terms) if (a, b) in pairs}
     return len(found) / len(pairs)
+
+
+def min_window(query: Iterable[Hashable], terms: Sequence[Hashable]) -> tuple[int, int]:
+    """``(held, width)``: how many distinct ``query`` terms a chunk's analyzed ``terms`` hold,
+    and the length of the shortest run of ``terms`` that holds all of them (``(0, 0)`` when
+    none is held). A question's words found within a run not much longer than their count
+    come from one place in the text, the sentence it was asked about.
+
+    Example:
+        >>> min_window(["old", "gate", "lisbon"], ["gate", "x", "old", "gate", "y", "lisbon"])
+        (3, 4)
+    """
+    need = set(query) & set(terms)
+    if not need:
+        return 0, 0
+    count: dict[Hashable, int] = {}
+    have, best, left = 0, len(terms), 0
+    for right, term in enumerate(terms):  # a sliding window (the classic two-pointer scan)
+        if term in need:
+            count[term] = count.get(term, 0) + 1
+            have += count[term] == 1
+        while have == len(need):
+            best = min(best, right - left + 1)
+            first = terms[left]
+            if first in need:
+                count[first] -= 1
+                have -= count[first] == 0
+            left += 1
+    return len(need), best
 
 
 def phrase_rescore(

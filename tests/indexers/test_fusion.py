@@ -250,3 +250,20 @@ def test_fusion_coord_setting_parse_and_old_manifests():
     old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k not in ("coord", "coord_power")}
     assert Fusion.from_dict(old).coord == 0
     assert Fusion.parse("rrf").coord == 0 and Fusion.parse("minmax").coord == 0
+
+
+# ---------------------------------------------------------------- near (round 5e)
+
+
+def test_fusion_near_setting_parse_and_old_manifests():
+    assert (DEFAULT_FUSION.near, DEFAULT_FUSION.near_width) == (4, 2.0)
+    f = Fusion.parse("zscore:near=5,near_width=3")
+    assert (f.near, f.near_width) == (5, 3.0)
+    assert Fusion.parse(str(f)) == f and Fusion.from_dict(f.to_dict()) == f
+    for bad in ("zscore:near=-1", "zscore:near=x", "zscore:near_width=0.5"):
+        with pytest.raises(ConfigError, match="near"):
+            Fusion.parse(bad)
+    # a setting recorded before ``near`` existed (round 5b) fused without it
+    old = {k: v for k, v in DEFAULT_FUSION.to_dict().items() if k not in ("near", "near_width")}
+    assert Fusion.from_dict(old).near == 0
+    assert Fusion.parse("rrf").near == 0 and Fusion.parse("tmm").near == 0

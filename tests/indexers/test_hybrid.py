@@ -275,3 +275,30 @@ def test_hybrid_weighs_bm25_by_the_query_terms_its_best_chunk_holds(dense):
     assert "bm25_coord" not in off[0][2]
     scripted = HybridIndex(dense, Scripted([(30, 5.0)])).search(E0, ["q"], k=2)
     assert "bm25_coord" not in scripted[0][2]
+
+
+def test_hybrid_counts_coverage_as_1_when_the_question_words_are_close_together(dense):
+    docs = {
+        10: ["the", "daemon", "reread", "config", "file", "signal"],
+        20: ["daemon", "a", "b", "c", "d", "reread", "e", "f", "g", "h", "config", "i", "file"],
+        30: ["quota"],
+        40: ["signal", "handler"],
+    }
+    sparse = BM25Index(idf="lucene")
+    sparse.add(list(docs), list(docs.values()))
+    terms_of = lambda ids: {i: docs[i] for i in ids if i in docs}  # noqa: E731
+    # four words of the text and two framing words no chunk holds: coverage below 1
+    query = ["where", "explain", "daemon", "reread", "config", "file"]
+    fusion = "zscore:boost=1,coverage=1,coord=0,phrase=0,near=4,near_width=2"
+    hit = HybridIndex(dense, sparse, fusion=fusion).search(E0, query, k=4, terms_of=terms_of)
+    assert hit[0][2]["bm25_near"] == 1.0 and hit[0][2]["bm25_coverage"] == 1.0
+    plain = HybridIndex(dense, sparse, fusion=fusion.replace("near=4", "near=0"))
+    without = plain.search(E0, query, k=4, terms_of=terms_of)
+    assert "bm25_near" not in without[0][2] and without[0][2]["bm25_coverage"] < 1.0
+    # the same words spread over a long run (chunk 20 alone): no raise
+    sparse.remove([10])
+    spread = HybridIndex(dense, sparse, fusion=fusion).search(E0, query, k=4, terms_of=terms_of)
+    assert "bm25_near" not in spread[0][2]
+    # without the chunks' terms it cannot tell
+    blind = HybridIndex(dense, sparse, fusion=fusion).search(E0, query, k=4)
+    assert "bm25_near" not in blind[0][2]

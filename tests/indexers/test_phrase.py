@@ -113,3 +113,12 @@ def test_hybrid_phrase_asks_only_for_the_head_and_skips_one_word_queries(lookup)
     assert asked == []  # one term: no pairs to look for
     hybrid.search(e0, analyzer("gate of Lisbon"), k=3, terms_of=terms_of)
     assert len(asked) == 1 and 0 < len(asked[0]) <= PHRASE_DEPTH
+
+
+def test_min_window_is_the_shortest_run_holding_every_held_query_term():
+    from lcmem.indexers.phrase import min_window
+
+    assert min_window(["a", "b", "c"], ["a", "x", "b", "x", "x", "a", "b"]) == (2, 2)
+    assert min_window(["a", "b"], ["x", "y"]) == (0, 0)
+    assert min_window(["a"], ["x", "a"]) == (1, 1)
+    assert min_window(["a", "b", "a"], ["b", "y", "y", "a"]) == (2, 4)  # repeats count once
