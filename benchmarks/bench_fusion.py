@@ -37,7 +37,7 @@ import shlex
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,7 +51,12 @@ from lcmem.indexers.fusion import (  # noqa: E402
     coverage_weights,
     fuse,
 )
-from lcmem.indexers.phrase import PHRASE_DEPTH, pair_share, phrase_rescore  # noqa: E402
+from lcmem.indexers.phrase import (  # noqa: E402
+    PHRASE_DEPTH,
+    min_window,
+    pair_share,
+    phrase_rescore,
+)
 from lcmem.indexers.query import fusion_weights  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work" / "fusion"
@@ -195,33 +200,6 @@ def _coverage(
         return {i: min_window(query, terms[i]) for i in ids if i in terms}
 
     return coverage, shares, held, windows
-
-
-def min_window(query: set, terms: list) -> tuple[int, int]:
-    """``(held, width)``: how many distinct ``query`` terms ``terms`` holds, and the length of
-    the shortest run of ``terms`` holding all of them (0 when none is held).
-
-    Example:
-        >>> min_window({"a", "b", "c"}, ["a", "x", "b", "x", "x", "a", "b"])
-        (2, 2)
-    """
-    need = query & set(terms)
-    if not need:
-        return 0, 0
-    count: dict = {}
-    have, best, left = 0, len(terms), 0
-    for right, t in enumerate(terms):
-        if t in need:
-            count[t] = count.get(t, 0) + 1
-            have += count[t] == 1
-        while have == len(need):
-            best = min(best, right - left + 1)
-            u = terms[left]
-            if u in need:
-                count[u] -= 1
-                have -= count[u] == 0
-            left += 1
-    return len(need), best
 
 
 def _judge(q: dict, chunks: dict[int, list]) -> Callable[[list[int]], int | None]:
@@ -633,6 +611,28 @@ def print_grid_header(tasks: list[str]) -> None:
     print("|---|---|" + "---:|" * (2 * len(tasks) + 3))
 
 
+def run_grid(
+    rows: Iterable[tuple[str, str, dict]], tasks: list[str], criterion: list[str], best: dict
+) -> tuple[str, dict]:
+    """Print one table row per ``(kind, name, results)`` (as each is computed) and the setting
+    chosen on dev: the best worst margin over max(bm25, dense) across ``criterion``'s dev
+    splits, then the best mean. Returns the chosen name and results."""
+    print_grid_header(tasks)
+    scored = []
+    for kind, name, res in rows:
+        m = {sp: margin(res, best, sp, criterion) for sp in ("dev", "test")}
+        cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
+        print(
+            f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
+            f"{m['test'][0]:+.3f} |",
+            flush=True,
+        )
+        scored.append((m["dev"], name, res))
+    (worst, mean), name, res = max(scored, key=lambda x: x[0])
+    print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+    return name, res
+
+
 def fmt_row(name: str, res: dict, tasks: list[str]) -> str:
     cells = [f"{res[(t, s)]:.3f}" for t in tasks for s in ("dev", "test")]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -705,92 +705,52 @@ def main() -> None:
     systems.append((f"round-4 default `{ROUND4}`", run(cases, ROUND4, args.depth)))
     systems.append((f"round-5 first choice `{ROUND5}`", run(cases, ROUND5, args.depth)))
     systems.append((f"round-5b default `{ROUND5B}`", run(cases, ROUND5B, args.depth)))
+    depth = args.depth
+    tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
     if args.round5:
-        print_grid_header(tasks)
-        scored = []
-        for kind, f in round5_grid():
-            res = run(cases, f, args.depth)
-            m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
-            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
-            print(
-                f"| {kind} | `{f}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
-                f"{m['test'][0]:+.3f} |",
-                flush=True,
-            )
-            scored.append((m["dev"], str(f), res))
-        (worst, mean), name, res = max(scored, key=lambda x: x[0])
-        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+        rows5 = ((kind, str(f), run(cases, f, depth)) for kind, f in round5_grid())
+        run_grid(rows5, tasks, tuned, best)
     if args.round5b:
-        tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
-        print_grid_header(tasks)
-        scored = []
-        for kind, f, coord_known in round5b_grid():
-            res = run(cases, f, args.depth, coord_known=coord_known)
-            m = {sp: margin(res, best, sp, tuned_5b) for sp in ("dev", "test")}
-            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
-            print(
-                f"| {kind} | `{f}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
-                f"{m['test'][0]:+.3f} |",
-                flush=True,
-            )
-            scored.append((m["dev"], f"{f}" + (" known" if coord_known else ""), res))
-        (worst, mean), name, res = max(scored, key=lambda x: x[0])
-        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+        rows5b = (
+            (kind, f"{f}" + (" known" if ck else ""), run(cases, f, depth, coord_known=ck))
+            for kind, f, ck in round5b_grid()
+        )
+        name, res = run_grid(rows5b, tasks, tuned_5b, best)
         systems.append((f"round 5b, best on dev (`{name}`)", res))
     if args.round5c:
-        tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
-        print_grid_header(tasks)
-        scored = []
-        for kind, f, mix in round5c_grid():
-            res = run(cases, f, args.depth, mix=mix)
-            m = {sp: margin(res, best, sp, tuned_5b) for sp in ("dev", "test")}
-            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
-            name = f"{f}" + (f" + {mix[0]:g} x rrf(k={mix[1]})" if mix else "")
-            print(
-                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
-                f"{m['test'][0]:+.3f} |",
-                flush=True,
+        rows5c = (
+            (
+                kind,
+                f"{f}" + (f" + {mix[0]:g} x rrf(k={mix[1]})" if mix else ""),
+                run(cases, f, depth, mix=mix),
             )
-            scored.append((m["dev"], name, res))
-        (worst, mean), name, res = max(scored, key=lambda x: x[0])
-        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+            for kind, f, mix in round5c_grid()
+        )
+        name, res = run_grid(rows5c, tasks, tuned_5b, best)
         systems.append((f"round 5c, best on dev (`{name}`)", res))
     if args.round5d:
-        tuned_5b = [*tuned, *(t for t in TUNED_5B if t in tasks)]
-        print_grid_header(tasks)
-        scored = []
-        for kind, f, window in round5d_grid():
-            res = run(cases, f, args.depth, window=window)
-            m = {sp: margin(res, best, sp, tuned_5b) for sp in ("dev", "test")}
-            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
-            name = f"{f}" + (f" window m={window[0]} alpha={window[1]:g}" if window else "")
-            print(
-                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
-                f"{m['test'][0]:+.3f} |",
-                flush=True,
+        rows5d = (
+            (
+                kind,
+                f"{f}" + (f" window m={w[0]} alpha={w[1]:g}" if w else ""),
+                run(cases, f, depth, window=w),
             )
-            scored.append((m["dev"], name, res))
-        (worst, mean), name, res = max(scored, key=lambda x: x[0])
-        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+            for kind, f, w in round5d_grid()
+        )
+        name, res = run_grid(rows5d, tasks, tuned_5b, best)
         systems.append((f"round 5d, best on dev (`{name}`)", res))
     if args.round4:
-        print_grid_header(tasks)
-        chosen = []
-        for kind, f, rare, top_k in round4_grid():
-            known = rare == "known"
-            res = run(cases, f, args.depth, known=known, rare=rare is True, top_k=top_k)
-            m = {sp: margin(res, best, sp, tuned) for sp in ("dev", "test")}
-            name = f"coverage={f.coverage:g}" + (" known" if known else " rare" if rare else "")
-            name += f" top_k={top_k}" if top_k else ""
-            cells = " | ".join(f"{res[(t, sp)]:.3f}" for t in tasks for sp in ("dev", "test"))
-            print(
-                f"| {kind} | `{name}` | {cells} | {m['dev'][0]:+.3f} | {m['dev'][1]:.4f} | "
-                f"{m['test'][0]:+.3f} |",
-                flush=True,
+        rows4 = (
+            (
+                kind,
+                f"coverage={f.coverage:g}"
+                + (" known" if rare == "known" else " rare" if rare else "")
+                + (f" top_k={top_k}" if top_k else ""),
+                run(cases, f, depth, known=rare == "known", rare=rare is True, top_k=top_k),
             )
-            chosen.append((m["dev"], name, res))
-        (worst, mean), name, res = max(chosen, key=lambda x: x[0])
-        print(f"\nchosen on dev: {name} (dev worst margin {worst:+.3f}, mean {mean:.4f})")
+            for kind, f, rare, top_k in round4_grid()
+        )
+        name, res = run_grid(rows4, tasks, tuned, best)
         systems.append((f"round 4, best on dev (`{name}`)", res))
     if args.variants or args.round3:
         print(
