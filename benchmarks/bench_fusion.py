@@ -247,12 +247,11 @@ def run(
     top_k: int = 0,
     coord_known: bool = False,
     mix: tuple[float, int] | None = None,
-    window: tuple[int, float] | None = None,
 ) -> dict[tuple[str, str], float]:
     """Metric per (task, split) for ``bm25``, ``dense`` or a fusion setting (the arguments are
     :func:`query_ranks`')."""
     got = query_ranks(
-        cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known, mix, window
+        cases, system, depth, agree, known, phrase_depth, rare, top_k, coord_known, mix
     )
     ranks: dict[tuple[str, str], list[int | None]] = {}
     for c, r in zip(cases, got, strict=True):
@@ -271,7 +270,6 @@ def query_ranks(
     top_k: int = 0,
     coord_known: bool = False,
     mix: tuple[float, int] | None = None,
-    window: tuple[int, float] | None = None,
 ) -> list[int | None]:
     """The target's rank for each case (None: not found) for ``bm25``, ``dense`` or a fusion
     setting.
@@ -306,12 +304,8 @@ def query_ranks(
                 cov = cov_of.get(b[0][0], cov)
             if top_k > 0 and b and b[0][0] in {i for i, _ in d[:top_k]}:
                 cov = 1.0
-            if window is None and system.near > 0:  # as HybridIndex.search does (round 5e)
-                window = (system.near, system.near_width)
-            if window and b:  # round 5d: the held words close together -> coverage 1
-                n_held, width = c.window_of.get(b[0][0], (0, 0))
-                if n_held >= window[0] and width <= window[1] * n_held:
-                    cov = 1.0
+            if b and system.near_enough(*c.window_of.get(b[0][0], (0, 0))):
+                cov = 1.0  # as HybridIndex.search does (round 5d/5e: the words close together)
             weights = adaptive_weights([d, b], weights, system)  # as HybridIndex.search does
             coord = _coord(c, b, system, coord_known)
             weights = coverage_weights(weights, cov, system, coord)  # as HybridIndex.search does
@@ -565,16 +559,17 @@ def round5c_grid() -> list[tuple[str, Fusion, tuple[float, int] | None]]:
     return out
 
 
-def round5d_grid() -> list[tuple[str, Fusion, tuple[int, float] | None]]:
+def round5d_grid() -> list[tuple[str, Fusion]]:
     """Round 5d's settings (issue 16), written before any was run: the round-5b default, with
     BM25's coverage taken as 1 when its best chunk holds at least ``m`` of the query's distinct
     terms within a run of at most ``alpha * held`` analyzed terms (a question's words found
     together, as in the sentence it was asked about; the framing words it lacks then do not
-    cut BM25's weight). ``m`` in {3, 4, 5} x ``alpha`` in {1.5, 2, 3, 5}; the criterion of 5b."""
-    out: list[tuple[str, Fusion, tuple[int, float] | None]] = [("round 5b", ROUND5B, None)]
+    cut BM25's weight; ``Fusion.near=m, near_width=alpha``). ``m`` in {3, 4, 5} x ``alpha`` in
+    {1.5, 2, 3, 5}; the criterion of 5b."""
+    out: list[tuple[str, Fusion]] = [("round 5b", ROUND5B)]
     for m in (3, 4, 5):
         for alpha in (1.5, 2.0, 3.0, 5.0):
-            out.append(("window", ROUND5B, (m, alpha)))
+            out.append(("window", replace(ROUND5B, near=m, near_width=alpha)))
     return out
 
 
@@ -593,8 +588,7 @@ def lost(cases: list[Case], task: str) -> None:
         if f.phrase > 0 and any(shares.values()):
             b = phrase_rescore(b, shares, f.phrase)
             cov = c.cov_of.get(b[0][0], cov)
-        held, width = c.window_of.get(b[0][0], (0, 0)) if b else (0, 0)
-        if f.near > 0 and held >= f.near and width <= f.near_width * held:
+        if b and f.near_enough(*c.window_of.get(b[0][0], (0, 0))):
             cov = 1.0
         weights = coverage_weights(weights, cov, f, _coord(c, b, f))
         fused, _ = fuse([d, b], 2 * f.candidates, f, weights=weights)
@@ -729,14 +723,7 @@ def main() -> None:
         name, res = run_grid(rows5c, tasks, tuned_5b, best)
         systems.append((f"round 5c, best on dev (`{name}`)", res))
     if args.round5d:
-        rows5d = (
-            (
-                kind,
-                f"{f}" + (f" window m={w[0]} alpha={w[1]:g}" if w else ""),
-                run(cases, f, depth, window=w),
-            )
-            for kind, f, w in round5d_grid()
-        )
+        rows5d = ((kind, str(f), run(cases, f, depth)) for kind, f in round5d_grid())
         name, res = run_grid(rows5d, tasks, tuned_5b, best)
         systems.append((f"round 5d, best on dev (`{name}`)", res))
     if args.round4:

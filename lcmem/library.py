@@ -315,9 +315,10 @@ class Library:
         """Load (or create) both indices and bring them in line with the store."""
         from lcmem.indexers.bm25 import BM25Index
 
+        loading = self._sparse is None or (need_dense and self._dense is None)
+        state = self._state() if loading else {}  # read first: the files are at least this new
         if self._sparse is None:
             params = self._bm25_params()
-            state = self._state()  # read first: the files are at least this new
             self._sparse = self._load_or_new(
                 BM25Index, self._bm25_path, lambda: BM25Index(**params)
             )
@@ -328,7 +329,6 @@ class Library:
 
             dim = self._dim()
             kind, params = index_spec(self.manifest.get("faiss") or new_setting(self.faiss_kind))
-            state = self._state()
             self._dense = self._load_or_new(
                 FaissIndex, self._faiss_path, lambda: FaissIndex(dim, kind=kind, **params), state
             )

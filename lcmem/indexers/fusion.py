@@ -153,6 +153,17 @@ class Fusion:
         if not (self.near_width >= 1.0) or not np.isfinite(self.near_width):
             raise ConfigError(f"the fusion near_width must be >= 1, got {self.near_width}")
 
+    def near_enough(self, held: int, width: int) -> bool:
+        """Whether a chunk holding ``held`` of the query's distinct terms within a run of
+        ``width`` analyzed terms (:func:`~lcmem.indexers.phrase.min_window`) has them close
+        enough together for its BM25 coverage to count as 1 (``near``, ``near_width``).
+
+        Example:
+            >>> Fusion().near_enough(4, 8), Fusion().near_enough(4, 9), Fusion().near_enough(3, 3)
+            (True, False, False)
+        """
+        return 0 < self.near <= held and width <= self.near_width * held
+
     def weights(self) -> tuple[float, float]:
         """``(dense weight, sparse weight)``."""
         return self.dense, 1.0 - self.dense

@@ -326,8 +326,7 @@ class HybridIndex:
         distinct terms within a run of ``near_width`` times as many of its terms."""
         if self.fusion.near <= 0 or not results or int(results[0][0]) not in head:
             return False
-        held, width = min_window(sparse_query, head[int(results[0][0])])
-        return held >= self.fusion.near and width <= self.fusion.near_width * held
+        return self.fusion.near_enough(*min_window(sparse_query, head[int(results[0][0])]))
 
     def _coverage(self, sparse_query: Any, results: Results) -> float | None:
         """The share of the query's idf mass that the sparse list's best item holds (``None``
